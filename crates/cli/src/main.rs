@@ -1,0 +1,46 @@
+//! The `deconflict` command: the offline checks, the benchmarks, the service, the
+//! simulator and the demo, each a subcommand in `commands/`.
+//!
+//! Every subcommand returns an [`ExitCode`] of its own choosing (for example `check` exits 1
+//! when it finds conflicts); any error it returns is unusable input or an unusable
+//! environment, printed as one message, and exits 2.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod commands;
+
+/// Air-safety deconfliction for operators who share an airspace but not their plans.
+#[derive(Debug, Parser)]
+#[command(name = "deconflict", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Each variant's arguments and behaviour live in the module of the same name in
+/// `commands/`.
+#[derive(Debug, Subcommand)]
+enum Command {}
+
+/// Exit status for unusable input, as the contract requires of every subcommand.
+const EXIT_UNUSABLE_INPUT: u8 = 2;
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => {
+            // clap already exits 2 for usage errors; help and version exit 0.
+            error.exit();
+        }
+    };
+    let outcome: anyhow::Result<ExitCode> = match cli.command {};
+    match outcome {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("deconflict: {error:#}");
+            ExitCode::from(EXIT_UNUSABLE_INPUT)
+        }
+    }
+}

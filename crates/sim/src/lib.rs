@@ -1,0 +1,2 @@
+//! Traffic generation and replay: seeded scenarios that produce intents and tracks, and
+//! readers for recorded real traffic.
