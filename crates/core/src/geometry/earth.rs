@@ -24,7 +24,18 @@ pub(crate) fn wgs84() -> &'static Geodesic {
 }
 
 /// The WGS84 geodesic distance in metres between two positions (Karney's algorithm,
-/// accurate to nanometres).
+/// accurate to nanometres). Exactly symmetric: the two points are put in a fixed order
+/// first, so that swapping them cannot change the last bit.
 pub fn geodesic_distance_m(a: LatLng, b: LatLng) -> f64 {
-    WGS84.inverse(a.lat_deg(), a.lng_deg(), b.lat_deg(), b.lng_deg())
+    let (first, second) = if (a.lat_deg(), a.lng_deg()) <= (b.lat_deg(), b.lng_deg()) {
+        (a, b)
+    } else {
+        (b, a)
+    };
+    WGS84.inverse(
+        first.lat_deg(),
+        first.lng_deg(),
+        second.lat_deg(),
+        second.lng_deg(),
+    )
 }

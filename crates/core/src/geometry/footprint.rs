@@ -437,7 +437,7 @@ impl Footprint {
     pub fn geodesic_distance_m(&self, other: &Footprint) -> f64 {
         match (self, other) {
             (Footprint::Circle(a), Footprint::Circle(b)) => {
-                (geodesic_distance_m(a.centre, b.centre) - a.radius_m - b.radius_m).max(0.0)
+                (geodesic_distance_m(a.centre, b.centre) - (a.radius_m + b.radius_m)).max(0.0)
             }
             (Footprint::Polygon(polygon), Footprint::Circle(circle))
             | (Footprint::Circle(circle), Footprint::Polygon(polygon)) => {
