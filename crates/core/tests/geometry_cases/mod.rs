@@ -107,3 +107,26 @@ pub fn random_volume(rng: &mut Rng, centre: LatLng, size_m: f64, day_start_s: f6
         TimeWindow::from_unix_s(start_s, start_s + rng.random_range(300.0..7_200.0)).unwrap();
     Volume4D::new(footprint, altitude, window)
 }
+
+/// A random intent: 1–3 volumes near `centre`, each a few to tens of km across.
+pub fn random_intent(
+    rng: &mut Rng,
+    centre: LatLng,
+    spread_m: f64,
+    day_start_s: f64,
+) -> Vec<Volume4D> {
+    let count = rng.random_range(1..=3usize);
+    (0..count)
+        .map(|_| {
+            let azimuth = rng.random_range(0.0..360.0);
+            let offset_m = rng.random_range(0.0..spread_m);
+            let size_m = rng.random_range(2_000.0..40_000.0);
+            random_volume(
+                rng,
+                destination(centre, azimuth, offset_m),
+                size_m,
+                day_start_s,
+            )
+        })
+        .collect()
+}
