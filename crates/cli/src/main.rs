@@ -22,7 +22,10 @@ struct Cli {
 /// Each variant's arguments and behaviour live in the module of the same name in
 /// `commands/`.
 #[derive(Debug, Subcommand)]
-enum Command {}
+enum Command {
+    Check(commands::check::Args),
+    Bench(commands::bench::Args),
+}
 
 /// Exit status for unusable input, as the contract requires of every subcommand.
 const EXIT_UNUSABLE_INPUT: u8 = 2;
@@ -35,7 +38,10 @@ fn main() -> ExitCode {
             error.exit();
         }
     };
-    let outcome: anyhow::Result<ExitCode> = match cli.command {};
+    let outcome: anyhow::Result<ExitCode> = match cli.command {
+        Command::Check(args) => commands::check::run(args),
+        Command::Bench(args) => commands::bench::run(args),
+    };
     match outcome {
         Ok(code) => code,
         Err(error) => {
