@@ -135,14 +135,20 @@ where
         }
     }
 
-    /// An index holding the given intents, built in one pass (much faster than inserting
-    /// one by one). A later intent with the same (party, intent) replaces an earlier one.
+    /// An index holding the given intents. A later intent with the same (party, intent)
+    /// replaces an earlier one.
+    ///
+    /// The entries are inserted one by one rather than with `RTree::bulk_load`: rstar's
+    /// bulk loading can leave leaves at different depths, after which an insertion panics
+    /// (georust/rstar#239), and in five dimensions it builds oversized nodes
+    /// (georust/rstar#197). Entries are inserted in order of their boxes' first corner,
+    /// which keeps neighbouring insertions in the same subtrees.
     pub fn bulk_load(intents: impl IntoIterator<Item = (P, I, Vec<Volume4D>)>) -> Self {
         let mut index = StrategicIndex::new();
         for (party, intent, volumes) in intents {
             index.store(party, intent, volumes);
         }
-        let entries: Vec<VolumeEntry> = index
+        let mut entries: Vec<VolumeEntry> = index
             .slots
             .iter()
             .enumerate()
@@ -155,7 +161,17 @@ where
                     .map(move |(volume, v)| entry(slot as u32, volume, v))
             })
             .collect();
-        index.tree = RTree::bulk_load(entries);
+        entries.sort_by(|a, b| {
+            let (a, b) = (a.envelope.lower(), b.envelope.lower());
+            a.iter()
+                .zip(b.iter())
+                .map(|(x, y)| x.total_cmp(y))
+                .find(|ordering| ordering.is_ne())
+                .unwrap_or(std::cmp::Ordering::Equal)
+        });
+        for entry in entries {
+            index.tree.insert(entry);
+        }
         index
     }
 
