@@ -2,8 +2,8 @@
 //! checked writes timed (each: the conflict query for the candidate, then the
 //! insert-or-update), in this process.
 //!
-//! The intents are those of eight parties over a region the size of the Levant and
-//! Anatolia together (30–45° N, 25–50° E): one to three volumes each, footprints 2–40 km
+//! The intents are those of eight parties over Europe, North Africa and the Middle East
+//! (25–60° N, 15° W–60° E, about 20 million km²): one to three volumes each, footprints 2–40 km
 //! across (star-shaped polygons of 4–8 vertices, long thin corridors and circles), bands
 //! 300–3,000 m thick between 0 and 13,000 m, windows of 10 minutes to 3 hours within one
 //! day. The separation is the contract's default, 9,260 m, 300 m, 120 s.
@@ -41,8 +41,8 @@ pub struct Args {
 }
 
 const PARTIES: u32 = 8;
-const REGION_LAT_DEG: (f64, f64) = (30.0, 45.0);
-const REGION_LNG_DEG: (f64, f64) = (25.0, 50.0);
+const REGION_LAT_DEG: (f64, f64) = (25.0, 60.0);
+const REGION_LNG_DEG: (f64, f64) = (-15.0, 60.0);
 const DAY_START_S: f64 = 1_445_299_200.0; // 2015-10-20T00:00:00Z
 const WRITES_MAX: usize = 10_000_000;
 

@@ -12,7 +12,7 @@
 //! from a set to a geodesic disc is the distance to its centre less the radius.
 
 use super::earth::{geodesic_distance_m, SPHERE_RADIUS_LOWER_M, SPHERE_RADIUS_UPPER_M};
-use super::sphere::{angle_rad, Arc};
+use super::sphere::{angle_rad, angle_to_chord_squared, chord_squared_to_angle_rad, Arc};
 use super::{require_finite, GeometryError, LatLng, Vec3};
 
 /// The fewest vertices of a polygon.
@@ -232,16 +232,11 @@ impl Polygon {
         if self.contains(unit) {
             return 0.0;
         }
-        let least_rad = self
-            .arcs()
-            .map(|arc| arc.closest_point(unit).1)
-            .fold(f64::INFINITY, f64::min);
-        let limit_rad = least_rad * CANDIDATE_ANGLE_RATIO + 1e-12;
-        self.arcs()
-            .filter_map(|arc| {
-                let (foot, angle) = arc.closest_point(unit);
-                (angle <= limit_rad).then(|| geodesic_distance_m(point, LatLng::from_unit(foot)))
-            })
+        let feet: Vec<(Vec3, f64)> = self.arcs().map(|arc| arc.closest_point(unit)).collect();
+        let limit = candidate_limit(feet.iter().map(|&(_, chord)| chord));
+        feet.iter()
+            .filter(|&&(_, chord)| chord <= limit)
+            .map(|&(foot, _)| geodesic_distance_m(point, LatLng::from_unit(foot)))
             .fold(f64::INFINITY, f64::min)
     }
 
@@ -252,7 +247,8 @@ impl Polygon {
             return false;
         }
         let other_arcs: Vec<Arc> = other.arcs().collect();
-        for arc in self.arcs() {
+        let arcs: Vec<Arc> = self.arcs().collect();
+        for arc in arcs {
             if other_arcs.iter().any(|other_arc| arc.meets(other_arc)) {
                 return true;
             }
@@ -266,15 +262,15 @@ impl Polygon {
         }
         // Without a crossing, the closest points are a vertex of one polygon and a point
         // of an edge of the other.
-        let least_rad = closest_candidates(self, other)
-            .chain(closest_candidates(other, self))
-            .map(|(_, _, angle)| angle)
-            .fold(f64::INFINITY, f64::min);
-        let limit_rad = least_rad * CANDIDATE_ANGLE_RATIO + 1e-12;
-        closest_candidates(self, other)
-            .chain(closest_candidates(other, self))
-            .filter(|&(_, _, angle)| angle <= limit_rad)
-            .map(|(vertex, foot, _)| geodesic_distance_m(vertex, LatLng::from_unit(foot)))
+        let (arcs, other_arcs): (Vec<Arc>, Vec<Arc>) =
+            (self.arcs().collect(), other.arcs().collect());
+        let mut candidates = closest_candidates(self, &other_arcs);
+        candidates.extend(closest_candidates(other, &arcs));
+        let limit = candidate_limit(candidates.iter().map(|&(_, _, chord)| chord));
+        candidates
+            .iter()
+            .filter(|&&(_, _, chord)| chord <= limit)
+            .map(|&(vertex, foot, _)| geodesic_distance_m(vertex, LatLng::from_unit(foot)))
             .fold(f64::INFINITY, f64::min)
     }
 
@@ -301,21 +297,26 @@ impl Polygon {
     }
 }
 
-/// For each vertex of `from` and each edge of `to`: the vertex, the closest point of the
-/// edge and the angle between them.
-fn closest_candidates<'a>(
-    from: &'a Polygon,
-    to: &'a Polygon,
-) -> impl Iterator<Item = (LatLng, Vec3, f64)> + 'a {
-    from.vertices
-        .iter()
-        .zip(from.units.iter())
-        .flat_map(move |(&vertex, &unit)| {
-            to.arcs().map(move |arc| {
-                let (foot, angle) = arc.closest_point(unit);
-                (vertex, foot, angle)
-            })
-        })
+/// For each vertex of `from` and the nearest point of each edge of `to`: the vertex, that
+/// point and the squared chord between them.
+fn closest_candidates(from: &Polygon, to: &[Arc]) -> Vec<(LatLng, Vec3, f64)> {
+    let mut candidates = Vec::with_capacity(from.units.len() * to.len());
+    for (&vertex, &unit) in from.vertices.iter().zip(from.units.iter()) {
+        for arc in to {
+            let (foot, chord) = arc.closest_point(unit);
+            candidates.push((vertex, foot, chord));
+        }
+    }
+    candidates
+}
+
+/// The largest squared chord a candidate may have and still be the closest pair on the
+/// ellipsoid, given every candidate's squared chord: the least angle times
+/// [`CANDIDATE_ANGLE_RATIO`], as a squared chord.
+fn candidate_limit(chords_squared: impl Iterator<Item = f64>) -> f64 {
+    let least = chords_squared.fold(f64::INFINITY, f64::min);
+    let limit_rad = chord_squared_to_angle_rad(least) * CANDIDATE_ANGLE_RATIO + 1e-12;
+    angle_to_chord_squared(limit_rad) * (1.0 + 1e-12)
 }
 
 /// The gnomonic (central) projection onto the plane tangent at a centre.

@@ -112,6 +112,23 @@ pub(crate) fn angle_rad(a: Vec3, b: Vec3) -> f64 {
     a.cross(b).norm().atan2(a.dot(b))
 }
 
+/// The squared straight-line distance between two unit vectors.
+pub(crate) fn chord_squared(a: Vec3, b: Vec3) -> f64 {
+    let d = a - b;
+    d.dot(d)
+}
+
+/// The angle in radians subtended by a chord given as its square.
+pub(crate) fn chord_squared_to_angle_rad(chord_squared: f64) -> f64 {
+    2.0 * (chord_squared.sqrt() / 2.0).min(1.0).asin()
+}
+
+/// The squared chord of an angle in radians (up to a half circle).
+pub(crate) fn angle_to_chord_squared(angle_rad: f64) -> f64 {
+    let chord = 2.0 * (angle_rad.min(std::f64::consts::PI) / 2.0).sin();
+    chord * chord
+}
+
 /// A great-circle arc shorter than a half circle, with the unit normal of its plane.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Arc {
@@ -137,15 +154,16 @@ impl Arc {
             && direction.cross(self.end).dot(self.normal) >= 0.0
     }
 
-    /// The point of the arc closest to `point`, and the angle in radians to it.
+    /// The point of the arc closest to `point`, and the squared chord to it (a measure
+    /// that grows with the angle and needs no trigonometry: see [`chord_to_angle_rad`]).
     pub fn closest_point(&self, point: Vec3) -> (Vec3, f64) {
         let in_plane = point - self.normal * point.dot(self.normal);
         if in_plane.norm() > 1e-300 && self.spans(in_plane) {
             let foot = in_plane.normalized();
-            return (foot, angle_rad(point, foot));
+            return (foot, chord_squared(point, foot));
         }
-        let to_start = angle_rad(point, self.start);
-        let to_end = angle_rad(point, self.end);
+        let to_start = chord_squared(point, self.start);
+        let to_end = chord_squared(point, self.end);
         if to_start <= to_end {
             (self.start, to_start)
         } else {
