@@ -201,25 +201,15 @@ fn the_distance_agrees_with_dense_geodesic_sampling_on_random_cases_everywhere()
 #[test]
 fn a_footprint_inside_another_is_at_distance_zero() {
     let mut rng = rng(7);
-    for region in 0..REGIONS.len() {
+    for (region, (name, _, _)) in REGIONS.iter().enumerate() {
         let centre = random_point(&mut rng, region);
         // A rectangle centred on the centre contains it (a random star might not).
         let outer =
             Footprint::Polygon(thin_polygon(&mut rng, centre, 400_000.0, 300_000.0).unwrap());
         let inner =
             Footprint::Circle(deconflict_core::geometry::Circle::new(centre, 1_000.0).unwrap());
-        assert_eq!(
-            outer.geodesic_distance_m(&inner),
-            0.0,
-            "{}",
-            REGIONS[region].0
-        );
-        assert_eq!(
-            inner.geodesic_distance_m(&outer),
-            0.0,
-            "{}",
-            REGIONS[region].0
-        );
+        assert_eq!(outer.geodesic_distance_m(&inner), 0.0, "{name}");
+        assert_eq!(inner.geodesic_distance_m(&outer), 0.0, "{name}");
     }
 }
 

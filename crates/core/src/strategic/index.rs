@@ -10,6 +10,7 @@
 //!   above the angle on the sphere of any two points less than `horizontal_m` apart on
 //!   WGS84 (and a chord is never longer than its angle, so each coordinate moves less);
 //! - vertically by `vertical_m`, in time by `time_s`.
+//!
 //! Every pair the exact test could accept therefore passes the filter.
 
 use std::collections::HashMap;

@@ -16,8 +16,10 @@ pub fn rng(seed: u64) -> Rng {
     ChaCha8Rng::seed_from_u64(seed)
 }
 
-/// Regions to place cases in: (name, latitude range, longitude range).
-pub const REGIONS: &[(&str, (f64, f64), (f64, f64))] = &[
+/// A region to place cases in: name, latitude range, longitude range (degrees).
+pub type Region = (&'static str, (f64, f64), (f64, f64));
+
+pub const REGIONS: &[Region] = &[
     ("europe", (40.0, 60.0), (-5.0, 30.0)),
     ("levant", (30.0, 38.0), (34.0, 42.0)),
     ("north-america", (25.0, 50.0), (-125.0, -70.0)),
