@@ -168,12 +168,7 @@ fn buffered(
                 for piece in 0..pieces {
                     let fraction = piece as f64 / pieces as f64;
                     let point = slerp(start, end, angle, fraction);
-                    let position = if piece == 0 {
-                        polygon.vertices()[index]
-                    } else {
-                        LatLng::from_unit(point)
-                    };
-                    ring.push(projection.project(position));
+                    ring.push(projection.project(LatLng::from_unit(point)));
                 }
             }
             let outline = geo::Polygon::new(LineString::new(ring), vec![]);
