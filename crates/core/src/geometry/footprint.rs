@@ -527,8 +527,8 @@ impl Footprint {
         }
     }
 
-    /// A box of unit-vector coordinates containing the footprint on the unit sphere of
-    /// geodetic coordinates. It has no trouble at the antimeridian or the poles.
+    /// A box of unit-vector coordinates containing the footprint on the auxiliary
+    /// sphere. It has no trouble at the antimeridian or the poles.
     pub(crate) fn unit_bounds(&self) -> UnitBounds {
         match self {
             Footprint::Polygon(polygon) => polygon.unit_bounds(),

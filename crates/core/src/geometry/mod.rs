@@ -7,15 +7,17 @@
 //!
 //! # Earth models
 //! - Positions are WGS84 geodetic latitude and longitude in degrees.
-//! - A polygon edge is the great-circle arc between its two vertices on the unit sphere
-//!   onto which latitude and longitude are read as spherical coordinates (the shorter
-//!   arc). The interior of a polygon is the smaller of the two regions its outline bounds,
-//!   so a polygon may enclose a pole, and vertex order (clockwise or not) does not matter.
+//! - A polygon edge is the WGS84 geodesic between its two vertices (the shorter one). The
+//!   interior of a polygon is the smaller of the two regions its outline bounds, so a
+//!   polygon may enclose a pole, and vertex order (clockwise or not) does not matter.
 //! - A circle is the set of points within its radius of its centre, measured geodesically
-//!   on the WGS84 ellipsoid (Karney's algorithm, `geographiclib-rs`).
-//! - The horizontal distance between two footprints is located on the sphere (exact
-//!   great-circle closest-point tests) and measured as the WGS84 geodesic distance between
-//!   the two closest points found (Karney); see [`Footprint::geodesic_distance_m`].
+//!   on the WGS84 ellipsoid.
+//! - The horizontal distance between two footprints is located on Bessel's auxiliary
+//!   sphere (reduced latitude, longitude; exact great-circle closest-point tests) and
+//!   measured as the WGS84 geodesic distance between the closest points found (Karney,
+//!   `geographiclib-rs`); see [`Footprint::geodesic_distance_m`].
+//! - Conservative bounds (the index filter, early rejections) use that sphere scaled by
+//!   the semi-minor axis b, which never overstates a WGS84 distance.
 //! - Altitudes are metres above the WGS84 ellipsoid; times are seconds since the Unix epoch.
 
 pub(crate) mod earth;

@@ -1,8 +1,8 @@
 //! The strategic index: the volumes of every stored intent in an R-tree of boxes, queried
 //! with a candidate intent's boxes expanded by the separation minima, then tested exactly.
 //!
-//! A box has five axes: the three unit-vector coordinates of the footprint on the unit
-//! sphere of geodetic coordinates (scaled to metres), the altitude band, and the time
+//! A box has five axes: the three unit-vector coordinates of the footprint on Bessel's
+//! auxiliary sphere (scaled to metres), the altitude band, and the time
 //! window. Unit-vector boxes have no trouble at the antimeridian or around the poles. The
 //! boxes are unbuffered, so the index does not depend on the minima, which change with the
 //! agreement; the query expands the candidate's boxes instead:
