@@ -344,12 +344,19 @@ fn cut_long_edges(vertices: &[LatLng], units: &[Vec3]) -> (Vec<Vec3>, Vec<usize>
     let count = vertices.len();
     let edges: Vec<(f64, f64)> = (0..count)
         .map(|index| {
-            let (from, to) = (vertices[index], vertices[(index + 1) % count]);
+            let next = (index + 1) % count;
+            // An edge certainly shorter than a piece needs no geodesic: the sphere's angle
+            // times a bounds its length from above.
+            if angle_rad(units[index], units[next]) * SPHERE_RADIUS_UPPER_M <= EDGE_PIECE_MAX_M {
+                return (0.0, 0.0);
+            }
+            let (from, to) = (vertices[index], vertices[next]);
             let (length_m, azimuth_deg, _, _): (f64, f64, f64, f64) =
                 wgs84().inverse(from.lat_deg(), from.lng_deg(), to.lat_deg(), to.lng_deg());
             (length_m, azimuth_deg)
         })
         .collect();
+    // Short edges count as 0 here; they only lower the piece length of huge outlines.
     let perimeter_m: f64 = edges.iter().map(|&(length_m, _)| length_m).sum();
     let piece_m = EDGE_PIECE_MAX_M.max(perimeter_m / RING_PIECES_MAX as f64);
     let mut ring = Vec::with_capacity(count);
