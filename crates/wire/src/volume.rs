@@ -388,3 +388,78 @@ impl Volume4DJson {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const POLYGON_VOLUME: &str = r#"{
+      "volume": {
+        "outline_polygon": {"vertices": [{"lat": 35.10, "lng": 38.20}, {"lat": 35.30, "lng": 38.20}, {"lat": 35.30, "lng": 38.50}]},
+        "altitude_lower": {"value": 3000, "reference": "W84", "units": "M"},
+        "altitude_upper": {"value": 6000, "reference": "W84", "units": "M"}
+      },
+      "time_start": {"value": "2015-10-20T10:00:00Z", "format": "RFC3339"},
+      "time_end":   {"value": "2015-10-20T11:00:00.25Z", "format": "RFC3339"}
+    }"#;
+
+    #[test]
+    fn the_contract_example_round_trips_through_core_types() {
+        let json: Volume4DJson = from_json_str(POLYGON_VOLUME).unwrap();
+        let volume = json.to_core("").unwrap();
+        assert_eq!(volume.window.start().unix_s(), 1_445_335_200.0);
+        assert_eq!(volume.window.end().unix_s(), 1_445_338_800.25);
+        let written = Volume4DJson::from_core(&volume);
+        assert_eq!(written.time_end.value, "2015-10-20T11:00:00.25Z");
+        assert_eq!(written.volume.altitude_lower, json.volume.altitude_lower);
+        assert_eq!(written.volume.outline_polygon, json.volume.outline_polygon);
+        assert_eq!(written.to_core("").unwrap(), volume);
+        let text = serde_json::to_string(&written).unwrap();
+        assert!(!text.contains("outline_circle"), "{text}");
+    }
+
+    #[test]
+    fn a_circle_round_trips_and_times_with_offsets_become_utc() {
+        let text = r#"{"volume": {"outline_circle": {"center": {"lat": 35.4, "lng": 35.9}, "radius": {"value": 5000, "units": "M"}},
+          "altitude_lower": {"value": 0, "reference": "W84", "units": "M"}, "altitude_upper": {"value": 100, "reference": "W84", "units": "M"}},
+          "time_start": {"value": "2015-10-20T12:00:00+02:00", "format": "RFC3339"}, "time_end": {"value": "2015-10-20T11:00:00Z", "format": "RFC3339"}}"#;
+        let volume = from_json_str::<Volume4DJson>(text)
+            .unwrap()
+            .to_core("")
+            .unwrap();
+        let written = Volume4DJson::from_core(&volume);
+        assert_eq!(written.time_start.value, "2015-10-20T10:00:00Z");
+        assert_eq!(
+            written.volume.outline_circle.as_ref().unwrap().radius.value,
+            5000.0
+        );
+        assert_eq!(written.to_core("").unwrap(), volume);
+    }
+
+    #[test]
+    fn both_or_neither_outline_is_an_error_at_the_volume() {
+        let mut json: Volume4DJson = from_json_str(POLYGON_VOLUME).unwrap();
+        json.volume.outline_circle = Some(CircleJson {
+            center: LatLngJson { lat: 0.0, lng: 0.0 },
+            radius: RadiusJson {
+                value: 1.0,
+                units: "M".into(),
+            },
+        });
+        assert_eq!(json.to_core("v").unwrap_err().path, "v.volume");
+        json.volume.outline_circle = None;
+        json.volume.outline_polygon = None;
+        assert_eq!(json.to_core("v").unwrap_err().path, "v.volume");
+    }
+
+    #[test]
+    fn malformed_json_reports_line_and_column() {
+        let error = from_json_str::<Volume4DJson>("{\n  \"volume\": [}").unwrap_err();
+        assert_eq!(error.position.map(|(line, _)| line), Some(2));
+        assert!(error.to_string().contains("line 2 column"), "{error}");
+        let error =
+            from_json_str::<Volume4DJson>(POLYGON_VOLUME.replace("3000", "\"high\"").as_str())
+                .unwrap_err();
+        assert_eq!(error.path, "volume.altitude_lower.value");
+    }
+}
