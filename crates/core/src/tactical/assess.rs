@@ -330,3 +330,102 @@ pub fn assess_pair(
         params,
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tactical::{AlertThresholds, PartyIndex, WellClearThresholds};
+    use rand::{RngExt, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+
+    /// The band and reach checks must never discard a pair the criterion flags: on random
+    /// pairs (anywhere, up to a few hundred kilometres apart, fast and climbing), the
+    /// filtered test and the bare criterion in the common frame agree exactly.
+    #[test]
+    fn the_cheap_bounds_never_discard_a_pair_the_criterion_flags() {
+        let seed = 17;
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let criteria = [
+            TacticalCriterion::default(),
+            TacticalCriterion::WellClear(WellClearThresholds::default()),
+            TacticalCriterion::WellClear(
+                WellClearThresholds::new(5000.0, 300.0, 60.0, 30.0).unwrap(),
+            ),
+        ];
+        let mut conflicts = 0;
+        for case in 0..200_000 {
+            let params = DetectionParams::new(
+                criteria[case % 3],
+                rng.random_range(0.0..600.0),
+                AlertThresholds::default(),
+            )
+            .unwrap();
+            let lat = rng.random_range(-90.0..=90.0);
+            let lon = rng.random_range(-180.0..=180.0);
+            let spread = rng.random_range(0.0..3.0);
+            let other_lat: f64 = lat + rng.random_range(-spread..=spread);
+            let other_lon: f64 = lon + rng.random_range(-spread..=spread);
+            let state = |party, lat: f64, lon: f64, rng: &mut ChaCha8Rng| {
+                let speed = rng.random_range(0.0..700.0);
+                let heading = rng.random_range(0.0..std::f64::consts::TAU);
+                AircraftState::new(
+                    PartyIndex(party),
+                    lat.clamp(-90.0, 90.0),
+                    ((lon + 180.0).rem_euclid(360.0) - 180.0).clamp(-180.0, 180.0),
+                    rng.random_range(0.0..3000.0),
+                    speed * heading.cos(),
+                    speed * heading.sin(),
+                    rng.random_range(-30.0..30.0),
+                )
+                .unwrap()
+            };
+            let a = PreparedAircraft::new(&state(0, lat, lon, &mut rng), &params);
+            let b = PreparedAircraft::new(&state(1, other_lat, other_lon, &mut rng), &params);
+            let bare = RelativeMotion::between(&a, &b).and_then(|m| assess_motion(&m, &params));
+            assert_eq!(
+                assess_prepared(&a, &b, &params),
+                bare,
+                "seed {seed}, case {case}"
+            );
+            conflicts += usize::from(bare.is_some());
+        }
+        assert!(
+            conflicts > 1000,
+            "too few conflicts to mean anything: {conflicts}"
+        );
+    }
+
+    #[test]
+    fn interval_ends_respect_strict_and_inclusive_thresholds() {
+        // A stationary pair exactly at the horizontal minimum is separated under the
+        // cylinder (strict) ...
+        let m = RelativeMotion {
+            ss: 9260.0 * 9260.0,
+            sv: 0.0,
+            vv: 0.0,
+            sz: 0.0,
+            vz: 0.0,
+        };
+        assert_eq!(assess_motion(&m, &DetectionParams::default()), None);
+        // ... and a pair whose loss would begin exactly at the lookahead's end is not in
+        // conflict, while one that touches the minimum only at its closest point is not
+        // either.
+        let m = RelativeMotion {
+            ss: 10_260.0 * 10_260.0,
+            sv: -10_260.0 * 1000.0 / 300.0,
+            vv: (1000.0f64 / 300.0).powi(2),
+            sz: 0.0,
+            vz: 0.0,
+        };
+        assert_eq!(assess_motion(&m, &DetectionParams::default()), None);
+        let touching = RelativeMotion {
+            ss: 9260.0 * 9260.0 + 100.0 * 100.0,
+            sv: -100.0 * 50.0,
+            vv: 50.0 * 50.0,
+            sz: 0.0,
+            vz: 0.0,
+        };
+        // s = (100, 9260), v = (-50, 0): closest exactly 9260 m at t = 2 s.
+        assert_eq!(assess_motion(&touching, &DetectionParams::default()), None);
+    }
+}
