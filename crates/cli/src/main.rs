@@ -22,7 +22,12 @@ struct Cli {
 /// Each variant's arguments and behaviour live in the module of the same name in
 /// `commands/`.
 #[derive(Debug, Subcommand)]
-enum Command {}
+enum Command {
+    /// Offline tactical check: every conflicting pair at every time step of a tracks file.
+    Detect(commands::detect::Args),
+    /// Benchmarks that print their figures.
+    Bench(commands::bench::Args),
+}
 
 /// Exit status for unusable input, as the contract requires of every subcommand.
 const EXIT_UNUSABLE_INPUT: u8 = 2;
@@ -35,7 +40,10 @@ fn main() -> ExitCode {
             error.exit();
         }
     };
-    let outcome: anyhow::Result<ExitCode> = match cli.command {};
+    let outcome: anyhow::Result<ExitCode> = match cli.command {
+        Command::Detect(args) => commands::detect::run(args),
+        Command::Bench(args) => commands::bench::run(args),
+    };
     match outcome {
         Ok(code) => code,
         Err(error) => {

@@ -348,6 +348,17 @@ pub fn detect_exhaustive(
     states: &[AircraftState],
     params: &DetectionParams,
 ) -> Vec<ConflictingPair> {
+    detect_exhaustive_with_progress(states, params, &|_| {})
+}
+
+/// [`detect_exhaustive`], calling `aircraft_done(k)` as each batch of `k` aircraft has been
+/// tested against every aircraft after it (from several threads at once), so a long run
+/// can show its progress.
+pub fn detect_exhaustive_with_progress(
+    states: &[AircraftState],
+    params: &DetectionParams,
+    aircraft_done: &(dyn Fn(usize) + Sync),
+) -> Vec<ConflictingPair> {
     assert!(
         states.len() <= AIRCRAFT_PER_CYCLE_MAX,
         "too many aircraft for one cycle"
@@ -356,19 +367,23 @@ pub fn detect_exhaustive(
         .par_iter()
         .map(|state| PreparedAircraft::new(state, params))
         .collect();
+    let prepared = &prepared;
     let mut pairs: Vec<ConflictingPair> = (0..prepared.len())
         .into_par_iter()
         .flat_map_iter(|i| {
-            let prepared = &prepared;
-            (i + 1..prepared.len()).filter_map(move |j| {
-                assess_prepared(&prepared[i], &prepared[j], params).map(|assessment| {
-                    ConflictingPair {
-                        first: i as u32,
-                        second: j as u32,
-                        assessment,
-                    }
+            let found: Vec<ConflictingPair> = (i + 1..prepared.len())
+                .filter_map(|j| {
+                    assess_prepared(&prepared[i], &prepared[j], params).map(|assessment| {
+                        ConflictingPair {
+                            first: i as u32,
+                            second: j as u32,
+                            assessment,
+                        }
+                    })
                 })
-            })
+                .collect();
+            aircraft_done(1);
+            found
         })
         .collect();
     pairs.par_sort_unstable_by_key(|pair| (pair.first, pair.second));

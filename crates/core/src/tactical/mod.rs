@@ -75,7 +75,10 @@ pub use alerts::{
     AlertTrackerError, PairKey, SequentialAlertIds,
 };
 pub use assess::{assess_pair, AlertLevel, PairAssessment};
-pub use broad::{detect_exhaustive, ConflictingPair, TacticalDetector};
+pub use broad::{
+    detect_exhaustive, detect_exhaustive_with_progress, ConflictingPair, TacticalDetector,
+    AIRCRAFT_PER_CYCLE_MAX,
+};
 pub use params::{
     AlertThresholds, CylinderMinima, DetectionParams, InvalidParameter, TacticalCriterion,
     WellClearThresholds,
