@@ -51,13 +51,37 @@ const _: () = assert!(6_400_000 / 10 < CUBE_COORDINATE_OFFSET);
 /// The largest number of aircraft in one cycle: positions are `u32`.
 pub const AIRCRAFT_PER_CYCLE_MAX: usize = u32::MAX as usize;
 
-/// One aircraft in the grid, sorted by (cube, band bottom).
+/// One aircraft in the grid, sorted by (cube, band bottom). It carries copies of what the
+/// cheap checks need (party, band, position, reach), so the sweep reads the entries in
+/// order and touches the full [`PreparedAircraft`] (a random access) only for the few
+/// pairs that pass them.
 #[derive(Debug, Clone, Copy)]
 struct GridEntry {
     cube: u64,
     band_low_m: f64,
     band_high_m: f64,
+    surface_m: [f64; 3],
+    reach_m: f64,
     aircraft: u32,
+    party: u32,
+}
+
+impl GridEntry {
+    /// The same party, band and reach checks as [`assess_prepared`] opens with, on the
+    /// same values, so this only skips pairs that it would refuse.
+    #[inline]
+    fn may_conflict(&self, other: &GridEntry) -> bool {
+        let chord = [
+            other.surface_m[0] - self.surface_m[0],
+            other.surface_m[1] - self.surface_m[1],
+            other.surface_m[2] - self.surface_m[2],
+        ];
+        let reach_m = self.reach_m + other.reach_m;
+        self.party != other.party
+            && chord[0] * chord[0] + chord[1] * chord[1] + chord[2] * chord[2] <= reach_m * reach_m
+            && self.band_low_m <= other.band_high_m
+            && other.band_low_m <= self.band_high_m
+    }
 }
 
 /// One occupied cube: its key and its run in the sorted entries.
@@ -212,7 +236,10 @@ impl TacticalDetector {
                     cube: cube_key(p.surface_m, cube_edge_m),
                     band_low_m: p.band_low_m,
                     band_high_m: p.band_high_m,
+                    surface_m: p.surface_m,
+                    reach_m: p.reach_m,
                     aircraft: i as u32,
+                    party: p.party,
                 }),
         );
         self.entries.par_sort_unstable_by(|x, y| {
@@ -275,7 +302,11 @@ fn pairs_of_cube(
     found: &mut Vec<ConflictingPair>,
 ) {
     let own = &entries[cube.start as usize..cube.end as usize];
-    let mut test = |i: u32, j: u32| {
+    let mut test = |x: &GridEntry, y: &GridEntry| {
+        if !x.may_conflict(y) {
+            return;
+        }
+        let (i, j) = (x.aircraft, y.aircraft);
         if let Some(assessment) =
             assess_prepared(&prepared[i as usize], &prepared[j as usize], params)
         {
@@ -291,7 +322,7 @@ fn pairs_of_cube(
             if y.band_low_m > top {
                 break;
             }
-            test(x.aircraft, y.aircraft);
+            test(x, y);
         }
     }
 
@@ -317,7 +348,7 @@ fn pairs_of_cube(
 /// Every pair (one from each list) whose altitude bands overlap, both lists sorted by band
 /// bottom: the list whose next entry starts lower pairs it with the other list's entries
 /// that start at or below its top.
-fn sweep(left: &[GridEntry], right: &[GridEntry], test: &mut impl FnMut(u32, u32)) {
+fn sweep(left: &[GridEntry], right: &[GridEntry], test: &mut impl FnMut(&GridEntry, &GridEntry)) {
     let (mut i, mut j) = (0, 0);
     while i < left.len() && j < right.len() {
         if left[i].band_low_m <= right[j].band_low_m {
@@ -326,7 +357,7 @@ fn sweep(left: &[GridEntry], right: &[GridEntry], test: &mut impl FnMut(u32, u32
                 if y.band_low_m > top {
                     break;
                 }
-                test(left[i].aircraft, y.aircraft);
+                test(&left[i], y);
             }
             i += 1;
         } else {
@@ -335,7 +366,7 @@ fn sweep(left: &[GridEntry], right: &[GridEntry], test: &mut impl FnMut(u32, u32
                 if x.band_low_m > top {
                     break;
                 }
-                test(x.aircraft, right[j].aircraft);
+                test(x, &right[j]);
             }
             j += 1;
         }
