@@ -44,7 +44,7 @@ pub enum InputFormat {
 /// conflicts (the output says which), 2 for unusable input. Thresholds of the criterion not
 /// chosen are ignored.
 #[derive(Debug, clap::Args)]
-#[command(verbatim_doc_comment)]
+#[command(verbatim_doc_comment, allow_negative_numbers = true)]
 pub struct Args {
     /// Tracks CSV, or DAIDALUS `.daa` (chosen by the `.daa` extension unless --format).
     pub file: PathBuf,
