@@ -51,40 +51,19 @@ const _: () = assert!(6_400_000 / 10 < CUBE_COORDINATE_OFFSET);
 /// The largest number of aircraft in one cycle: positions are `u32`.
 pub const AIRCRAFT_PER_CYCLE_MAX: usize = u32::MAX as usize;
 
-/// One aircraft in the grid, sorted by (cube, band bottom). It carries copies of what the
-/// cheap checks need (party, band, position, reach), so the sweep reads the entries in
-/// order and touches the full [`PreparedAircraft`] (a random access) only for the few
-/// pairs that pass them.
+/// Where one aircraft goes in the grid order: its cube (`WIDE` for aircraft tested
+/// directly), its band bottom and its position in the input.
 #[derive(Debug, Clone, Copy)]
-struct GridEntry {
+struct GridKey {
     cube: u64,
     band_low_m: f64,
-    band_high_m: f64,
-    surface_m: [f64; 3],
-    reach_m: f64,
     aircraft: u32,
-    party: u32,
 }
 
-impl GridEntry {
-    /// The same party, band and reach checks as [`assess_prepared`] opens with, on the
-    /// same values, so this only skips pairs that it would refuse.
-    #[inline]
-    fn may_conflict(&self, other: &GridEntry) -> bool {
-        let chord = [
-            other.surface_m[0] - self.surface_m[0],
-            other.surface_m[1] - self.surface_m[1],
-            other.surface_m[2] - self.surface_m[2],
-        ];
-        let reach_m = self.reach_m + other.reach_m;
-        self.party != other.party
-            && chord[0] * chord[0] + chord[1] * chord[1] + chord[2] * chord[2] <= reach_m * reach_m
-            && self.band_low_m <= other.band_high_m
-            && other.band_low_m <= self.band_high_m
-    }
-}
+/// The cube key of aircraft that are not in the grid; sorts after every real cube.
+const WIDE: u64 = u64::MAX;
 
-/// One occupied cube: its key and its run in the sorted entries.
+/// One occupied cube: its key and its run in the sorted aircraft.
 #[derive(Debug, Clone, Copy)]
 struct Cube {
     key: u64,
@@ -97,11 +76,15 @@ struct Cube {
 #[derive(Debug, Clone)]
 pub struct TacticalDetector {
     params: DetectionParams,
+    /// The prepared aircraft in input order.
     prepared: Vec<PreparedAircraft>,
-    entries: Vec<GridEntry>,
+    /// Grid order: by cube, then band bottom; wide aircraft last.
+    keys: Vec<GridKey>,
+    /// The prepared aircraft copied into grid order, so the sweeps read memory in order
+    /// (the random accesses of an index into `prepared` cost more than the arithmetic).
+    sorted: Vec<PreparedAircraft>,
     cubes: Vec<Cube>,
-    wide: Vec<u32>,
-    radius_scratch: Vec<f64>,
+    reach_scratch: Vec<f64>,
 }
 
 impl TacticalDetector {
@@ -109,10 +92,10 @@ impl TacticalDetector {
         Self {
             params,
             prepared: Vec::new(),
-            entries: Vec::new(),
+            keys: Vec::new(),
+            sorted: Vec::new(),
             cubes: Vec::new(),
-            wide: Vec::new(),
-            radius_scratch: Vec::new(),
+            reach_scratch: Vec::new(),
         }
     }
 
@@ -131,7 +114,6 @@ impl TacticalDetector {
             "too many aircraft for one cycle"
         );
         let params = self.params;
-        self.prepared.clear();
         states
             .par_iter()
             .map(|state| PreparedAircraft::new(state, &params))
@@ -142,16 +124,16 @@ impl TacticalDetector {
 
         let reach_cut_m = self.reach_cut_m();
         let cube_edge_m = (2.0 * reach_cut_m * (1.0 + 1e-9) + 1.0).max(CUBE_EDGE_MIN_M);
-        self.fill_grid(reach_cut_m, cube_edge_m);
+        let narrow = self.fill_grid(reach_cut_m, cube_edge_m);
 
-        let prepared = &self.prepared;
-        let entries = &self.entries;
+        let sorted = &self.sorted;
+        let keys = &self.keys;
         let cubes = &self.cubes;
         let mut pairs: Vec<ConflictingPair> = cubes
             .par_iter()
             .enumerate()
             .fold(Vec::new, |mut found, (index, cube)| {
-                pairs_of_cube(prepared, entries, cubes, index, cube, &params, &mut found);
+                pairs_of_cube(sorted, keys, cubes, index, cube, &params, &mut found);
                 found
             })
             .reduce(Vec::new, |mut a, mut b| {
@@ -159,20 +141,14 @@ impl TacticalDetector {
                 a
             });
 
-        let wide = &self.wide;
-        let wide_pairs: Vec<ConflictingPair> = wide
-            .par_iter()
-            .fold(Vec::new, |mut found, &w| {
-                let a = &prepared[w as usize];
-                // Against every narrow aircraft, and against the wide ones of higher
-                // index, so each pair is tested once.
-                for (index, b) in prepared.iter().enumerate() {
-                    let index = index as u32;
-                    if index == w || (b.reach_m > reach_cut_m && index < w) {
-                        continue;
-                    }
-                    if let Some(assessment) = assess_prepared(a, b, &params) {
-                        found.push(ordered_pair(w, index, assessment));
+        // Wide aircraft, against every narrow one and every wide one after them, so each
+        // pair is tested once.
+        let wide_pairs: Vec<ConflictingPair> = (narrow..sorted.len())
+            .into_par_iter()
+            .fold(Vec::new, |mut found, w| {
+                for j in (0..narrow).chain(w + 1..sorted.len()) {
+                    if let Some(assessment) = assess_prepared(&sorted[w], &sorted[j], &params) {
+                        found.push(ordered_pair(keys[w].aircraft, keys[j].aircraft, assessment));
                     }
                 }
                 found
@@ -190,23 +166,23 @@ impl TacticalDetector {
     /// capacities, not counting the caller's states or the returned pairs).
     pub fn bytes_per_aircraft(&self) -> f64 {
         let bytes = self.prepared.capacity() * std::mem::size_of::<PreparedAircraft>()
-            + self.entries.capacity() * std::mem::size_of::<GridEntry>()
+            + self.keys.capacity() * std::mem::size_of::<GridKey>()
+            + self.sorted.capacity() * std::mem::size_of::<PreparedAircraft>()
             + self.cubes.capacity() * std::mem::size_of::<Cube>()
-            + self.wide.capacity() * std::mem::size_of::<u32>()
-            + self.radius_scratch.capacity() * std::mem::size_of::<f64>();
+            + self.reach_scratch.capacity() * std::mem::size_of::<f64>();
         bytes as f64 / self.prepared.len().max(1) as f64
     }
 
     /// The reach above which an aircraft is tested directly rather than through the grid:
     /// twice the 99th percentile, or the largest reach when that is smaller.
     fn reach_cut_m(&mut self) -> f64 {
-        self.radius_scratch.clear();
-        self.radius_scratch
+        self.reach_scratch.clear();
+        self.reach_scratch
             .extend(self.prepared.iter().map(|p| p.reach_m));
-        let n = self.radius_scratch.len();
+        let n = self.reach_scratch.len();
         let rank = (n * 99 / 100).min(n - 1);
         let (_, p99, _) = self
-            .radius_scratch
+            .reach_scratch
             .select_nth_unstable_by(rank, f64::total_cmp);
         let p99 = *p99;
         let max = self
@@ -217,49 +193,48 @@ impl TacticalDetector {
         max.min(2.0 * p99)
     }
 
-    fn fill_grid(&mut self, reach_cut_m: f64, cube_edge_m: f64) {
-        self.wide.clear();
-        self.wide.extend(
-            self.prepared
-                .iter()
-                .enumerate()
-                .filter(|(_, p)| p.reach_m > reach_cut_m)
-                .map(|(i, _)| i as u32),
-        );
-        self.entries.clear();
-        self.entries.extend(
-            self.prepared
-                .iter()
-                .enumerate()
-                .filter(|(_, p)| p.reach_m <= reach_cut_m)
-                .map(|(i, p)| GridEntry {
-                    cube: cube_key(p.surface_m, cube_edge_m),
-                    band_low_m: p.band_low_m,
-                    band_high_m: p.band_high_m,
-                    surface_m: p.surface_m,
-                    reach_m: p.reach_m,
-                    aircraft: i as u32,
-                    party: p.party,
-                }),
-        );
-        self.entries.par_sort_unstable_by(|x, y| {
+    /// Sorts the aircraft into grid order and lists the occupied cubes; returns how many
+    /// aircraft are in the grid (the rest, the wide ones, come after them).
+    fn fill_grid(&mut self, reach_cut_m: f64, cube_edge_m: f64) -> usize {
+        self.prepared
+            .par_iter()
+            .enumerate()
+            .map(|(i, p)| GridKey {
+                cube: if p.reach_m > reach_cut_m {
+                    WIDE
+                } else {
+                    cube_key(p.surface_m, cube_edge_m)
+                },
+                band_low_m: p.band_low_m,
+                aircraft: i as u32,
+            })
+            .collect_into_vec(&mut self.keys);
+        self.keys.par_sort_unstable_by(|x, y| {
             x.cube
                 .cmp(&y.cube)
                 .then(x.band_low_m.total_cmp(&y.band_low_m))
                 .then(x.aircraft.cmp(&y.aircraft))
         });
+        let prepared = &self.prepared;
+        self.keys
+            .par_iter()
+            .map(|key| prepared[key.aircraft as usize])
+            .collect_into_vec(&mut self.sorted);
+        let narrow = self.keys.partition_point(|key| key.cube != WIDE);
+
         self.cubes.clear();
         let mut start = 0usize;
-        for i in 1..=self.entries.len() {
-            if i == self.entries.len() || self.entries[i].cube != self.entries[start].cube {
+        for i in 1..=narrow {
+            if i == narrow || self.keys[i].cube != self.keys[start].cube {
                 self.cubes.push(Cube {
-                    key: self.entries[start].cube,
+                    key: self.keys[start].cube,
                     start: start as u32,
                     end: i as u32,
                 });
                 start = i;
             }
         }
+        narrow
     }
 }
 
@@ -291,35 +266,30 @@ fn ordered_pair(i: u32, j: u32, assessment: PairAssessment) -> ConflictingPair {
 }
 
 /// Every conflicting pair with one aircraft in `cube` and the other in `cube` itself or in
-/// a neighbouring cube of higher key (so each pair of cubes is visited once).
+/// a neighbouring cube of higher key (so each pair of cubes is visited once). `sorted` and
+/// `keys` are in grid order; positions in them are what the sweeps pass around.
 fn pairs_of_cube(
-    prepared: &[PreparedAircraft],
-    entries: &[GridEntry],
+    sorted: &[PreparedAircraft],
+    keys: &[GridKey],
     cubes: &[Cube],
     index: usize,
     cube: &Cube,
     params: &DetectionParams,
     found: &mut Vec<ConflictingPair>,
 ) {
-    let own = &entries[cube.start as usize..cube.end as usize];
-    let mut test = |x: &GridEntry, y: &GridEntry| {
-        if !x.may_conflict(y) {
-            return;
-        }
-        let (i, j) = (x.aircraft, y.aircraft);
-        if let Some(assessment) =
-            assess_prepared(&prepared[i as usize], &prepared[j as usize], params)
-        {
-            found.push(ordered_pair(i, j, assessment));
+    let mut test = |x: usize, y: usize| {
+        if let Some(assessment) = assess_prepared(&sorted[x], &sorted[y], params) {
+            found.push(ordered_pair(keys[x].aircraft, keys[y].aircraft, assessment));
         }
     };
+    let own = cube.start as usize..cube.end as usize;
 
-    // Pairs inside the cube: entries are sorted by band bottom, so for each one only the
-    // following entries whose bottom is at most its top can overlap it.
-    for (k, x) in own.iter().enumerate() {
-        let top = x.band_high_m;
-        for y in &own[k + 1..] {
-            if y.band_low_m > top {
+    // Pairs inside the cube: sorted by band bottom, so for each aircraft only the
+    // following ones whose bottom is at most its top can overlap it.
+    for x in own.clone() {
+        let top = sorted[x].band_high_m;
+        for (y, other) in sorted.iter().enumerate().take(own.end).skip(x + 1) {
+            if other.band_low_m > top {
                 break;
             }
             test(x, y);
@@ -338,35 +308,44 @@ fn pairs_of_cube(
                     continue;
                 };
                 let other = &cubes[index + 1 + position];
-                let theirs = &entries[other.start as usize..other.end as usize];
-                sweep(own, theirs, &mut test);
+                sweep(
+                    sorted,
+                    own.clone(),
+                    other.start as usize..other.end as usize,
+                    &mut test,
+                );
             }
         }
     }
 }
 
-/// Every pair (one from each list) whose altitude bands overlap, both lists sorted by band
-/// bottom: the list whose next entry starts lower pairs it with the other list's entries
-/// that start at or below its top.
-fn sweep(left: &[GridEntry], right: &[GridEntry], test: &mut impl FnMut(&GridEntry, &GridEntry)) {
-    let (mut i, mut j) = (0, 0);
-    while i < left.len() && j < right.len() {
-        if left[i].band_low_m <= right[j].band_low_m {
-            let top = left[i].band_high_m;
-            for y in &right[j..] {
-                if y.band_low_m > top {
+/// Every pair (one from each run) whose altitude bands overlap, both runs sorted by band
+/// bottom: the run whose next aircraft starts lower pairs it with the other run's
+/// aircraft that start at or below its top.
+fn sweep(
+    sorted: &[PreparedAircraft],
+    left: std::ops::Range<usize>,
+    right: std::ops::Range<usize>,
+    test: &mut impl FnMut(usize, usize),
+) {
+    let (mut i, mut j) = (left.start, right.start);
+    while i < left.end && j < right.end {
+        if sorted[i].band_low_m <= sorted[j].band_low_m {
+            let top = sorted[i].band_high_m;
+            for (y, other) in sorted.iter().enumerate().take(right.end).skip(j) {
+                if other.band_low_m > top {
                     break;
                 }
-                test(&left[i], y);
+                test(i, y);
             }
             i += 1;
         } else {
-            let top = right[j].band_high_m;
-            for x in &left[i..] {
-                if x.band_low_m > top {
+            let top = sorted[j].band_high_m;
+            for (x, other) in sorted.iter().enumerate().take(left.end).skip(i) {
+                if other.band_low_m > top {
                     break;
                 }
-                test(x, &right[j]);
+                test(x, j);
             }
             j += 1;
         }
