@@ -119,6 +119,55 @@ impl PreparedAircraft {
     }
 }
 
+/// Geodetic latitude and longitude (degrees) of the ECEF point `p`, near the ellipsoid
+/// surface. Fixed-point iteration on the latitude, with the height taken along the
+/// normal, which is stable at the poles as well as at the equator.
+fn geodetic_deg(p: Vec3) -> (f64, f64) {
+    let lon = p[1].atan2(p[0]);
+    let horizontal = p[0].hypot(p[1]);
+    let mut lat = p[2].atan2(horizontal * (1.0 - WGS84_E2));
+    for _ in 0..6 {
+        let sin_lat = lat.sin();
+        let prime_vertical_radius_m = WGS84_A_M / (1.0 - WGS84_E2 * sin_lat * sin_lat).sqrt();
+        lat = (p[2] + WGS84_E2 * prime_vertical_radius_m * sin_lat).atan2(horizontal);
+    }
+    (lat.to_degrees(), lon.to_degrees())
+}
+
+/// The state `dt_s` seconds later (or earlier, for a negative `dt_s`), predicted as the
+/// detector predicts: a straight horizontal step in the plane tangent at the aircraft,
+/// brought back down to the ellipsoid, altitude changing at `vu`; the horizontal velocity
+/// is rotated into the new local frame, so the heading follows the step. For the short
+/// steps a live service needs (bringing reports of slightly different ages to one cycle
+/// time), this is the same motion the pair prediction assumes.
+pub fn extrapolated(
+    state: &AircraftState,
+    dt_s: f64,
+) -> Result<AircraftState, super::state::InvalidState> {
+    let params = DetectionParams::default();
+    let here = PreparedAircraft::new(state, &params);
+    let stepped = add(here.surface_m, scale(here.velocity_mps, dt_s));
+    let (lat_deg, lon_deg) = geodetic_deg(stepped);
+    let there = PreparedAircraft::new(
+        &AircraftState::new(state.party(), lat_deg, lon_deg, 0.0, 0.0, 0.0, 0.0)?,
+        &params,
+    );
+    let velocity = transport(&here, there.normal);
+    let (sin_lat, cos_lat) = lat_deg.to_radians().sin_cos();
+    let (sin_lon, cos_lon) = lon_deg.to_radians().sin_cos();
+    let east = [-sin_lon, cos_lon, 0.0];
+    let north = [-sin_lat * cos_lon, -sin_lat * sin_lon, cos_lat];
+    AircraftState::new(
+        state.party(),
+        lat_deg,
+        lon_deg,
+        state.alt_m() + state.vu_mps() * dt_s,
+        dot(velocity, north),
+        dot(velocity, east),
+        state.vu_mps(),
+    )
+}
+
 /// Whether the two altitude bands overlap. The broad phase and the exact test both use
 /// exactly this comparison, so they agree bit for bit.
 #[inline]
@@ -194,6 +243,44 @@ mod tests {
     fn prepared(lat: f64, lon: f64, vn: f64, ve: f64) -> PreparedAircraft {
         let state = AircraftState::new(PartyIndex(0), lat, lon, 0.0, vn, ve, 0.0).unwrap();
         PreparedAircraft::new(&state, &DetectionParams::default())
+    }
+
+    #[test]
+    fn geodetic_conversion_inverts_the_surface_point() {
+        for (lat, lon) in [
+            (0.0, 0.0),
+            (45.0, 10.0),
+            (-89.999, 170.0),
+            (90.0, -30.0),
+            (12.5, 179.99),
+        ] {
+            let p = prepared(lat, lon, 0.0, 0.0);
+            let (lat2, lon2) = geodetic_deg(p.surface_m);
+            assert!((lat2 - lat).abs() < 1e-9, "{lat} {lat2}");
+            if lat.abs() < 90.0 {
+                assert!((lon2 - lon).abs() < 1e-9, "{lon} {lon2}");
+            }
+        }
+    }
+
+    #[test]
+    fn extrapolating_forth_and_back_returns_to_the_start() {
+        let start =
+            AircraftState::new(PartyIndex(3), 60.0, 179.9, 5000.0, 150.0, 200.0, -4.0).unwrap();
+        let there = extrapolated(&start, 30.0).unwrap();
+        assert!(there.lon_deg() < 0.0, "crossed the antimeridian: {there:?}");
+        assert!((there.alt_m() - 4880.0).abs() < 1e-9);
+        assert!((there.ground_speed_mps() - 250.0).abs() < 1e-6);
+        let back = extrapolated(&there, -30.0).unwrap();
+        assert!(
+            (back.lat_deg() - 60.0).abs() < 1e-6 && (back.lon_deg() - 179.9).abs() < 1e-6,
+            "{back:?}"
+        );
+        assert!(
+            (back.vn_mps() - 150.0).abs() < 1e-3 && (back.ve_mps() - 200.0).abs() < 1e-3,
+            "{back:?}"
+        );
+        assert_eq!(back.party(), PartyIndex(3));
     }
 
     #[test]

@@ -102,6 +102,13 @@ impl AircraftState {
         self.vn_mps.hypot(self.ve_mps)
     }
 
+    /// The state `dt_s` seconds later (earlier when negative) at constant velocity, as the
+    /// detector predicts it; for bringing reports of different ages to one cycle time.
+    /// Refused only if the step leaves the valid range (it cannot, for finite input).
+    pub fn extrapolated(&self, dt_s: f64) -> Result<Self, InvalidState> {
+        super::frame::extrapolated(self, dt_s)
+    }
+
     /// The same aircraft with another party tag (for callers that build states before they
     /// number parties).
     pub fn with_party(self, party: PartyIndex) -> Self {
