@@ -2,3 +2,5 @@
 pub mod bench;
 pub mod bench_strategic;
 pub mod check;
+pub mod bench_tactical;
+pub mod detect;
