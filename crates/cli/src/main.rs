@@ -22,7 +22,10 @@ struct Cli {
 /// Each variant's arguments and behaviour live in the module of the same name in
 /// `commands/`.
 #[derive(Debug, Subcommand)]
-enum Command {}
+enum Command {
+    /// Verify exports of the audit log offline.
+    Audit(commands::audit::Args),
+}
 
 /// Exit status for unusable input, as the contract requires of every subcommand.
 const EXIT_UNUSABLE_INPUT: u8 = 2;
@@ -35,7 +38,9 @@ fn main() -> ExitCode {
             error.exit();
         }
     };
-    let outcome: anyhow::Result<ExitCode> = match cli.command {};
+    let outcome: anyhow::Result<ExitCode> = match cli.command {
+        Command::Audit(args) => commands::audit::run(args),
+    };
     match outcome {
         Ok(code) => code,
         Err(error) => {
