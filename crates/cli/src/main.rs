@@ -25,6 +25,8 @@ struct Cli {
 enum Command {
     /// Verify exports of the audit log offline.
     Audit(commands::audit::Args),
+    /// Generate a scenario's intents and tracks into files.
+    Sim(commands::sim::Args),
 }
 
 /// Exit status for unusable input, as the contract requires of every subcommand.
@@ -40,6 +42,7 @@ fn main() -> ExitCode {
     };
     let outcome: anyhow::Result<ExitCode> = match cli.command {
         Command::Audit(args) => commands::audit::run(args),
+        Command::Sim(args) => commands::sim::run(args),
     };
     match outcome {
         Ok(code) => code,

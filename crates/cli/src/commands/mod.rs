@@ -1,3 +1,4 @@
 //! One module per subcommand, each with its clap `Args` and a `run` function.
 
 pub mod audit;
+pub mod sim;
