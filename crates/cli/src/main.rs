@@ -23,6 +23,8 @@ struct Cli {
 /// `commands/`.
 #[derive(Debug, Subcommand)]
 enum Command {
+    Check(commands::check::Args),
+    Bench(commands::bench::Args),
     /// Verify exports of the audit log offline.
     Audit(commands::audit::Args),
     /// Generate a scenario's intents and tracks into files.
@@ -41,6 +43,8 @@ fn main() -> ExitCode {
         }
     };
     let outcome: anyhow::Result<ExitCode> = match cli.command {
+        Command::Check(args) => commands::check::run(args),
+        Command::Bench(args) => commands::bench::run(args),
         Command::Audit(args) => commands::audit::run(args),
         Command::Sim(args) => commands::sim::run(args),
     };
