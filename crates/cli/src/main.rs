@@ -28,6 +28,10 @@ enum Command {
     Detect(commands::detect::Args),
     /// Benchmarks that print their figures.
     Bench(commands::bench::Args),
+    /// Verify exports of the audit log offline.
+    Audit(commands::audit::Args),
+    /// Generate a scenario's intents and tracks into files.
+    Sim(commands::sim::Args),
 }
 
 /// Exit status for unusable input, as the contract requires of every subcommand.
@@ -45,6 +49,8 @@ fn main() -> ExitCode {
         Command::Check(args) => commands::check::run(args),
         Command::Detect(args) => commands::detect::run(args),
         Command::Bench(args) => commands::bench::run(args),
+        Command::Audit(args) => commands::audit::run(args),
+        Command::Sim(args) => commands::sim::run(args),
     };
     match outcome {
         Ok(code) => code,
