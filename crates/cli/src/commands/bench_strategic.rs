@@ -68,7 +68,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             (parties[id as usize], id, random_intent(&mut rng))
         })
         .collect();
+    // Building is one call: the bar becomes a spinner while it runs.
+    progress.set_style(ProgressStyle::default_spinner());
     progress.set_message("building the index");
+    progress.enable_steady_tick(Duration::from_millis(120));
     let mut index = StrategicIndex::bulk_load(intents);
     progress.finish_and_clear();
     let load_s = loaded_started.elapsed().as_secs_f64();
