@@ -90,6 +90,21 @@ pub fn from_json_str<'de, T: Deserialize<'de>>(text: &'de str) -> Result<T, Wire
     Ok(value)
 }
 
+/// Converts an already parsed JSON value into `T`, naming the path of the first problem
+/// (for request bodies read as [`serde_json::Value`] first).
+pub fn from_json_value<T: serde::de::DeserializeOwned>(
+    value: serde_json::Value,
+) -> Result<T, WireError> {
+    serde_path_to_error::deserialize(value).map_err(|error| {
+        let path = error.path().to_string();
+        WireError {
+            path: if path == "." { String::new() } else { path },
+            position: None,
+            message: error.into_inner().to_string(),
+        }
+    })
+}
+
 /// serde_json appends " at line L column C" to its messages; the position is reported
 /// separately.
 fn strip_position(message: &str) -> String {
@@ -450,6 +465,14 @@ mod tests {
         json.volume.outline_circle = None;
         json.volume.outline_polygon = None;
         assert_eq!(json.to_core("v").unwrap_err().path, "v.volume");
+    }
+
+    #[test]
+    fn a_parsed_value_converts_naming_the_path() {
+        let mut value: serde_json::Value = serde_json::from_str(POLYGON_VOLUME).unwrap();
+        value["volume"]["outline_polygon"]["vertices"][1]["lng"] = serde_json::json!("east");
+        let error = from_json_value::<Volume4DJson>(value).unwrap_err();
+        assert_eq!(error.path, "volume.outline_polygon.vertices[1].lng");
     }
 
     #[test]
