@@ -11,8 +11,8 @@
 //! `outline_circle` (`{"center": {"lat", "lng"}, "radius": {"value", "units": "M"}}`) may
 //! stand instead of `outline_polygon`; exactly one of them must be present. Altitudes are
 //! metres above the WGS84 ellipsoid (`"W84"`, `"M"`, the only reference and unit
-//! accepted); times are RFC 3339 with any offset, written back in UTC (`Z`) to the
-//! microsecond.
+//! accepted); times are RFC 3339 with any offset, read to the microsecond (finer
+//! fractions are rounded) and written back in UTC (`Z`).
 
 use std::fmt;
 
@@ -258,9 +258,17 @@ impl TimeJson {
                 format!("{:?} is not an RFC 3339 time: {error}", self.value),
             )
         })?;
-        let unix_s = parsed.unix_timestamp() as f64 + f64::from(parsed.nanosecond()) * 1e-9;
-        Timestamp::from_unix_s(unix_s)
-            .map_err(|error| WireError::at(format!("{path}.value"), error.to_string()))
+        // To the microsecond, the core's resolution (finer fractions are rounded).
+        let unix_us = (parsed.unix_timestamp_nanos() + 500).div_euclid(1000);
+        i64::try_from(unix_us)
+            .ok()
+            .and_then(|unix_us| Timestamp::from_unix_us(unix_us).ok())
+            .ok_or_else(|| {
+                WireError::at(
+                    format!("{path}.value"),
+                    format!("{:?} is out of range", self.value),
+                )
+            })
     }
 
     /// The time in RFC 3339 UTC, to the microsecond.
@@ -274,8 +282,7 @@ impl TimeJson {
 
 /// A time as RFC 3339 UTC (`Z`), to the microsecond; whole seconds have no fraction.
 pub fn format_rfc3339(time: Timestamp) -> String {
-    let micros = (time.unix_s() * 1e6).round() as i128;
-    OffsetDateTime::from_unix_timestamp_nanos(micros * 1000)
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(time.unix_us()) * 1000)
         .ok()
         .and_then(|t| t.format(&Rfc3339).ok())
         // Beyond the years 1..9999, which no RFC 3339 string can hold: say so in words.

@@ -34,7 +34,7 @@ pub use footprint::{
 };
 pub use position::LatLng;
 pub(crate) use sphere::{angle_rad as angle_between_rad, Vec3};
-pub use time::{TimeWindow, Timestamp};
+pub use time::{TimeWindow, Timestamp, TIME_MAGNITUDE_MAX_S};
 pub use volume::{AltitudeBand, Volume4D};
 
 /// Why a geometric value is invalid. Each message says what is wrong with the value; the
@@ -49,6 +49,8 @@ pub enum GeometryError {
     LongitudeOutOfRange { lng_deg: f64 },
     #[error("altitude lower {lower_m} m is not below upper {upper_m} m")]
     AltitudeBandEmpty { lower_m: f64, upper_m: f64 },
+    #[error("time {unix_s} s from the Unix epoch is out of range")]
+    TimeOutOfRange { unix_s: f64 },
     #[error("time end {end_s} s is not after start {start_s} s")]
     TimeWindowEmpty { start_s: f64, end_s: f64 },
     #[error("a polygon needs at least {min} vertices, this one has {count}")]

@@ -67,12 +67,15 @@ fn query_envelope(volume: &Volume4D, separation: &Separation) -> AABB<Point5> {
     // Relative slack on the expansion keeps the filter conservative despite rounding.
     let horizontal =
         separation.horizontal_m() / SPHERE_RADIUS_LOWER_M * HORIZONTAL_SCALE_M * (1.0 + 1e-9);
+    // The exact test subtracts and compares; the filter adds. Padding the vertical and time
+    // margins by a little more than rounding can move keeps every pair the exact test
+    // accepts (a looser filter costs nothing but an exact test).
     let margins = [
         horizontal,
         horizontal,
         horizontal,
-        separation.vertical_m(),
-        separation.time_s(),
+        separation.vertical_m() * (1.0 + 1e-9) + 1e-6,
+        separation.time_s() * (1.0 + 1e-9) + 1e-3,
     ];
     for axis in 0..5 {
         low[axis] -= margins[axis];
