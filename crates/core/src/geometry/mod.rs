@@ -18,7 +18,8 @@
 //!   `geographiclib-rs`); see [`Footprint::geodesic_distance_m`].
 //! - Conservative bounds (the index filter, early rejections) use that sphere scaled by
 //!   the semi-minor axis b, which never overstates a WGS84 distance.
-//! - Altitudes are metres above the WGS84 ellipsoid; times are seconds since the Unix epoch.
+//! - Altitudes are metres above the WGS84 ellipsoid; times are whole microseconds since
+//!   the Unix epoch.
 
 pub(crate) mod earth;
 mod footprint;
