@@ -24,9 +24,10 @@ const SQUARE_METRES_PER_10000_KM2: f64 = 1e10;
 /// Aircraft are spread uniformly over a spherical cap centred at 45 N 10 E whose area gives
 /// --density aircraft per 10,000 km² (the whole sphere when N needs more room than that);
 /// altitudes 0-13,000 m, ground speeds 50-300 m/s, random headings, a tenth climbing or
-/// descending at up to 20 m/s, each aircraft its own party. The cycle is run twice on one
-/// detector: `cycle_ms` is the second, steady-state cycle (buffers reused, as the service
-/// runs it every second); the first is shown in the readable output.
+/// descending at up to 20 m/s, each aircraft its own party. A first cycle warms the
+/// detector's buffers; `cycle_ms` is the next, steady-state cycle (buffers reused, as the
+/// service runs it every second), or the median of --cycles of them; the first is shown in
+/// the readable output.
 #[derive(Debug, clap::Args)]
 #[command(verbatim_doc_comment)]
 pub struct Args {
@@ -42,6 +43,10 @@ pub struct Args {
     /// Also run the exhaustive O(N²) check and compare the pairs (exit 1 if they differ).
     #[arg(long)]
     pub verify: bool,
+    /// Time this many steady-state cycles and report the median (useful on a busy
+    /// machine).
+    #[arg(long, default_value_t = 1)]
+    pub cycles: usize,
     /// Print one JSON line instead of the readable report.
     #[arg(long)]
     pub json: bool,
@@ -119,6 +124,7 @@ pub fn traffic(aircraft: usize, density: f64, seed: u64) -> Vec<AircraftState> {
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     ensure!(args.aircraft >= 2, "--aircraft must be at least 2");
+    ensure!(args.cycles >= 1, "--cycles must be at least 1");
     ensure!(
         args.aircraft <= deconflict_core::tactical::AIRCRAFT_PER_CYCLE_MAX,
         "--aircraft is above the per-cycle limit"
@@ -146,10 +152,16 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     let first = detector.detect(&states);
     let first_ms = started.elapsed().as_secs_f64() * 1000.0;
-    let started = Instant::now();
-    let pairs = detector.detect(&states);
-    let cycle_ms = started.elapsed().as_secs_f64() * 1000.0;
-    ensure!(first == pairs, "two cycles over the same traffic disagree");
+    let mut cycle_times_ms = Vec::with_capacity(args.cycles);
+    let mut pairs = Vec::new();
+    for _ in 0..args.cycles {
+        let started = Instant::now();
+        pairs = detector.detect(&states);
+        cycle_times_ms.push(started.elapsed().as_secs_f64() * 1000.0);
+        ensure!(first == pairs, "two cycles over the same traffic disagree");
+    }
+    cycle_times_ms.sort_by(f64::total_cmp);
+    let cycle_ms = cycle_times_ms[cycle_times_ms.len() / 2];
     let threads = rayon::current_num_threads();
     let detector_bytes = detector.bytes_per_aircraft();
     let state_bytes = std::mem::size_of::<AircraftState>() as f64;
@@ -206,7 +218,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         );
         println!("criterion:   cylinder 9260 m / 304.8 m, lookahead 300 s");
         println!("pairs:       {}", pairs.len());
-        println!("cycle:       {cycle_ms:.3} ms (first cycle {first_ms:.3} ms), {threads} threads");
+        let median = if args.cycles > 1 {
+            format!(" median of {}", args.cycles)
+        } else {
+            String::new()
+        };
+        println!("cycle:       {cycle_ms:.3} ms{median} (first cycle {first_ms:.3} ms), {threads} threads");
         println!(
             "memory:      {:.0} bytes per aircraft ({detector_bytes:.0} detector buffers + {state_bytes:.0} state vector)",
             detector_bytes + state_bytes

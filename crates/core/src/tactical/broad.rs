@@ -28,7 +28,7 @@
 use rayon::prelude::*;
 
 use super::assess::{assess_prepared, PairAssessment};
-use super::frame::PreparedAircraft;
+use super::frame::{bands_overlap, within_reach, PreparedAircraft};
 use super::params::DetectionParams;
 use super::state::AircraftState;
 
@@ -209,12 +209,10 @@ impl TacticalDetector {
                 aircraft: i as u32,
             })
             .collect_into_vec(&mut self.keys);
-        self.keys.par_sort_unstable_by(|x, y| {
-            x.cube
-                .cmp(&y.cube)
-                .then(x.band_low_m.total_cmp(&y.band_low_m))
-                .then(x.aircraft.cmp(&y.aircraft))
-        });
+        // Equal keys may land in any order: the pairs found do not depend on it, and they
+        // are sorted at the end.
+        self.keys
+            .par_sort_unstable_by_key(|key| (key.cube, ordered_bits(key.band_low_m)));
         let prepared = &self.prepared;
         self.keys
             .par_iter()
@@ -235,6 +233,16 @@ impl TacticalDetector {
             }
         }
         narrow
+    }
+}
+
+/// An integer that sorts as the number does (for finite numbers and infinities).
+fn ordered_bits(x: f64) -> u64 {
+    let bits = x.to_bits();
+    if bits >> 63 == 1 {
+        !bits
+    } else {
+        bits | (1 << 63)
     }
 }
 
@@ -292,7 +300,9 @@ fn pairs_of_cube(
             if other.band_low_m > top {
                 break;
             }
-            test(x, y);
+            if may_conflict(&sorted[x], other) {
+                test(x, y);
+            }
         }
     }
 
@@ -319,6 +329,13 @@ fn pairs_of_cube(
     }
 }
 
+/// The cheap checks [`assess_prepared`] opens with, inlined into the sweeps so the nine
+/// candidates in ten they reject cost no call.
+#[inline(always)]
+fn may_conflict(a: &PreparedAircraft, b: &PreparedAircraft) -> bool {
+    a.party != b.party && bands_overlap(a, b) && within_reach(a, b)
+}
+
 /// Every pair (one from each run) whose altitude bands overlap, both runs sorted by band
 /// bottom: the run whose next aircraft starts lower pairs it with the other run's
 /// aircraft that start at or below its top.
@@ -336,7 +353,9 @@ fn sweep(
                 if other.band_low_m > top {
                     break;
                 }
-                test(i, y);
+                if may_conflict(&sorted[i], other) {
+                    test(i, y);
+                }
             }
             i += 1;
         } else {
@@ -345,7 +364,9 @@ fn sweep(
                 if other.band_low_m > top {
                     break;
                 }
-                test(x, j);
+                if may_conflict(other, &sorted[j]) {
+                    test(x, j);
+                }
             }
             j += 1;
         }
