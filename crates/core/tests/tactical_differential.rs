@@ -192,8 +192,8 @@ fn the_grid_finds_exactly_the_exhaustive_pairs_under_well_clear() {
 
 #[test]
 fn the_grid_finds_exactly_the_exhaustive_pairs_over_the_whole_globe_with_outliers() {
-    // Scattered traffic with a few very fast aircraft, so some reach beyond the grid's
-    // cube size and take the direct path, and some parameters differ from the defaults.
+    // Scattered traffic with a few very fast aircraft, so some reach beyond the fine grid's
+    // cube size and take the coarse grid, and some parameters differ from the defaults.
     let scenario = Scenario {
         aircraft: 3000,
         centre_lat_deg: 0.0,
@@ -210,7 +210,9 @@ fn the_grid_finds_exactly_the_exhaustive_pairs_over_the_whole_globe_with_outlier
     .unwrap();
     for seed in seeds() {
         let mut states = traffic(&scenario, seed);
-        for state in states.iter_mut().step_by(97) {
+        // One aircraft in 300 is fast: well under 1 %, so they are beyond twice the 99th
+        // percentile of reach and take the coarse grid, including against each other.
+        for state in states.iter_mut().step_by(300) {
             *state = AircraftState::new(
                 state.party(),
                 state.lat_deg(),
@@ -231,6 +233,38 @@ fn the_grid_finds_exactly_the_exhaustive_pairs_over_the_whole_globe_with_outlier
             reference.len()
         );
         assert!(!fast.is_empty(), "seed {seed}");
+    }
+}
+
+#[test]
+fn fast_outliers_in_a_dense_cluster_are_found_against_everything_in_reach() {
+    for seed in seeds() {
+        let mut states = traffic(&DENSE_CLUSTER, seed);
+        // Three outliers side by side (so they conflict with each other too) and one alone.
+        for (k, index) in [10usize, 20, 30, 40].into_iter().enumerate() {
+            let s = states[index];
+            let lat = if k < 3 { 45.0 + 0.01 * k as f64 } else { 45.5 };
+            states[index] =
+                AircraftState::new(s.party(), lat, 10.0, 5000.0, 0.0, 2500.0, 0.0).unwrap();
+        }
+        let params = DetectionParams::default();
+        let fast = TacticalDetector::new(params).detect(&states);
+        let reference = detect_exhaustive(&states, &params);
+        assert!(
+            fast == reference,
+            "seed {seed}: {} vs {} pairs",
+            fast.len(),
+            reference.len()
+        );
+        let outliers = [10u32, 20, 30, 40];
+        let involving = fast
+            .iter()
+            .filter(|p| outliers.contains(&p.first) || outliers.contains(&p.second))
+            .count();
+        assert!(
+            involving > 5,
+            "seed {seed}: the outliers should meet traffic ({involving} pairs)"
+        );
     }
 }
 
