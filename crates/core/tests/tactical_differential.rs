@@ -50,7 +50,7 @@ fn traffic(scenario: &Scenario, seed: u64) -> Vec<AircraftState> {
             .clamp(-90.0, 90.0);
             let lon = wrap_lon(
                 scenario.centre_lon_deg
-                    + rng.random_range(-scenario.spread_deg..=scenario.spread_deg),
+                    + rng.random_range(-scenario.lon_spread_deg..=scenario.lon_spread_deg),
             );
             let speed = rng.random_range(0.0..=scenario.speed_max_mps);
             let heading = rng.random_range(0.0..std::f64::consts::TAU);
