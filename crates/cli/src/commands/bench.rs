@@ -2,8 +2,6 @@
 
 use std::process::ExitCode;
 
-use clap::Subcommand;
-
 /// Benchmarks that print their figures.
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -11,14 +9,17 @@ pub struct Args {
     pub command: BenchCommand,
 }
 
-#[derive(Debug, Subcommand)]
+/// One variant per benchmark; each one's help comes from its `Args` type.
+#[derive(Debug, clap::Subcommand)]
 pub enum BenchCommand {
+    Strategic(super::bench_strategic::Args),
     /// One full tactical detection cycle over random traffic.
     Tactical(super::bench_tactical::Args),
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     match args.command {
+        BenchCommand::Strategic(args) => super::bench_strategic::run(args),
         BenchCommand::Tactical(args) => super::bench_tactical::run(args),
     }
 }
