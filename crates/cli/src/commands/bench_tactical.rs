@@ -275,3 +275,64 @@ fn process_cpu_ns() -> Option<u64> {
     }
     Some(total)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn angle_from_centre_rad(state: &AircraftState) -> f64 {
+        let (lat0, lon0) = (
+            CAP_CENTRE_LAT_DEG.to_radians(),
+            CAP_CENTRE_LON_DEG.to_radians(),
+        );
+        let (lat, lon) = (state.lat_deg().to_radians(), state.lon_deg().to_radians());
+        let cos = lat0.sin() * lat.sin() + lat0.cos() * lat.cos() * (lon - lon0).cos();
+        cos.clamp(-1.0, 1.0).acos()
+    }
+
+    #[test]
+    fn the_traffic_fills_the_cap_of_the_requested_density_uniformly() {
+        let (aircraft, density) = (20_000, 20.0);
+        let states = traffic(aircraft, density, 7);
+        let cap = spread(aircraft, density).cap_radius_rad;
+        // 20,000 aircraft at 20 per 10,000 km² cover 1e7 km²: a cap of about 1,790 km.
+        assert!(
+            (cap * EARTH_MEAN_RADIUS_M / 1000.0 - 1790.0).abs() < 5.0,
+            "{cap}"
+        );
+        assert!(states
+            .iter()
+            .all(|s| angle_from_centre_rad(s) <= cap + 1e-9));
+        // Uniform over the area: the inner cap with half the area holds half the traffic.
+        let half_area_angle = (1.0 - (1.0 - cap.cos()) / 2.0).acos();
+        let inner = states
+            .iter()
+            .filter(|s| angle_from_centre_rad(s) <= half_area_angle)
+            .count();
+        assert!(
+            (inner as f64 / aircraft as f64 - 0.5).abs() < 0.02,
+            "{inner}"
+        );
+
+        let climbing = states.iter().filter(|s| s.vu_mps() != 0.0).count();
+        assert!(
+            (climbing as f64 / aircraft as f64 - 0.1).abs() < 0.01,
+            "{climbing}"
+        );
+        for s in &states {
+            assert!((0.0..=13_000.0).contains(&s.alt_m()));
+            assert!((50.0 - 1e-9..=300.0 + 1e-9).contains(&s.ground_speed_mps()));
+            assert!(s.vu_mps().abs() <= 20.0);
+        }
+        let parties: std::collections::HashSet<_> = states.iter().map(|s| s.party()).collect();
+        assert_eq!(parties.len(), aircraft, "every aircraft is its own party");
+    }
+
+    #[test]
+    fn too_many_aircraft_for_any_cap_spread_over_the_whole_sphere() {
+        assert_eq!(spread(2_000_000, 20.0).cap_radius_rad, std::f64::consts::PI);
+        let states = traffic(5000, 0.0001, 3);
+        let south = states.iter().filter(|s| s.lat_deg() < 0.0).count();
+        assert!((south as f64 / 5000.0 - 0.5).abs() < 0.05, "{south}");
+    }
+}
