@@ -108,7 +108,9 @@ impl AircraftState {
 
     /// Horizontal (ground) speed.
     pub fn ground_speed_mps(&self) -> f64 {
-        self.vn_mps.hypot(self.ve_mps)
+        // Components are bounded by SPEED_MAX_MPS, so the plain square root cannot
+        // overflow, and it is several times faster than `hypot` on the hot path.
+        (self.vn_mps * self.vn_mps + self.ve_mps * self.ve_mps).sqrt()
     }
 
     /// The state `dt_s` seconds later (earlier when negative) at constant velocity, as the
