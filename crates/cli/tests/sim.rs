@@ -105,3 +105,24 @@ fn an_unknown_scenario_or_a_bad_option_exits_2() {
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8(output.stderr).unwrap().contains("step"));
 }
+
+#[test]
+fn deconflict_check_reads_the_generated_intents_and_finds_conflicts() {
+    let dir = tempfile::tempdir().unwrap();
+    deconflict()
+        .args(["sim", "syria-2015", "--seed", "2015", "--out"])
+        .arg(dir.path())
+        .assert()
+        .code(0);
+    let output = deconflict()
+        .args(["check", "--json"])
+        .arg(dir.path().join("intents.json"))
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert!(
+        report["conflicts"].as_array().unwrap().len() >= 3,
+        "{report}"
+    );
+}

@@ -9,10 +9,13 @@ use common::{
     footprint_anchor, generate_with, horizontal_distance_m, outline, point_in_polygon,
     predicted_conflict, syria, volumes_conflict,
 };
+use deconflict_core::strategic::intents_conflict;
 use deconflict_sim::geo::{haversine_distance_m, initial_bearing_rad, wrap_pi, LocalPlane};
+use deconflict_sim::intents::PlannedVolume;
 use deconflict_sim::kinematics::VERTICAL_ACCELERATION_MPS2_MAX;
 use deconflict_sim::output::{write_geojson, write_intents_json, write_manifest, write_tracks_csv};
 use deconflict_sim::{GenerateOptions, Generated, Scenario};
+use deconflict_wire::check::parse_check_input;
 
 fn files(scenario: &Scenario, generated: &Generated) -> Vec<Vec<u8>> {
     let mut intents = Vec::new();
@@ -203,29 +206,31 @@ fn syria_2015_yields_strategic_conflicts_and_tactical_encounters_every_hour() {
     let agreement = &scenario.agreement;
     let generated = generate_with(&scenario, &GenerateOptions::with_seed(2015));
     let span = generated.start_unix_s..generated.start_unix_s + generated.duration_s as i64;
+    let meets_span = |volume: &PlannedVolume| {
+        volume.time_start_unix_s < span.end && volume.time_end_unix_s >= span.start
+    };
 
-    // Strategic: pairs of intents of different parties with a conflicting pair of volumes
-    // whose windows meet the span.
+    // Strategic, as `deconflict check` sees it: the written file read back by the wire
+    // parser, every pair of intents of different parties tested by the core's detector,
+    // counting pairs with a conflicting pair of volumes whose windows meet the span.
+    let mut bytes = Vec::new();
+    write_intents_json(&scenario, &generated, &mut bytes).unwrap();
+    let input = parse_check_input(std::str::from_utf8(&bytes).unwrap()).unwrap();
+    assert_eq!(input.intents.len(), generated.intents.len());
     let mut strategic = BTreeSet::new();
-    for (i, a) in generated.intents.iter().enumerate() {
-        for b in &generated.intents[i + 1..] {
+    for (i, a) in input.intents.iter().enumerate() {
+        for (j, b) in input.intents.iter().enumerate().skip(i + 1) {
             if a.party == b.party {
                 continue;
             }
-            let conflict = a.volumes.iter().any(|va| {
-                b.volumes.iter().any(|vb| {
-                    va.time_start_unix_s.max(vb.time_start_unix_s) < span.end
-                        && va.time_end_unix_s.min(vb.time_end_unix_s) >= span.start
-                        && volumes_conflict(
-                            va,
-                            vb,
-                            agreement.horizontal_m,
-                            agreement.vertical_m,
-                            agreement.time_s,
-                        )
-                })
+            let Some(conflict) = intents_conflict(&a.volumes, &b.volumes, &input.separation) else {
+                continue;
+            };
+            let in_span = conflict.volume_pairs.iter().any(|&(va, vb)| {
+                meets_span(&generated.intents[i].volumes[va])
+                    && meets_span(&generated.intents[j].volumes[vb])
             });
-            if conflict {
+            if in_span {
                 strategic.insert((a.id.clone(), b.id.clone()));
             }
         }
@@ -235,6 +240,35 @@ fn syria_2015_yields_strategic_conflicts_and_tactical_encounters_every_hour() {
         "only {} strategic conflicts: {strategic:?}",
         strategic.len()
     );
+    // The plain planar check agrees on every pair it finds.
+    for (i, a) in generated.intents.iter().enumerate() {
+        for b in &generated.intents[i + 1..] {
+            if a.party == b.party {
+                continue;
+            }
+            let simple = a.volumes.iter().any(|va| {
+                b.volumes.iter().any(|vb| {
+                    meets_span(va)
+                        && meets_span(vb)
+                        && volumes_conflict(
+                            va,
+                            vb,
+                            agreement.horizontal_m * 0.99,
+                            agreement.vertical_m,
+                            agreement.time_s,
+                        )
+                })
+            });
+            if simple {
+                assert!(
+                    strategic.contains(&(a.id.clone(), b.id.clone())),
+                    "the planar check finds {} and {} in conflict, the core does not",
+                    a.id,
+                    b.id
+                );
+            }
+        }
+    }
 
     // Tactical: pairs of aircraft of different parties predicted within 5 NM and 300 m
     // inside five minutes at some step.
