@@ -417,3 +417,26 @@ fn a_sortie_leaves_from_its_base_and_heads_for_its_area() {
         "only {departures_seen} departures in four hours"
     );
 }
+
+#[test]
+fn removing_one_pattern_leaves_every_other_patterns_sorties_unchanged() {
+    let text = deconflict_sim::builtin("syria-2015").unwrap();
+    let start = text.find("[[patterns]]\nid = \"ru-recon\"").unwrap();
+    let end = start + text[start..].find("\n\n").unwrap();
+    let without = format!("{}{}", &text[..start], &text[end..]);
+    let full = generate_with(&syria(), &GenerateOptions::with_seed(21));
+    let reduced = generate_with(
+        &Scenario::from_toml(&without).unwrap(),
+        &GenerateOptions::with_seed(21),
+    );
+    let others: Vec<_> = full
+        .flights
+        .iter()
+        .filter(|f| f.pattern_id != "ru-recon")
+        .collect();
+    assert_eq!(others.len(), reduced.flights.len());
+    for (a, b) in others.iter().zip(&reduced.flights) {
+        assert_eq!(a.aircraft_id, b.aircraft_id);
+        assert_eq!(a.track, b.track, "{} changed", a.aircraft_id);
+    }
+}
