@@ -104,9 +104,11 @@ pub struct Progress {
     pub sorties_total: usize,
 }
 
-/// Time added on both sides of the span when scheduling, beyond the sortie's own length,
-/// so that sorties whose length varies from the nominal one are not missed.
-const SCHEDULE_LOOKAROUND_S: f64 = 3600.0;
+/// Time added on both sides of the span when scheduling, beyond the sortie's own length
+/// (itself taken a quarter longer), so that sorties longer than the nominal one (slower,
+/// or with their target on the far side of the area) are not missed.
+const SCHEDULE_LOOKAROUND_S: f64 = 1800.0;
+const SCHEDULE_LENGTH_FACTOR: f64 = 1.25;
 const RATE_SCALE_MAX: f64 = 10_000.0;
 
 /// Generates the span's sorties: each scheduled sortie whose flight overlaps the span.
@@ -139,20 +141,21 @@ pub fn generate(
     let span_end = span_start + duration_s as i64;
 
     // Schedule first, so the progress bar knows the total.
-    let mut scheduled: Vec<(usize, u64, i64)> = Vec::new();
+    let mut scheduled: Vec<(usize, i64, i64)> = Vec::new();
     for (pattern_index, pattern) in scenario.patterns.iter().enumerate() {
         let nominal = fly_nominal(scenario, pattern, options.seed)?;
         let before_s = nominal.1.on_station_s as f64;
         let after_s = (nominal.1.states.len() - nominal.1.on_station_s) as f64
             + scenario.planning.departure_delay_max_s as f64;
-        let window_start = span_start as f64 - after_s * 1.5 - SCHEDULE_LOOKAROUND_S;
-        let window_end = span_end as f64 + before_s * 1.5 + SCHEDULE_LOOKAROUND_S;
-        let times = on_station_times(pattern, options, window_start, window_end);
+        let window_start =
+            span_start as f64 - after_s * SCHEDULE_LENGTH_FACTOR - SCHEDULE_LOOKAROUND_S;
+        let window_end =
+            span_end as f64 + before_s * SCHEDULE_LENGTH_FACTOR + SCHEDULE_LOOKAROUND_S;
+        let times = on_station_times(pattern, options, span_start, window_start, window_end);
         scheduled.extend(
             times
                 .into_iter()
-                .enumerate()
-                .map(|(ordinal, time)| (pattern_index, ordinal as u64, time)),
+                .map(|(ordinal, time)| (pattern_index, ordinal, time)),
         );
     }
 
@@ -258,30 +261,61 @@ fn fly(
     )?)
 }
 
+/// The pattern's on-station times inside the window, each with its ordinal (which keys the
+/// sortie's random stream).
+///
+/// A rate gives a Poisson process anchored at the span's start: forwards from it with one
+/// stream (ordinals 0, 1, 2, ...) and backwards with another (-1, -2, ...). Each sortie
+/// thus depends only on the seed and its place relative to the start, so a longer span
+/// holds every sortie of a shorter one with the same take-off and track.
 fn on_station_times(
     pattern: &Pattern,
     options: &GenerateOptions,
+    anchor_unix_s: i64,
     window_start: f64,
     window_end: f64,
-) -> Vec<i64> {
+) -> Vec<(i64, i64)> {
     match &pattern.schedule {
-        Schedule::At(times) => times.clone(),
+        Schedule::At(times) => times
+            .iter()
+            .enumerate()
+            .map(|(index, time)| (index as i64, *time))
+            .collect(),
         Schedule::Rate { sorties_per_hour } => {
             let rate_per_s = sorties_per_hour * options.rate_scale / 3600.0;
             if rate_per_s <= 0.0 {
                 return Vec::new();
             }
-            // A Poisson process: exponential gaps between on-station times.
-            let mut rng = stream(options.seed, &pattern.id, 0, Purpose::Schedule);
-            let mut times = Vec::new();
-            let mut time = window_start;
-            loop {
+            let gap_s = |rng: &mut ChaCha8Rng| {
+                // Exponential gaps; 1 - u lies in (0, 1], so the logarithm is finite.
                 let uniform: f64 = rng.random::<f64>();
-                time += -(1.0 - uniform).ln() / rate_per_s;
+                -(1.0 - uniform).ln() / rate_per_s
+            };
+            let anchor = anchor_unix_s as f64;
+            let mut backwards = Vec::new();
+            let mut rng = stream(options.seed, &pattern.id, 0, Purpose::ScheduleBackward);
+            let mut time = anchor;
+            let mut ordinal = 0i64;
+            loop {
+                time -= gap_s(&mut rng);
+                ordinal -= 1;
+                if time < window_start {
+                    break;
+                }
+                backwards.push((ordinal, time.floor() as i64));
+            }
+            backwards.reverse();
+            let mut times = backwards;
+            let mut rng = stream(options.seed, &pattern.id, 0, Purpose::ScheduleForward);
+            let mut time = anchor;
+            let mut ordinal = 0i64;
+            loop {
+                time += gap_s(&mut rng);
                 if time >= window_end {
                     break;
                 }
-                times.push(time.floor() as i64);
+                times.push((ordinal, time.floor() as i64));
+                ordinal += 1;
             }
             times
         }
@@ -318,14 +352,15 @@ fn sample_track(
 
 #[derive(Debug, Clone, Copy)]
 enum Purpose {
-    Schedule = 1,
+    ScheduleForward = 1,
     Sortie = 2,
     Nominal = 3,
+    ScheduleBackward = 4,
 }
 
 /// The random stream for one purpose of one pattern: the seed, a hash of the pattern's id,
 /// the ordinal and the purpose make the 32-byte ChaCha key.
-fn stream(seed: u64, pattern_id: &str, ordinal: u64, purpose: Purpose) -> ChaCha8Rng {
+fn stream(seed: u64, pattern_id: &str, ordinal: i64, purpose: Purpose) -> ChaCha8Rng {
     let mut key = [0u8; 32];
     key[0..8].copy_from_slice(&seed.to_le_bytes());
     key[8..16].copy_from_slice(&fnv1a_64(pattern_id.as_bytes()).to_le_bytes());

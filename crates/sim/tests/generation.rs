@@ -440,3 +440,29 @@ fn removing_one_pattern_leaves_every_other_patterns_sorties_unchanged() {
         assert_eq!(a.track, b.track, "{} changed", a.aircraft_id);
     }
 }
+
+#[test]
+fn a_longer_span_holds_every_sortie_of_a_shorter_one_unchanged() {
+    let scenario = syria();
+    let hour = generate_with(&scenario, &GenerateOptions::with_seed(17));
+    let two_hours = generate_with(
+        &scenario,
+        &GenerateOptions {
+            duration_s: Some(7200),
+            ..GenerateOptions::with_seed(17)
+        },
+    );
+    for flight in &hour.flights {
+        // Matched by pattern and take-off: numbering follows the kept sorties, so an id
+        // may shift when a longer span keeps an earlier sortie the shorter one did not.
+        let longer = two_hours
+            .flights
+            .iter()
+            .find(|f| {
+                f.pattern_id == flight.pattern_id && f.departure_unix_s == flight.departure_unix_s
+            })
+            .unwrap_or_else(|| panic!("{} is missing from the longer span", flight.aircraft_id));
+        assert_eq!(&longer.track[..flight.track.len()], &flight.track[..]);
+    }
+    assert!(two_hours.flights.len() > hour.flights.len());
+}
