@@ -24,6 +24,9 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     Check(commands::check::Args),
+    /// Offline tactical check: every conflicting pair at every time step of a tracks file.
+    Detect(commands::detect::Args),
+    /// Benchmarks that print their figures.
     Bench(commands::bench::Args),
     /// Verify exports of the audit log offline.
     Audit(commands::audit::Args),
@@ -44,6 +47,7 @@ fn main() -> ExitCode {
     };
     let outcome: anyhow::Result<ExitCode> = match cli.command {
         Command::Check(args) => commands::check::run(args),
+        Command::Detect(args) => commands::detect::run(args),
         Command::Bench(args) => commands::bench::run(args),
         Command::Audit(args) => commands::audit::run(args),
         Command::Sim(args) => commands::sim::run(args),

@@ -6,3 +6,4 @@
 
 pub mod geometry;
 pub mod strategic;
+pub mod tactical;

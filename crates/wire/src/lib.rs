@@ -3,6 +3,8 @@
 //! input (a JSON path, or a line and column) and what is wrong there.
 
 pub mod check;
+pub mod daa;
+pub mod tracks;
 pub mod volume;
 
 pub use volume::WireError;

@@ -13,10 +13,13 @@ pub struct Args {
 #[derive(Debug, clap::Subcommand)]
 pub enum BenchCommand {
     Strategic(super::bench_strategic::Args),
+    /// One full tactical detection cycle over random traffic.
+    Tactical(super::bench_tactical::Args),
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     match args.command {
         BenchCommand::Strategic(args) => super::bench_strategic::run(args),
+        BenchCommand::Tactical(args) => super::bench_tactical::run(args),
     }
 }
