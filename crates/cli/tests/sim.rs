@@ -107,7 +107,7 @@ fn an_unknown_scenario_or_a_bad_option_exits_2() {
 }
 
 #[test]
-fn deconflict_check_reads_the_generated_intents_and_finds_conflicts() {
+fn deconflict_check_and_detect_read_the_generated_files_and_find_conflicts() {
     let dir = tempfile::tempdir().unwrap();
     deconflict()
         .args(["sim", "syria-2015", "--seed", "2015", "--out"])

@@ -10,12 +10,14 @@ use common::{
     predicted_conflict, syria, volumes_conflict,
 };
 use deconflict_core::strategic::intents_conflict;
+use deconflict_core::tactical::{DetectionParams, TacticalDetector};
 use deconflict_sim::geo::{haversine_distance_m, initial_bearing_rad, wrap_pi, LocalPlane};
 use deconflict_sim::intents::PlannedVolume;
 use deconflict_sim::kinematics::VERTICAL_ACCELERATION_MPS2_MAX;
 use deconflict_sim::output::{write_geojson, write_intents_json, write_manifest, write_tracks_csv};
 use deconflict_sim::{GenerateOptions, Generated, Scenario};
 use deconflict_wire::check::parse_check_input;
+use deconflict_wire::tracks::{party_indexes, read_tracks_csv};
 
 fn files(scenario: &Scenario, generated: &Generated) -> Vec<Vec<u8>> {
     let mut intents = Vec::new();
@@ -270,26 +272,29 @@ fn syria_2015_yields_strategic_conflicts_and_tactical_encounters_every_hour() {
         }
     }
 
-    // Tactical: pairs of aircraft of different parties predicted within 5 NM and 300 m
-    // inside five minutes at some step.
-    let mut by_time: BTreeMap<i64, Vec<(&str, &str, _)>> = BTreeMap::new();
-    for flight in &generated.flights {
-        for state in &flight.track {
-            by_time.entry(state.time_unix_s).or_default().push((
-                flight.aircraft_id.as_str(),
-                flight.party.as_str(),
-                state.state,
-            ));
-        }
+    // Tactical, as `deconflict detect` sees it: the written CSV read back by the wire
+    // reader, each step's states run through the core's detector with the contract's
+    // defaults (cylinder of 5 NM and 1,000 ft, five minutes' lookahead), counting pairs of
+    // aircraft of different parties.
+    let mut csv = Vec::new();
+    write_tracks_csv(&generated, &mut csv).unwrap();
+    let rows = read_tracks_csv(csv.as_slice()).unwrap();
+    let parties = party_indexes(&rows);
+    let mut by_time: BTreeMap<i64, Vec<usize>> = BTreeMap::new();
+    for (index, row) in rows.iter().enumerate() {
+        by_time.entry(row.time_s as i64).or_default().push(index);
     }
+    let mut detector = TacticalDetector::new(DetectionParams::default());
     let mut encounters = BTreeSet::new();
-    for states in by_time.values() {
-        for (i, a) in states.iter().enumerate() {
-            for b in &states[i + 1..] {
-                if a.1 != b.1 && predicted_conflict(&a.2, &b.2, 9260.0, 304.8, 300.0) {
-                    encounters.insert((a.0.min(b.0), a.0.max(b.0)));
-                }
-            }
+    for indexes in by_time.values() {
+        let states: Vec<_> = indexes
+            .iter()
+            .map(|&index| rows[index].state.with_party(parties[index]))
+            .collect();
+        for pair in detector.detect(&states) {
+            let a = &rows[indexes[pair.first as usize]].id;
+            let b = &rows[indexes[pair.second as usize]].id;
+            encounters.insert((a.min(b).clone(), a.max(b).clone()));
         }
     }
     assert!(
@@ -297,6 +302,35 @@ fn syria_2015_yields_strategic_conflicts_and_tactical_encounters_every_hour() {
         "only {} tactical encounters: {encounters:?}",
         encounters.len()
     );
+    assert!(
+        encounters.contains(&("MUSTANG01".to_string(), "SOKOL01".to_string())),
+        "the communications test is not an encounter"
+    );
+    // The plain planar prediction, with a slightly smaller cylinder, finds no pair the
+    // core misses.
+    let mut states_at: BTreeMap<i64, Vec<(&str, &str, _)>> = BTreeMap::new();
+    for flight in &generated.flights {
+        for state in &flight.track {
+            states_at.entry(state.time_unix_s).or_default().push((
+                flight.aircraft_id.as_str(),
+                flight.party.as_str(),
+                state.state,
+            ));
+        }
+    }
+    for states in states_at.values() {
+        for (i, a) in states.iter().enumerate() {
+            for b in &states[i + 1..] {
+                if a.1 != b.1 && predicted_conflict(&a.2, &b.2, 9200.0, 300.0, 299.0) {
+                    let key = (a.0.min(b.0).to_string(), a.0.max(b.0).to_string());
+                    assert!(
+                        encounters.contains(&key),
+                        "the planar check finds {key:?}, the core does not"
+                    );
+                }
+            }
+        }
+    }
     println!(
         "syria-2015, seed 2015, one hour: {} flights, {} strategic conflicts, {} tactical encounters",
         generated.flights.len(),
