@@ -50,6 +50,24 @@ fn the_built_in_scenario_writes_the_same_files_for_the_same_seed() {
 }
 
 #[test]
+fn the_files_do_not_depend_on_the_number_of_threads() {
+    let dir = tempfile::tempdir().unwrap();
+    for threads in ["1", "3"] {
+        deconflict()
+            .env("RAYON_NUM_THREADS", threads)
+            .args(["sim", "syria-2015", "--seed", "9", "--duration", "900", "--out"])
+            .arg(dir.path().join(threads))
+            .assert()
+            .code(0);
+    }
+    for file in FILES {
+        let one = std::fs::read(dir.path().join("1").join(file)).unwrap();
+        let three = std::fs::read(dir.path().join("3").join(file)).unwrap();
+        assert!(one == three, "{file} differs between one and three threads");
+    }
+}
+
+#[test]
 fn a_scenario_file_is_read_and_its_errors_exit_2_naming_the_line() {
     let dir = tempfile::tempdir().unwrap();
     let good = include_str!("../../../scenarios/syria-2015.toml");

@@ -7,8 +7,11 @@
 //! (no hash-map order). Float results are identical on the same platform and build; the
 //! transcendental functions of another libm may differ in the last bit.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use rand::{RngExt as _, SeedableRng as _};
 use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
 
 use crate::flight::{fly_sortie, plan_sortie, FlightError, SortiePlan, Trajectory};
 use crate::intents::{plan_volumes, PlannedVolume};
@@ -110,12 +113,14 @@ pub struct Progress {
 const SCHEDULE_LOOKAROUND_S: f64 = 1800.0;
 const SCHEDULE_LENGTH_FACTOR: f64 = 1.25;
 const RATE_SCALE_MAX: f64 = 10_000.0;
+/// The most sorties one run schedules (each is flown second by second).
+pub const SORTIES_SCHEDULED_MAX: usize = 1_000_000;
 
 /// Generates the span's sorties: each scheduled sortie whose flight overlaps the span.
 pub fn generate(
     scenario: &Scenario,
     options: &GenerateOptions,
-    progress: &mut dyn FnMut(Progress),
+    progress: &(dyn Fn(Progress) + Sync),
 ) -> Result<Generated, GenerateError> {
     let duration_s = options.duration_s.unwrap_or(scenario.duration_s);
     if duration_s == 0 || duration_s > 7 * 24 * 3600 {
@@ -159,55 +164,59 @@ pub fn generate(
         );
     }
 
+    if scheduled.len() > SORTIES_SCHEDULED_MAX {
+        return Err(GenerateError::Option {
+            option: "rate scale",
+            problem: format!(
+                "schedules {} sorties, more than the {SORTIES_SCHEDULED_MAX} one run may fly; \
+                 use a lower rate scale or a shorter duration",
+                scheduled.len()
+            ),
+        });
+    }
+
+    // Sorties are independent (each has its own random stream), so they are flown in
+    // parallel; the results come back in schedule order, which keeps the output the same
+    // whatever the number of threads.
+    let total = scheduled.len();
+    let done = AtomicUsize::new(0);
+    let flown: Vec<Result<Option<FlownSortie>, GenerateError>> = scheduled
+        .par_iter()
+        .map(|&(pattern_index, ordinal, on_station_unix_s)| {
+            let sortie = fly_scheduled(
+                scenario,
+                pattern_index,
+                ordinal,
+                on_station_unix_s,
+                options.seed,
+                span_start..span_end,
+                track_step_s,
+            );
+            progress(Progress {
+                sorties_done: done.fetch_add(1, Ordering::Relaxed) + 1,
+                sorties_total: total,
+            });
+            sortie
+        })
+        .collect();
+
     let mut intents = Vec::new();
     let mut flights = Vec::new();
     let mut kept_per_pattern = vec![0usize; scenario.patterns.len()];
-    let total = scheduled.len();
-    for (done, (pattern_index, ordinal, on_station_unix_s)) in scheduled.into_iter().enumerate() {
-        let pattern = &scenario.patterns[pattern_index];
-        let mut rng = stream(options.seed, &pattern.id, ordinal, Purpose::Sortie);
-        let plan = plan_sortie(scenario, pattern, &mut rng);
-        // Sorties at fixed times are coordinated events and leave on time; the others
-        // leave up to the planning's delay late.
-        let delay_s = match pattern.schedule {
-            Schedule::At(_) => 0,
-            Schedule::Rate { .. } => {
-                rng.random_range(0..=scenario.planning.departure_delay_max_s) as i64
-            }
-        };
-        let trajectory = fly(scenario, pattern, &plan)?;
-        let planned_departure_unix_s = on_station_unix_s - trajectory.on_station_s as i64;
-        let departure_unix_s = planned_departure_unix_s + delay_s;
-        let landing_unix_s = departure_unix_s + trajectory.states.len() as i64 - 1;
-        progress(Progress {
-            sorties_done: done + 1,
-            sorties_total: total,
-        });
-        if landing_unix_s < span_start || departure_unix_s >= span_end {
+    for sortie in flown {
+        let Some(sortie) = sortie? else {
             continue;
-        }
-        kept_per_pattern[pattern_index] += 1;
-        let number = kept_per_pattern[pattern_index];
+        };
+        let pattern = &scenario.patterns[sortie.pattern_index];
+        kept_per_pattern[sortie.pattern_index] += 1;
+        let number = kept_per_pattern[sortie.pattern_index];
         let aircraft_id = format!("{}{:02}", pattern.callsign, number);
         let intent_id = format!("{}-{:03}", pattern.id, number);
-        let volumes = plan_volumes(
-            &plan,
-            &trajectory,
-            planned_departure_unix_s,
-            &scenario.planning,
-        );
-        let track = sample_track(
-            &trajectory,
-            departure_unix_s,
-            span_start,
-            span_end,
-            track_step_s,
-        );
         intents.push(Intent {
             id: intent_id.clone(),
             party: pattern.party.clone(),
             aircraft_id: aircraft_id.clone(),
-            volumes,
+            volumes: sortie.volumes,
         });
         flights.push(Flight {
             aircraft_id,
@@ -215,11 +224,11 @@ pub fn generate(
             intent_id,
             pattern_id: pattern.id.clone(),
             aircraft_type: pattern.aircraft,
-            departure_unix_s,
-            landing_unix_s,
-            planned_departure_unix_s,
-            on_station_unix_s,
-            track,
+            departure_unix_s: sortie.departure_unix_s,
+            landing_unix_s: sortie.landing_unix_s,
+            planned_departure_unix_s: sortie.planned_departure_unix_s,
+            on_station_unix_s: sortie.on_station_unix_s,
+            track: sortie.track,
         });
     }
     intents.sort_by(|a, b| a.id.cmp(&b.id));
@@ -233,6 +242,67 @@ pub fn generate(
         intents,
         flights,
     })
+}
+
+/// A scheduled sortie once flown, before it is numbered.
+struct FlownSortie {
+    pattern_index: usize,
+    volumes: Vec<PlannedVolume>,
+    track: Vec<TrackState>,
+    departure_unix_s: i64,
+    landing_unix_s: i64,
+    planned_departure_unix_s: i64,
+    on_station_unix_s: i64,
+}
+
+/// Plans and flies one scheduled sortie; `None` when its flight misses the span.
+fn fly_scheduled(
+    scenario: &Scenario,
+    pattern_index: usize,
+    ordinal: i64,
+    on_station_unix_s: i64,
+    seed: u64,
+    span: std::ops::Range<i64>,
+    track_step_s: u64,
+) -> Result<Option<FlownSortie>, GenerateError> {
+    let pattern = &scenario.patterns[pattern_index];
+    let mut rng = stream(seed, &pattern.id, ordinal, Purpose::Sortie);
+    let plan = plan_sortie(scenario, pattern, &mut rng);
+    // Sorties at fixed times are coordinated events and leave on time; the others leave up
+    // to the planning's delay late.
+    let delay_s = match pattern.schedule {
+        Schedule::At(_) => 0,
+        Schedule::Rate { .. } => {
+            rng.random_range(0..=scenario.planning.departure_delay_max_s) as i64
+        }
+    };
+    let trajectory = fly(scenario, pattern, &plan)?;
+    let planned_departure_unix_s = on_station_unix_s - trajectory.on_station_s as i64;
+    let departure_unix_s = planned_departure_unix_s + delay_s;
+    let landing_unix_s = departure_unix_s + trajectory.states.len() as i64 - 1;
+    if landing_unix_s < span.start || departure_unix_s >= span.end {
+        return Ok(None);
+    }
+    Ok(Some(FlownSortie {
+        pattern_index,
+        volumes: plan_volumes(
+            &plan,
+            &trajectory,
+            planned_departure_unix_s,
+            &scenario.planning,
+        ),
+        track: sample_track(
+            &trajectory,
+            departure_unix_s,
+            span.start,
+            span.end,
+            track_step_s,
+        ),
+        departure_unix_s,
+        landing_unix_s,
+        planned_departure_unix_s,
+        on_station_unix_s,
+    }))
 }
 
 /// A sortie of the pattern flown with a stream of its own, to measure how long its

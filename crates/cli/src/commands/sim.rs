@@ -61,13 +61,16 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     } else {
         None
     };
-    let mut report = |progress: Progress| {
+    let report = |progress: Progress| {
         if let Some(bar) = &bar {
             bar.set_length(progress.sorties_total as u64);
-            bar.set_position(progress.sorties_done as u64);
+            // Sorties finish on several threads; never move the bar backwards.
+            if progress.sorties_done as u64 > bar.position() {
+                bar.set_position(progress.sorties_done as u64);
+            }
         }
     };
-    let generated = generate(&scenario, &options, &mut report)?;
+    let generated = generate(&scenario, &options, &report)?;
     if let Some(bar) = &bar {
         bar.finish_and_clear();
     }
