@@ -148,10 +148,10 @@ pub fn verify(input: &[u8], public_key: &AuditPublicKey) -> Result<VerifiedSumma
                     return Err(fail(VerifyFailure::BadTrailerSignature));
                 }
                 let last = previous.unwrap_or(found.from);
-                let first_seq = first_entry.map_or(found.from.seq + 1, |f| f.seq);
+                let first_seq = first_entry.map_or(found.from.seq.saturating_add(1), |f| f.seq);
                 if found.head != last {
                     return Err(fail(VerifyFailure::TrailerMismatch {
-                        trailer_first: found.from.seq + 1,
+                        trailer_first: found.from.seq.saturating_add(1),
                         trailer_last: found.head.seq,
                         lines: if first_entry.is_some() {
                             format!("{first_seq}..={}", last.seq)
