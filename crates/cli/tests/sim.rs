@@ -55,7 +55,15 @@ fn the_files_do_not_depend_on_the_number_of_threads() {
     for threads in ["1", "3"] {
         deconflict()
             .env("RAYON_NUM_THREADS", threads)
-            .args(["sim", "syria-2015", "--seed", "9", "--duration", "900", "--out"])
+            .args([
+                "sim",
+                "syria-2015",
+                "--seed",
+                "9",
+                "--duration",
+                "900",
+                "--out",
+            ])
             .arg(dir.path().join(threads))
             .assert()
             .code(0);
@@ -143,4 +151,39 @@ fn deconflict_check_and_detect_read_the_generated_files_and_find_conflicts() {
         report["conflicts"].as_array().unwrap().len() >= 3,
         "{report}"
     );
+}
+
+#[test]
+fn the_start_can_be_moved_and_a_bad_start_exits_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = deconflict()
+        .args([
+            "sim",
+            "syria-2015",
+            "--duration",
+            "300",
+            "--start",
+            "2026-01-01T00:00:00Z",
+            "--out",
+        ])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    let tracks = std::fs::read_to_string(dir.path().join("tracks.csv")).unwrap();
+    // 2026-01-01T00:00:00Z is Unix time 1767225600.
+    assert!(
+        tracks.lines().nth(1).unwrap().starts_with("1767225600,"),
+        "{tracks:.200}"
+    );
+
+    let output = deconflict()
+        .args(["sim", "syria-2015", "--start", "yesterday", "--out"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8(output.stderr)
+        .unwrap()
+        .contains("--start"));
 }

@@ -28,6 +28,9 @@ pub struct GenerateOptions {
     pub track_step_s: Option<u64>,
     /// Multiplies every pattern's `sorties_per_hour` (fixed on-station times are kept).
     pub rate_scale: f64,
+    /// Moves the whole scenario in time: the span starts here (Unix seconds) instead of
+    /// at the scenario's `start`, and fixed on-station times move by the same amount.
+    pub start_unix_s: Option<i64>,
 }
 
 impl GenerateOptions {
@@ -37,6 +40,7 @@ impl GenerateOptions {
             duration_s: None,
             track_step_s: None,
             rate_scale: 1.0,
+            start_unix_s: None,
         }
     }
 }
@@ -142,7 +146,8 @@ pub fn generate(
             problem: format!("must be 0 to {RATE_SCALE_MAX}"),
         });
     }
-    let span_start = scenario.start_unix_s;
+    let span_start = options.start_unix_s.unwrap_or(scenario.start_unix_s);
+    let shift_s = span_start - scenario.start_unix_s;
     let span_end = span_start + duration_s as i64;
 
     // Schedule first, so the progress bar knows the total.
@@ -156,7 +161,14 @@ pub fn generate(
             span_start as f64 - after_s * SCHEDULE_LENGTH_FACTOR - SCHEDULE_LOOKAROUND_S;
         let window_end =
             span_end as f64 + before_s * SCHEDULE_LENGTH_FACTOR + SCHEDULE_LOOKAROUND_S;
-        let times = on_station_times(pattern, options, span_start, window_start, window_end);
+        let times = on_station_times(
+            pattern,
+            options,
+            shift_s,
+            span_start,
+            window_start,
+            window_end,
+        );
         scheduled.extend(
             times
                 .into_iter()
@@ -341,6 +353,7 @@ fn fly(
 fn on_station_times(
     pattern: &Pattern,
     options: &GenerateOptions,
+    shift_s: i64,
     anchor_unix_s: i64,
     window_start: f64,
     window_end: f64,
@@ -349,7 +362,7 @@ fn on_station_times(
         Schedule::At(times) => times
             .iter()
             .enumerate()
-            .map(|(index, time)| (index as i64, *time))
+            .map(|(index, time)| (index as i64, time + shift_s))
             .collect(),
         Schedule::Rate { sorties_per_hour } => {
             let rate_per_s = sorties_per_hour * options.rate_scale / 3600.0;

@@ -1045,7 +1045,8 @@ fn non_negative(place: &str, value: f64) -> Result<(), ScenarioError> {
     }
 }
 
-fn parse_time(place: &str, text: &str) -> Result<i64, ScenarioError> {
+/// An RFC 3339 time of whole seconds as Unix seconds; errors name `place`.
+pub fn parse_time(place: &str, text: &str) -> Result<i64, ScenarioError> {
     let parsed = chrono::DateTime::parse_from_rfc3339(text).map_err(|error| {
         invalid(
             place,

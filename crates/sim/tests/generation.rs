@@ -500,3 +500,27 @@ fn a_longer_span_holds_every_sortie_of_a_shorter_one_unchanged() {
     }
     assert!(two_hours.flights.len() > hour.flights.len());
 }
+
+#[test]
+fn moving_the_start_moves_every_sortie_by_the_same_amount() {
+    let scenario = syria();
+    let day_s = 86_400 * 30;
+    let original = generate_with(&scenario, &GenerateOptions::with_seed(4));
+    let moved = generate_with(
+        &scenario,
+        &GenerateOptions {
+            start_unix_s: Some(scenario.start_unix_s + day_s),
+            ..GenerateOptions::with_seed(4)
+        },
+    );
+    assert_eq!(original.flights.len(), moved.flights.len());
+    for (a, b) in original.flights.iter().zip(&moved.flights) {
+        assert_eq!(a.aircraft_id, b.aircraft_id);
+        assert_eq!(a.departure_unix_s + day_s, b.departure_unix_s);
+        assert_eq!(a.track.len(), b.track.len());
+        for (sa, sb) in a.track.iter().zip(&b.track) {
+            assert_eq!(sa.time_unix_s + day_s, sb.time_unix_s);
+            assert_eq!(sa.state, sb.state);
+        }
+    }
+}
