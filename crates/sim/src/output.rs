@@ -198,13 +198,28 @@ pub fn write_geojson(
     generated: &Generated,
     out: &mut dyn Write,
 ) -> io::Result<()> {
-    let mut features = Vec::new();
+    // Features are written one at a time: a large run's collection would otherwise be
+    // held in memory whole, several times the size of the file.
+    out.write_all(b"{\"type\":\"FeatureCollection\",\"features\":[")?;
+    let mut first = true;
+    let mut feature = |out: &mut dyn Write, value: Value| -> io::Result<()> {
+        if !first {
+            out.write_all(b",")?;
+        }
+        first = false;
+        out.write_all(b"\n")?;
+        serde_json::to_writer(&mut *out, &value)?;
+        Ok(())
+    };
     for base in &scenario.bases {
-        features.push(json!({
-            "type": "Feature",
-            "geometry": {"type": "Point", "coordinates": [degrees(base.position.lon_deg()), degrees(base.position.lat_deg())]},
-            "properties": {"kind": "base", "id": base.id, "name": base.name, "elevation_m": base.elevation_m},
-        }));
+        feature(
+            out,
+            json!({
+                "type": "Feature",
+                "geometry": {"type": "Point", "coordinates": [degrees(base.position.lon_deg()), degrees(base.position.lat_deg())]},
+                "properties": {"kind": "base", "id": base.id, "name": base.name, "elevation_m": base.elevation_m},
+            }),
+        )?;
     }
     for area in &scenario.areas {
         let footprint = match &area.shape {
@@ -214,28 +229,34 @@ pub fn write_geojson(
             },
             AreaShape::Polygon(vertices) => Footprint::Polygon(vertices.clone()),
         };
-        features.push(json!({
-            "type": "Feature",
-            "geometry": {"type": "Polygon", "coordinates": [ring(&footprint)]},
-            "properties": {"kind": "area", "id": area.id, "name": area.name},
-        }));
+        feature(
+            out,
+            json!({
+                "type": "Feature",
+                "geometry": {"type": "Polygon", "coordinates": [ring(&footprint)]},
+                "properties": {"kind": "area", "id": area.id, "name": area.name},
+            }),
+        )?;
     }
     for intent in &generated.intents {
         for (index, volume) in intent.volumes.iter().enumerate() {
-            features.push(json!({
-                "type": "Feature",
-                "geometry": {"type": "Polygon", "coordinates": [ring(&volume.footprint)]},
-                "properties": {
-                    "kind": "volume",
-                    "intent": intent.id,
-                    "party": intent.party,
-                    "index": index,
-                    "altitude_lower_m": volume.altitude_lower_m,
-                    "altitude_upper_m": volume.altitude_upper_m,
-                    "time_start": rfc3339(volume.time_start_unix_s),
-                    "time_end": rfc3339(volume.time_end_unix_s),
-                },
-            }));
+            feature(
+                out,
+                json!({
+                    "type": "Feature",
+                    "geometry": {"type": "Polygon", "coordinates": [ring(&volume.footprint)]},
+                    "properties": {
+                        "kind": "volume",
+                        "intent": intent.id,
+                        "party": intent.party,
+                        "index": index,
+                        "altitude_lower_m": volume.altitude_lower_m,
+                        "altitude_upper_m": volume.altitude_upper_m,
+                        "time_start": rfc3339(volume.time_start_unix_s),
+                        "time_end": rfc3339(volume.time_end_unix_s),
+                    },
+                }),
+            )?;
         }
     }
     for flight in &generated.flights {
@@ -253,22 +274,23 @@ pub fn write_geojson(
                 ])
             })
             .collect();
-        features.push(json!({
-            "type": "Feature",
-            "geometry": {"type": "LineString", "coordinates": coordinates},
-            "properties": {
-                "kind": "track",
-                "id": flight.aircraft_id,
-                "party": flight.party,
-                "intent": flight.intent_id,
-                "time_start": rfc3339(flight.track[0].time_unix_s),
-                "time_end": rfc3339(flight.track[flight.track.len() - 1].time_unix_s),
-            },
-        }));
+        feature(
+            out,
+            json!({
+                "type": "Feature",
+                "geometry": {"type": "LineString", "coordinates": coordinates},
+                "properties": {
+                    "kind": "track",
+                    "id": flight.aircraft_id,
+                    "party": flight.party,
+                    "intent": flight.intent_id,
+                    "time_start": rfc3339(flight.track[0].time_unix_s),
+                    "time_end": rfc3339(flight.track[flight.track.len() - 1].time_unix_s),
+                },
+            }),
+        )?;
     }
-    let collection = json!({"type": "FeatureCollection", "features": features});
-    serde_json::to_writer(&mut *out, &collection)?;
-    out.write_all(b"\n")
+    out.write_all(b"\n]}\n")
 }
 
 /// What was generated and from what: the parties, the agreement's terms and one line per
