@@ -205,8 +205,16 @@ fn every_track_state_lies_inside_a_volume_of_its_intent() {
 #[test]
 fn syria_2015_yields_strategic_conflicts_and_tactical_encounters_every_hour() {
     let scenario = syria();
+    for seed in [1, 2, 2015] {
+        assert_busy_hour(&scenario, seed);
+    }
+}
+
+/// At least three strategic conflicts and three tactical encounters between the parties
+/// in the scenario's first hour, and the communications test among the encounters.
+fn assert_busy_hour(scenario: &Scenario, seed: u64) {
     let agreement = &scenario.agreement;
-    let generated = generate_with(&scenario, &GenerateOptions::with_seed(2015));
+    let generated = generate_with(scenario, &GenerateOptions::with_seed(seed));
     let span = generated.start_unix_s..generated.start_unix_s + generated.duration_s as i64;
     let meets_span = |volume: &PlannedVolume| {
         volume.time_start_unix_s < span.end && volume.time_end_unix_s >= span.start
@@ -216,7 +224,7 @@ fn syria_2015_yields_strategic_conflicts_and_tactical_encounters_every_hour() {
     // parser, every pair of intents of different parties tested by the core's detector,
     // counting pairs with a conflicting pair of volumes whose windows meet the span.
     let mut bytes = Vec::new();
-    write_intents_json(&scenario, &generated, &mut bytes).unwrap();
+    write_intents_json(scenario, &generated, &mut bytes).unwrap();
     let input = parse_check_input(std::str::from_utf8(&bytes).unwrap()).unwrap();
     assert_eq!(input.intents.len(), generated.intents.len());
     let mut strategic = BTreeSet::new();
@@ -239,7 +247,7 @@ fn syria_2015_yields_strategic_conflicts_and_tactical_encounters_every_hour() {
     }
     assert!(
         strategic.len() >= 3,
-        "only {} strategic conflicts: {strategic:?}",
+        "seed {seed}: only {} strategic conflicts: {strategic:?}",
         strategic.len()
     );
     // The plain planar check agrees on every pair it finds.
@@ -299,12 +307,12 @@ fn syria_2015_yields_strategic_conflicts_and_tactical_encounters_every_hour() {
     }
     assert!(
         encounters.len() >= 3,
-        "only {} tactical encounters: {encounters:?}",
+        "seed {seed}: only {} tactical encounters: {encounters:?}",
         encounters.len()
     );
     assert!(
         encounters.contains(&("MUSTANG01".to_string(), "SOKOL01".to_string())),
-        "the communications test is not an encounter"
+        "seed {seed}: the communications test is not an encounter"
     );
     // The plain planar prediction, with a slightly smaller cylinder, finds no pair the
     // core misses.
@@ -332,7 +340,7 @@ fn syria_2015_yields_strategic_conflicts_and_tactical_encounters_every_hour() {
         }
     }
     println!(
-        "syria-2015, seed 2015, one hour: {} flights, {} strategic conflicts, {} tactical encounters",
+        "syria-2015, seed {seed}, one hour: {} flights, {} strategic conflicts, {} tactical encounters",
         generated.flights.len(),
         strategic.len(),
         encounters.len()
