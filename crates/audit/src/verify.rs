@@ -95,6 +95,11 @@ pub enum VerifyFailure {
     EntryHashMismatch,
     #[error("the signature does not verify with the server's public key")]
     BadSignature,
+    #[error(
+        "no signature of the export verifies with this public key (neither this line's nor \
+         the trailer's): it is probably not the key of the server that made the export"
+    )]
+    KeyMatchesNothing,
     #[error("the trailer's signature does not verify with the server's public key")]
     BadTrailerSignature,
     #[error(
@@ -207,7 +212,14 @@ pub fn verify(input: &[u8], public_key: &AuditPublicKey) -> Result<VerifiedSumma
             return Err(fail(VerifyFailure::EntryHashMismatch));
         }
         if !public_key.verifies(&entry.entry_hash.0, &entry.signature) {
-            return Err(fail(VerifyFailure::BadSignature));
+            // When nothing before this line verified and the trailer does not either, the
+            // likelier explanation is a wrong key rather than a forged line.
+            let nothing_verified = first_entry.is_none() && trailer.is_none();
+            return Err(fail(if nothing_verified {
+                VerifyFailure::KeyMatchesNothing
+            } else {
+                VerifyFailure::BadSignature
+            }));
         }
         let head = ChainHead {
             seq,

@@ -340,7 +340,34 @@ fn a_wrong_public_key_fails_at_the_first_line() {
         &AuditSigner::from_seed([1; 32]).public_key(),
     )
     .unwrap_err();
-    assert_eq!((error.line, error.reason), (1, VerifyFailure::BadSignature));
+    assert_eq!(
+        (error.line, error.reason),
+        (1, VerifyFailure::KeyMatchesNothing)
+    );
+}
+
+#[test]
+fn a_first_line_forged_with_another_key_is_a_bad_signature_not_a_wrong_key() {
+    let log = mixed_log();
+    let forger = AuditSigner::from_seed([7; 32]);
+    let mut forged_chain = AuditChain::new(forger, ChainHead::GENESIS);
+    let forged = forged_chain
+        .append(
+            "2015-11-03T09:00:00Z",
+            "agreement.proposed",
+            Some("coalition".into()),
+            Visibility::All,
+            json!({"version": 99}),
+        )
+        .unwrap();
+    let mut lines = lines_of(&export_for("coalition", &log));
+    lines[0] =
+        deconflict_audit::canonical::to_canonical_string(&serde_json::to_value(&forged).unwrap());
+    // The trailer still verifies with the right key, so line 1 is a forgery.
+    assert_eq!(
+        failing_line(&join(&lines)),
+        (1, VerifyFailure::BadSignature)
+    );
 }
 
 #[test]
