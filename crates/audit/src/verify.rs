@@ -14,6 +14,8 @@
 //! 7. the last line is the trailer, its signature verifies, and its `from` and `head`
 //!    match the first and last entry lines, so lines cut off at either end are noticed.
 //!
+//! Lines end in `\n` (or `\r\n`); the last may end without one.
+//!
 //! Exports may cover only part of the chain (they start after the trailer's `from`);
 //! [`VerifiedSummary::from_genesis`] says whether this one starts at the beginning.
 
@@ -119,7 +121,12 @@ pub enum VerifyFailure {
 
 /// Verifies an export (the bytes of a JSON-lines file) against the server's public key.
 pub fn verify(input: &[u8], public_key: &AuditPublicKey) -> Result<VerifiedSummary, VerifyError> {
-    let mut lines: Vec<&[u8]> = input.split(|&b| b == b'\n').collect();
+    // Lines end in `\n`; a `\r` before it (the file passed through a tool that writes
+    // Windows line ends) is not part of the line. No `\r` can be part of a canonical line.
+    let mut lines: Vec<&[u8]> = input
+        .split(|&b| b == b'\n')
+        .map(|line| line.strip_suffix(b"\r").unwrap_or(line))
+        .collect();
     // A final newline ends the last line rather than starting an empty one.
     if lines.last().is_some_and(|last| last.is_empty()) {
         lines.pop();

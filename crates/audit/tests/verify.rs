@@ -122,6 +122,15 @@ fn an_honest_export_of_a_mixed_log_verifies() {
 }
 
 #[test]
+fn windows_line_ends_and_a_missing_final_newline_are_accepted() {
+    let export = export_for("coalition", &mixed_log());
+    let crlf = export.replace('\n', "\r\n");
+    assert!(verify(crlf.as_bytes(), &signer().public_key()).is_ok());
+    let unterminated = export.trim_end_matches('\n');
+    assert!(verify(unterminated.as_bytes(), &signer().public_key()).is_ok());
+}
+
+#[test]
 fn every_party_gets_its_own_view_of_the_same_chain() {
     let log = mixed_log();
     let coalition = export_for("coalition", &log);
