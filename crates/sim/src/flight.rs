@@ -326,8 +326,11 @@ fn reached(state: &AircraftState, target: LatLon, capture_m: f64, turn_radius_m:
     if distance_m < capture_m {
         return true;
     }
+    if distance_m >= 2.0 * turn_radius_m {
+        return false;
+    }
     let off_nose = wrap_pi(initial_bearing_rad(state.position, target) - state.heading_rad).abs();
-    off_nose > std::f64::consts::FRAC_PI_2 && distance_m < 2.0 * turn_radius_m
+    off_nose > std::f64::consts::FRAC_PI_2
 }
 
 /// Flies `plan` from take-off at `base` to landing.
