@@ -161,6 +161,22 @@ pub fn generate(
             span_start as f64 - after_s * SCHEDULE_LENGTH_FACTOR - SCHEDULE_LOOKAROUND_S;
         let window_end =
             span_end as f64 + before_s * SCHEDULE_LENGTH_FACTOR + SCHEDULE_LOOKAROUND_S;
+        if let Schedule::Rate { sorties_per_hour } = pattern.schedule {
+            // Refuse before drawing the schedule, not after holding it in memory.
+            let expected =
+                sorties_per_hour * options.rate_scale / 3600.0 * (window_end - window_start);
+            if expected > SORTIES_SCHEDULED_MAX as f64 {
+                return Err(GenerateError::Option {
+                    option: "rate scale",
+                    problem: format!(
+                        "would schedule about {expected:.0} sorties of {:?}, more than the \
+                         {SORTIES_SCHEDULED_MAX} one run may fly; use a lower rate scale or \
+                         a shorter duration",
+                        pattern.id
+                    ),
+                });
+            }
+        }
         let times = on_station_times(
             pattern,
             options,

@@ -532,3 +532,17 @@ fn moving_the_start_moves_every_sortie_by_the_same_amount() {
         }
     }
 }
+
+#[test]
+fn an_impossible_amount_of_traffic_is_refused_before_it_is_drawn() {
+    let scenario = syria();
+    let options = GenerateOptions {
+        rate_scale: 10_000.0,
+        duration_s: Some(7 * 24 * 3600),
+        ..GenerateOptions::with_seed(1)
+    };
+    match deconflict_sim::generate(&scenario, &options, &|_| {}) {
+        Err(error) => assert!(error.to_string().contains("rate scale"), "{error}"),
+        Ok(generated) => panic!("{} flights generated", generated.flights.len()),
+    }
+}
