@@ -186,10 +186,9 @@ macro_rules! row_readers {
         }
 
         fn audit_from(row: &$Row) -> Result<AuditRecord, StoreError> {
-            let sealed: String = row.try_get("sealed")?;
             Ok(AuditRecord {
                 seq: row.try_get("seq")?,
-                sealed: parse_json("audit entry", &sealed)?,
+                sealed_json: row.try_get("sealed")?,
             })
         }
     };
@@ -290,7 +289,7 @@ macro_rules! store_impl {
                 for chunk in net.audit.chunks(ROWS_PER_STATEMENT_MAX) {
                     let mut q = QueryBuilder::<$Db>::new("INSERT INTO audit (seq, sealed) ");
                     q.push_values(chunk, |mut b, a| {
-                        b.push_bind(a.seq).push_bind(json_text(&a.sealed));
+                        b.push_bind(a.seq).push_bind(a.sealed_json.clone());
                     });
                     q.build().execute(&mut *tx).await?;
                 }

@@ -138,8 +138,9 @@ pub struct EventRecord {
 #[derive(Debug, Clone, PartialEq)]
 pub struct AuditRecord {
     pub seq: i64,
-    /// One sealed audit entry, as the audit crate serializes it.
-    pub sealed: Value,
+    /// One sealed audit entry as its canonical JSON text, kept byte for byte (re-spelling
+    /// its numbers would change nothing it hashes, but the text is what was signed).
+    pub sealed_json: String,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -111,7 +111,7 @@ async fn an_applied_batch_is_read_back_whole(store: &dyn Store) {
             }),
             Mutation::AppendAudit(AuditRecord {
                 seq: 1,
-                sealed: json!({"seq": 1}),
+                sealed_json: r#"{"seq":1}"#.into(),
             }),
         ]))
         .await
@@ -315,7 +315,7 @@ async fn audit_records_come_back_in_sequence(store: &dyn Store) {
         .map(|seq| {
             Mutation::AppendAudit(AuditRecord {
                 seq,
-                sealed: json!({"seq": seq, "hash": format!("h{seq}")}),
+                sealed_json: format!(r#"{{"hash":"h{seq}", "seq":{seq}}}"#),
             })
         })
         .collect();
@@ -329,8 +329,9 @@ async fn audit_records_come_back_in_sequence(store: &dyn Store) {
         .collect();
     assert_eq!(after_two, [3, 4, 5]);
     assert_eq!(
-        store.last_audit().await.unwrap().unwrap().sealed["hash"],
-        "h5"
+        store.last_audit().await.unwrap().unwrap().sealed_json,
+        r#"{"hash":"h5", "seq":5}"#,
+        "the sealed text is kept byte for byte"
     );
 }
 
