@@ -22,7 +22,10 @@ struct Cli {
 /// Each variant's arguments and behaviour live in the module of the same name in
 /// `commands/`.
 #[derive(Debug, Subcommand)]
-enum Command {}
+enum Command {
+    Serve(commands::serve::Args),
+    Party(commands::party::Args),
+}
 
 /// Exit status for unusable input, as the contract requires of every subcommand.
 const EXIT_UNUSABLE_INPUT: u8 = 2;
@@ -35,7 +38,10 @@ fn main() -> ExitCode {
             error.exit();
         }
     };
-    let outcome: anyhow::Result<ExitCode> = match cli.command {};
+    let outcome: anyhow::Result<ExitCode> = match cli.command {
+        Command::Serve(args) => commands::serve::run(args),
+        Command::Party(args) => commands::party::run(args),
+    };
     match outcome {
         Ok(code) => code,
         Err(error) => {

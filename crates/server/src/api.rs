@@ -18,7 +18,9 @@ use serde_json::{json, Value};
 use utoipa::{IntoParams, ToSchema};
 
 use deconflict_audit::{AuditEntry, ExportWriter, SealedEntry};
-use deconflict_store::{AgreementStatus, ConflictRecord, IntentRecord, IntentState, PartyRecord, Role};
+use deconflict_store::{
+    AgreementStatus, ConflictRecord, IntentRecord, IntentState, PartyRecord, Role,
+};
 use deconflict_wire::volume::Volume4DJson;
 
 use crate::auth::{new_token, token_sha256, Caller};
@@ -27,8 +29,8 @@ use crate::disclosure::{conflict_view, counterpart_of};
 use crate::engine::{agreement_json, Command, IntentWrite};
 use crate::error::{parse_json, ApiError, JsonBody, JsonBytes, PathParam, QueryParams};
 use crate::limits::{
-    check_id, BODY_BYTES_MAX, INTENT_VERTICES_MAX, INTENT_VOLUMES_MAX, LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX,
-    PARTY_NAME_CHARS_MAX,
+    check_id, BODY_BYTES_MAX, INTENT_VERTICES_MAX, INTENT_VOLUMES_MAX, LIST_LIMIT_DEFAULT,
+    LIST_LIMIT_MAX, PARTY_NAME_CHARS_MAX,
 };
 use crate::terms::Terms;
 use crate::AppState;
@@ -43,7 +45,10 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/agreement/proposals/{version}/accept", post(accept))
         .route("/v1/agreement/proposals/{version}/reject", post(reject))
         .route("/v1/intents", get(list_intents))
-        .route("/v1/intents/{id}", put(put_intent).get(get_intent).delete(delete_intent))
+        .route(
+            "/v1/intents/{id}",
+            put(put_intent).get(get_intent).delete(delete_intent),
+        )
         .route("/v1/conflicts", get(list_conflicts))
         .route("/v1/conflicts/{id}/ack", post(ack_conflict))
         .route("/v1/events", get(crate::events::events))
@@ -79,7 +84,8 @@ async fn observe(request: Request, next: Next) -> Response {
     let status = response.status().as_u16();
     let elapsed_s = started.elapsed().as_secs_f64();
     metrics::counter!("deconflict_http_requests_total", "method" => method.to_string(), "route" => route.clone(), "status" => status.to_string()).increment(1);
-    metrics::histogram!("deconflict_http_request_seconds", "route" => route.clone()).record(elapsed_s);
+    metrics::histogram!("deconflict_http_request_seconds", "route" => route.clone())
+        .record(elapsed_s);
     if status >= 500 {
         tracing::warn!(%method, route, status, elapsed_s, "request failed");
     } else {
@@ -99,7 +105,9 @@ pub struct Health {
 /// Liveness; no authentication.
 #[utoipa::path(get, path = "/v1/health", tag = "service", responses((status = 200, body = Health)))]
 pub async fn health() -> Json<Health> {
-    Json(Health { status: "ok".into() })
+    Json(Health {
+        status: "ok".into(),
+    })
 }
 
 #[derive(Serialize, ToSchema)]
@@ -132,7 +140,10 @@ pub async fn me(Caller(caller): Caller) -> Json<PartyJson> {
 /// Every party (admin only).
 #[utoipa::path(get, path = "/v1/parties", tag = "parties", security(("bearer" = [])),
     responses((status = 200, body = [PartyJson]), (status = 403, body = crate::error::Problem)))]
-pub async fn list_parties(State(state): State<AppState>, caller: Caller) -> Result<Json<Vec<PartyJson>>, ApiError> {
+pub async fn list_parties(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<Vec<PartyJson>>, ApiError> {
     caller.require(Role::Admin, "listing parties")?;
     let parties = state.store.parties().await?;
     Ok(Json(parties.iter().map(PartyJson::from).collect()))
@@ -176,7 +187,11 @@ pub async fn add_party(
     }
     let role = match body.role.as_deref() {
         None => Role::Party,
-        Some(text) => text.parse().map_err(|error: deconflict_store::UnknownName| ApiError::Unprocessable(format!("role: {error}")))?,
+        Some(text) => text
+            .parse()
+            .map_err(|error: deconflict_store::UnknownName| {
+                ApiError::Unprocessable(format!("role: {error}"))
+            })?,
     };
     let token = {
         let mut rng = state.rng.lock().unwrap_or_else(|p| p.into_inner());
@@ -189,9 +204,19 @@ pub async fn add_party(
         token_sha256: token_sha256(&token),
         created_ms: state.clock.now_ms(),
     };
-    let answer = NewPartyAnswer { party: PartyJson::from(&party), token };
+    let answer = NewPartyAnswer {
+        party: PartyJson::from(&party),
+        token,
+    };
     let caller = caller.0;
-    state.engine.call(|reply| Command::AddParty { caller, party, reply }).await?;
+    state
+        .engine
+        .call(|reply| Command::AddParty {
+            caller,
+            party,
+            reply,
+        })
+        .await?;
     Ok((StatusCode::CREATED, Json(answer)))
 }
 
@@ -213,7 +238,10 @@ pub struct AgreementView {
 /// The agreement in force, pending proposals and every version.
 #[utoipa::path(get, path = "/v1/agreement", tag = "agreement", security(("bearer" = [])),
     responses((status = 200, body = AgreementView)))]
-pub async fn agreement(State(state): State<AppState>, _caller: Caller) -> Result<Json<AgreementView>, ApiError> {
+pub async fn agreement(
+    State(state): State<AppState>,
+    _caller: Caller,
+) -> Result<Json<AgreementView>, ApiError> {
     let versions = state.store.agreements().await?;
     let in_force = versions
         .iter()
@@ -221,8 +249,16 @@ pub async fn agreement(State(state): State<AppState>, _caller: Caller) -> Result
         .find(|a| a.status == AgreementStatus::InForce)
         .map(agreement_json)
         .unwrap_or(Value::Null);
-    let pending = versions.iter().filter(|a| a.status == AgreementStatus::Pending).map(agreement_json).collect();
-    Ok(Json(AgreementView { in_force, pending, versions: versions.iter().map(agreement_json).collect() }))
+    let pending = versions
+        .iter()
+        .filter(|a| a.status == AgreementStatus::Pending)
+        .map(agreement_json)
+        .collect();
+    Ok(Json(AgreementView {
+        in_force,
+        pending,
+        versions: versions.iter().map(agreement_json).collect(),
+    }))
 }
 
 /// Proposes new terms (the whole terms document); the proposer's acceptance is implied.
@@ -235,18 +271,38 @@ pub async fn propose(
     JsonBody(terms): JsonBody<Terms>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     terms.validate().map_err(ApiError::Unprocessable)?;
-    let record = state.engine.call(|reply| Command::Propose { caller, terms, reply }).await?;
+    let record = state
+        .engine
+        .call(|reply| Command::Propose {
+            caller,
+            terms,
+            reply,
+        })
+        .await?;
     Ok((StatusCode::CREATED, Json(agreement_json(&record))))
 }
 
-async fn answer_proposal(state: AppState, caller: Caller, version: String, accept: bool) -> Result<Json<Value>, ApiError> {
-    let version: i64 = version
-        .parse()
-        .ok()
-        .filter(|v| *v > 0)
-        .ok_or_else(|| ApiError::BadRequest(format!("proposal id {version:?} must be a positive integer version")))?;
+async fn answer_proposal(
+    state: AppState,
+    caller: Caller,
+    version: String,
+    accept: bool,
+) -> Result<Json<Value>, ApiError> {
+    let version: i64 = version.parse().ok().filter(|v| *v > 0).ok_or_else(|| {
+        ApiError::BadRequest(format!(
+            "proposal id {version:?} must be a positive integer version"
+        ))
+    })?;
     let caller = caller.0;
-    let record = state.engine.call(|reply| Command::Answer { caller, version, accept, reply }).await?;
+    let record = state
+        .engine
+        .call(|reply| Command::Answer {
+            caller,
+            version,
+            accept,
+            reply,
+        })
+        .await?;
     Ok(Json(agreement_json(&record)))
 }
 
@@ -254,7 +310,11 @@ async fn answer_proposal(state: AppState, caller: Caller, version: String, accep
 #[utoipa::path(post, path = "/v1/agreement/proposals/{version}/accept", tag = "agreement", security(("bearer" = [])),
     params(("version" = i64, Path, description = "the proposal's version")),
     responses((status = 200), (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem)))]
-pub async fn accept(State(state): State<AppState>, caller: Caller, PathParam(version): PathParam<String>) -> Result<Json<Value>, ApiError> {
+pub async fn accept(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathParam(version): PathParam<String>,
+) -> Result<Json<Value>, ApiError> {
     answer_proposal(state, caller, version, true).await
 }
 
@@ -262,7 +322,11 @@ pub async fn accept(State(state): State<AppState>, caller: Caller, PathParam(ver
 #[utoipa::path(post, path = "/v1/agreement/proposals/{version}/reject", tag = "agreement", security(("bearer" = [])),
     params(("version" = i64, Path, description = "the proposal's version")),
     responses((status = 200), (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem)))]
-pub async fn reject(State(state): State<AppState>, caller: Caller, PathParam(version): PathParam<String>) -> Result<Json<Value>, ApiError> {
+pub async fn reject(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathParam(version): PathParam<String>,
+) -> Result<Json<Value>, ApiError> {
     answer_proposal(state, caller, version, false).await
 }
 
@@ -317,7 +381,9 @@ fn intent_json(record: &IntentRecord) -> Value {
 pub fn intent_write(bytes: &[u8]) -> Result<IntentWrite, ApiError> {
     let body: IntentBody = parse_json(bytes)?;
     if body.volumes.is_empty() {
-        return Err(ApiError::Unprocessable("volumes must hold at least one Volume4D".into()));
+        return Err(ApiError::Unprocessable(
+            "volumes must hold at least one Volume4D".into(),
+        ));
     }
     if body.volumes.len() > INTENT_VOLUMES_MAX {
         return Err(ApiError::Unprocessable(format!(
@@ -328,7 +394,12 @@ pub fn intent_write(bytes: &[u8]) -> Result<IntentWrite, ApiError> {
     let vertices: usize = body
         .volumes
         .iter()
-        .map(|v| v.volume.outline_polygon.as_ref().map_or(0, |p| p.vertices.len()))
+        .map(|v| {
+            v.volume
+                .outline_polygon
+                .as_ref()
+                .map_or(0, |p| p.vertices.len())
+        })
         .sum();
     if vertices > INTENT_VERTICES_MAX {
         return Err(ApiError::Unprocessable(format!(
@@ -337,7 +408,9 @@ pub fn intent_write(bytes: &[u8]) -> Result<IntentWrite, ApiError> {
     }
     if let Some(version) = body.version {
         if version < 1 {
-            return Err(ApiError::Unprocessable(format!("version must be a positive integer, not {version}")));
+            return Err(ApiError::Unprocessable(format!(
+                "version must be a positive integer, not {version}"
+            )));
         }
     }
     let volumes = body
@@ -358,7 +431,11 @@ pub fn intent_write(bytes: &[u8]) -> Result<IntentWrite, ApiError> {
 
 /// The conflicts as `viewer` sees them, reading counterparts' intents when the policy
 /// discloses more than the minimum.
-async fn conflict_views(state: &AppState, viewer: &PartyRecord, records: &[ConflictRecord]) -> Result<Vec<Value>, ApiError> {
+async fn conflict_views(
+    state: &AppState,
+    viewer: &PartyRecord,
+    records: &[ConflictRecord],
+) -> Result<Vec<Value>, ApiError> {
     let policy = state.published.agreement().terms.disclosure;
     let mut views = Vec::with_capacity(records.len());
     for record in records {
@@ -393,10 +470,25 @@ pub async fn put_intent(
     let created = write.version.is_none();
     let caller = caller.0;
     let viewer = caller.clone();
-    let outcome = state.engine.call(|reply| Command::PutIntent { caller, id, write, reply }).await?;
+    let outcome = state
+        .engine
+        .call(|reply| Command::PutIntent {
+            caller,
+            id,
+            write,
+            reply,
+        })
+        .await?;
     let mut body = intent_json(&outcome.intent);
     body["conflicts"] = Value::Array(conflict_views(&state, &viewer, &outcome.conflicts).await?);
-    Ok((if created { StatusCode::CREATED } else { StatusCode::OK }, Json(body)))
+    Ok((
+        if created {
+            StatusCode::CREATED
+        } else {
+            StatusCode::OK
+        },
+        Json(body),
+    ))
 }
 
 /// One of the caller's intents.
@@ -408,7 +500,11 @@ pub async fn get_intent(
     PathParam(id): PathParam<String>,
 ) -> Result<Json<Value>, ApiError> {
     check_id("intent id", &id).map_err(ApiError::BadRequest)?;
-    let record = state.store.intent(&caller.id, &id).await?.ok_or_else(|| ApiError::not_found("intent", &id))?;
+    let record = state
+        .store
+        .intent(&caller.id, &id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("intent", &id))?;
     Ok(Json(intent_json(&record)))
 }
 
@@ -434,8 +530,13 @@ pub async fn list_intents(
     QueryParams(query): QueryParams<ListQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let limit = clamp_limit(query.limit);
-    let intents = state.store.intents_of(&caller.id, query.after.as_deref(), limit).await?;
-    let next_after = (intents.len() == limit as usize).then(|| intents.last().map(|i| i.id.clone())).flatten();
+    let intents = state
+        .store
+        .intents_of(&caller.id, query.after.as_deref(), limit)
+        .await?;
+    let next_after = (intents.len() == limit as usize)
+        .then(|| intents.last().map(|i| i.id.clone()))
+        .flatten();
     Ok(Json(json!({
         "intents": intents.iter().map(intent_json).collect::<Vec<_>>(),
         "next_after": next_after,
@@ -461,11 +562,19 @@ pub async fn delete_intent(
     QueryParams(query): QueryParams<DeleteQuery>,
 ) -> Result<StatusCode, ApiError> {
     check_id("intent id", &id).map_err(ApiError::BadRequest)?;
-    let version = query
-        .version
-        .ok_or_else(|| ApiError::BadRequest("quote the current version: DELETE /v1/intents/{id}?version=n".into()))?;
+    let version = query.version.ok_or_else(|| {
+        ApiError::BadRequest("quote the current version: DELETE /v1/intents/{id}?version=n".into())
+    })?;
     let caller = caller.0;
-    state.engine.call(|reply| Command::DeleteIntent { caller, id, version, reply }).await?;
+    state
+        .engine
+        .call(|reply| Command::DeleteIntent {
+            caller,
+            id,
+            version,
+            reply,
+        })
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -490,15 +599,30 @@ pub async fn list_conflicts(
     let include_resolved = match query.status.as_deref() {
         None | Some("open") => false,
         Some("all") => true,
-        Some(other) => return Err(ApiError::BadRequest(format!("status {other:?} must be `open` or `all`"))),
+        Some(other) => {
+            return Err(ApiError::BadRequest(format!(
+                "status {other:?} must be `open` or `all`"
+            )))
+        }
     };
     let limit = clamp_limit(query.limit);
     let records = match caller.role {
-        Role::Party => state.store.conflicts_of(&caller.id, include_resolved, limit).await?,
+        Role::Party => {
+            state
+                .store
+                .conflicts_of(&caller.id, include_resolved, limit)
+                .await?
+        }
         Role::Observer => state.store.conflicts_all(include_resolved, limit).await?,
-        Role::Admin => return Err(ApiError::Forbidden("admins manage parties; conflicts are for parties and observers".into())),
+        Role::Admin => {
+            return Err(ApiError::Forbidden(
+                "admins manage parties; conflicts are for parties and observers".into(),
+            ))
+        }
     };
-    Ok(Json(json!({"conflicts": conflict_views(&state, &caller, &records).await?})))
+    Ok(Json(
+        json!({"conflicts": conflict_views(&state, &caller, &records).await?}),
+    ))
 }
 
 /// Acknowledges a conflict the caller is in.
@@ -512,7 +636,14 @@ pub async fn ack_conflict(
     check_id("conflict id", &id).map_err(ApiError::BadRequest)?;
     let caller = caller.0;
     let viewer = caller.clone();
-    let record = state.engine.call(|reply| Command::AckConflict { caller, conflict_id: id, reply }).await?;
+    let record = state
+        .engine
+        .call(|reply| Command::AckConflict {
+            caller,
+            conflict_id: id,
+            reply,
+        })
+        .await?;
     let views = conflict_views(&state, &viewer, std::slice::from_ref(&record)).await?;
     views.into_iter().next().map(Json).ok_or(ApiError::Internal)
 }
@@ -538,13 +669,20 @@ const AUDIT_EXPORT_PAGE_MAX: u32 = 2000;
 /// The caller's view of the whole audit log as JSON lines with a signed trailer.
 #[utoipa::path(get, path = "/v1/audit/export", tag = "audit", security(("bearer" = [])),
     responses((status = 200, content_type = "application/jsonl", description = "one canonical JSON object per line; withheld entries as their hashes")))]
-pub async fn audit_export(State(state): State<AppState>, Caller(caller): Caller) -> Result<Response, ApiError> {
+pub async fn audit_export(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+) -> Result<Response, ApiError> {
     let signer = state.signer.clone();
     let store = state.store.clone();
     let exported_at = rfc3339_ms(state.clock.now_ms());
     // The head is fixed when the export starts, so the export is one consistent stretch
     // of the chain even while writes continue.
-    let last_seq = store.last_audit().await?.map(|record| record.seq).unwrap_or(0);
+    let last_seq = store
+        .last_audit()
+        .await?
+        .map(|record| record.seq)
+        .unwrap_or(0);
     let stream = async_stream::stream! {
         let mut writer = match ExportWriter::new(caller.id.clone(), deconflict_audit::ChainHead::GENESIS, &signer) {
             Ok(writer) => writer,
@@ -600,7 +738,9 @@ pub async fn audit_export(State(state): State<AppState>, Caller(caller): Caller)
         }
     };
     let mut response = axum::body::Body::from_stream(stream).into_response();
-    response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/jsonl"));
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/jsonl"));
     Ok(response)
 }
 
@@ -613,15 +753,18 @@ pub struct AuditKey {
 /// The server's audit signing key; no authentication.
 #[utoipa::path(get, path = "/v1/audit/key", tag = "audit", responses((status = 200, body = AuditKey)))]
 pub async fn audit_key(State(state): State<AppState>) -> Json<AuditKey> {
-    Json(AuditKey { public_key: state.signer.public_key_base64() })
+    Json(AuditKey {
+        public_key: state.signer.public_key_base64(),
+    })
 }
 
 /// Prometheus metrics; no authentication.
 #[utoipa::path(get, path = "/metrics", tag = "service", responses((status = 200, content_type = "text/plain")))]
 pub async fn metrics(State(state): State<AppState>) -> Response {
     let mut response = state.metrics.render().into_response();
-    response
-        .headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4"));
+    response.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4"),
+    );
     response
 }

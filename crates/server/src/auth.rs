@@ -9,7 +9,7 @@ use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use base64::Engine as _;
-use rand::Rng;
+use rand::{Rng, SeedableRng};
 use sha2::{Digest, Sha256};
 
 use deconflict_store::{PartyRecord, Role, Store};
@@ -23,7 +23,15 @@ pub const TOKEN_PREFIX: &str = "dcf_";
 /// A new bearer token: 256 random bits, URL-safe base64, prefixed.
 pub fn new_token(rng: &mut impl Rng) -> String {
     let bytes: [u8; 32] = rng.random();
-    format!("{TOKEN_PREFIX}{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
+    format!(
+        "{TOKEN_PREFIX}{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    )
+}
+
+/// A new bearer token from the operating system's random source.
+pub fn new_random_token() -> String {
+    new_token(&mut rand::rngs::StdRng::from_os_rng())
 }
 
 /// What the store keeps of a token: its SHA-256, lower-case hex. A 256-bit random token
@@ -41,16 +49,28 @@ pub struct PartyCache {
 }
 
 impl PartyCache {
-    pub async fn lookup(&self, store: &dyn Store, token: &str) -> Result<Option<Arc<PartyRecord>>, ApiError> {
+    pub async fn lookup(
+        &self,
+        store: &dyn Store,
+        token: &str,
+    ) -> Result<Option<Arc<PartyRecord>>, ApiError> {
         let hash = token_sha256(token);
-        if let Some(party) = self.by_token.read().unwrap_or_else(|p| p.into_inner()).get(&hash) {
+        if let Some(party) = self
+            .by_token
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&hash)
+        {
             return Ok(Some(party.clone()));
         }
         let Some(party) = store.party_by_token_sha256(&hash).await? else {
             return Ok(None);
         };
         let party = Arc::new(party);
-        self.by_token.write().unwrap_or_else(|p| p.into_inner()).insert(hash, party.clone());
+        self.by_token
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(hash, party.clone());
         Ok(Some(party))
     }
 }
@@ -64,7 +84,10 @@ impl Caller {
         if self.0.role == role {
             Ok(())
         } else {
-            Err(ApiError::Forbidden(format!("{what} needs the {role} role; you are {}", self.0.role)))
+            Err(ApiError::Forbidden(format!(
+                "{what} needs the {role} role; you are {}",
+                self.0.role
+            )))
         }
     }
 }
@@ -73,7 +96,10 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let header = parts.headers.get(AUTHORIZATION).ok_or(ApiError::Unauthorized)?;
+        let header = parts
+            .headers
+            .get(AUTHORIZATION)
+            .ok_or(ApiError::Unauthorized)?;
         let text = header.to_str().map_err(|_| ApiError::Unauthorized)?;
         let token = text
             .strip_prefix("Bearer ")
@@ -81,7 +107,11 @@ impl FromRequestParts<AppState> for Caller {
             .map(str::trim)
             .filter(|token| !token.is_empty())
             .ok_or(ApiError::Unauthorized)?;
-        let party = state.parties.lookup(state.store.as_ref(), token).await?.ok_or(ApiError::Unauthorized)?;
+        let party = state
+            .parties
+            .lookup(state.store.as_ref(), token)
+            .await?
+            .ok_or(ApiError::Unauthorized)?;
         let now_s = state.clock.now_ms() as f64 / 1000.0;
         if let Err(wait_s) = state.rate_limiter.take(&party.id, now_s) {
             metrics::counter!("deconflict_rate_limited_total").increment(1);
@@ -97,7 +127,6 @@ impl FromRequestParts<AppState> for Caller {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rand::SeedableRng;
 
     #[test]
     fn tokens_are_long_random_and_only_their_hash_is_kept() {

@@ -16,7 +16,9 @@ pub struct SystemClock;
 
 impl Clock for SystemClock {
     fn now_ms(&self) -> i64 {
-        let since_epoch = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+        let since_epoch = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
         i64::try_from(since_epoch.as_millis()).unwrap_or(i64::MAX)
     }
 }
@@ -39,7 +41,9 @@ pub fn rfc3339_ms(unix_ms: i64) -> String {
                 clock.millisecond()
             )
         }
-        Err(_) => OffsetDateTime::UNIX_EPOCH.format(&Rfc3339).unwrap_or_default(),
+        Err(_) => OffsetDateTime::UNIX_EPOCH
+            .format(&Rfc3339)
+            .unwrap_or_default(),
     }
 }
 

@@ -65,7 +65,13 @@ impl ConflictDetails {
         reference_b: String,
     ) -> ConflictDetails {
         let mut pairs = vec![conflict.closest_pair];
-        pairs.extend(conflict.volume_pairs.iter().copied().filter(|pair| *pair != conflict.closest_pair));
+        pairs.extend(
+            conflict
+                .volume_pairs
+                .iter()
+                .copied()
+                .filter(|pair| *pair != conflict.closest_pair),
+        );
         let overlaps = pairs
             .into_iter()
             .take(CONFLICT_OVERLAPS_MAX)
@@ -108,7 +114,10 @@ fn multipolygon(outlines: &[Vec<LatLng>]) -> Value {
         .iter()
         .filter(|ring| !ring.is_empty())
         .map(|ring| {
-            let mut positions: Vec<Value> = ring.iter().map(|p| json!([p.lng_deg(), p.lat_deg()])).collect();
+            let mut positions: Vec<Value> = ring
+                .iter()
+                .map(|p| json!([p.lng_deg(), p.lat_deg()]))
+                .collect();
             positions.push(json!([ring[0].lng_deg(), ring[0].lat_deg()]));
             json!([positions])
         })
@@ -126,7 +135,11 @@ pub fn conflict_view(
     counterpart: Option<&IntentRecord>,
 ) -> Option<Value> {
     let details = ConflictDetails::from_value(&record.details)?;
-    let status = if record.resolved_ms.is_some() { "resolved" } else { "open" };
+    let status = if record.resolved_ms.is_some() {
+        "resolved"
+    } else {
+        "open"
+    };
     let overlaps = serde_json::to_value(&details.overlaps).ok()?;
     let common = |mut view: Value| {
         view["id"] = json!(record.id);
@@ -161,9 +174,21 @@ pub fn conflict_view(
                 return None;
             };
             let (own_intent, counterpart_party, reference, own_ack, their_ack) = if viewer_is_a {
-                (&record.intent_a, &record.party_b, &details.reference_b, record.acked_a_ms, record.acked_b_ms)
+                (
+                    &record.intent_a,
+                    &record.party_b,
+                    &details.reference_b,
+                    record.acked_a_ms,
+                    record.acked_b_ms,
+                )
             } else {
-                (&record.intent_b, &record.party_a, &details.reference_a, record.acked_b_ms, record.acked_a_ms)
+                (
+                    &record.intent_b,
+                    &record.party_a,
+                    &details.reference_a,
+                    record.acked_b_ms,
+                    record.acked_a_ms,
+                )
             };
             let own_side = |pair: &(usize, usize)| if viewer_is_a { pair.0 } else { pair.1 };
             let their_side = |pair: &(usize, usize)| if viewer_is_a { pair.1 } else { pair.0 };
@@ -171,11 +196,13 @@ pub fn conflict_view(
             own_volumes.sort_unstable();
             own_volumes.dedup();
             let mut counterpart_view = json!({"party": counterpart_party, "reference": reference});
-            if let Some(intent) = counterpart.filter(|intent| &intent.party_id == counterpart_party) {
+            if let Some(intent) = counterpart.filter(|intent| &intent.party_id == counterpart_party)
+            {
                 match policy {
                     DisclosurePolicy::Minimal => {}
                     DisclosurePolicy::Volume => {
-                        let mut theirs: Vec<usize> = details.volume_pairs.iter().map(their_side).collect();
+                        let mut theirs: Vec<usize> =
+                            details.volume_pairs.iter().map(their_side).collect();
                         theirs.sort_unstable();
                         theirs.dedup();
                         let volumes: Vec<Value> = theirs
@@ -204,7 +231,10 @@ pub fn conflict_view(
 }
 
 /// The counterpart's (party, intent id) of a conflict seen by `viewer_id`.
-pub fn counterpart_of<'r>(record: &'r ConflictRecord, viewer_id: &str) -> Option<(&'r str, &'r str)> {
+pub fn counterpart_of<'r>(
+    record: &'r ConflictRecord,
+    viewer_id: &str,
+) -> Option<(&'r str, &'r str)> {
     if record.party_a == viewer_id {
         Some((&record.party_b, &record.intent_b))
     } else if record.party_b == viewer_id {

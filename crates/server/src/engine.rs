@@ -27,8 +27,8 @@ use deconflict_audit::{AuditChain, AuditSigner, ChainHead, SealedEntry, Visibili
 use deconflict_core::geometry::Volume4D;
 use deconflict_core::strategic::{IntentsConflict, Separation, StrategicIndex};
 use deconflict_store::{
-    AgreementAnswer, AgreementRecord, AgreementStatus, AuditRecord, Batch, ConflictRecord, EventRecord,
-    IntentRecord, IntentState, Mutation, PartyRecord, Role, Store, StoreError,
+    AgreementAnswer, AgreementRecord, AgreementStatus, AuditRecord, Batch, ConflictRecord,
+    EventRecord, IntentRecord, IntentState, Mutation, PartyRecord, Role, Store, StoreError,
 };
 use deconflict_wire::volume::Volume4DJson;
 
@@ -136,7 +136,10 @@ impl EngineHandle {
         build: impl FnOnce(oneshot::Sender<Result<T, ApiError>>) -> Command,
     ) -> Result<T, ApiError> {
         let (reply, answer) = oneshot::channel();
-        self.sender.send(build(reply)).await.map_err(|_| ApiError::Unavailable)?;
+        self.sender
+            .send(build(reply))
+            .await
+            .map_err(|_| ApiError::Unavailable)?;
         answer.await.map_err(|_| ApiError::Unavailable)?
     }
 }
@@ -156,7 +159,10 @@ pub struct Published {
 
 impl Published {
     pub fn agreement(&self) -> AgreementSnapshot {
-        self.agreement.read().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()
+        self.agreement
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
     }
 }
 
@@ -244,7 +250,10 @@ impl Engine {
                 )
                 .map_err(|error| EngineError::Corrupt(error.to_string()))?;
             let batch = Batch {
-                mutations: vec![Mutation::PutAgreement(record), Mutation::AppendAudit(audit_record(&sealed))],
+                mutations: vec![
+                    Mutation::PutAgreement(record),
+                    Mutation::AppendAudit(audit_record(&sealed)),
+                ],
             };
             store.apply(&batch).await?;
         }
@@ -262,7 +271,15 @@ impl Engine {
             Some(seed) => StdRng::seed_from_u64(seed),
             None => StdRng::from_os_rng(),
         };
-        let engine = Engine { store, clock, signer, published: published.clone(), rng, state, receiver };
+        let engine = Engine {
+            store,
+            clock,
+            signer,
+            published: published.clone(),
+            rng,
+            state,
+            receiver,
+        };
         metrics::gauge!("deconflict_intents").set(engine.state.intents.len() as f64);
         metrics::gauge!("deconflict_open_conflicts").set(engine.state.open.len() as f64);
         Ok((EngineHandle { sender }, published, engine))
@@ -270,18 +287,26 @@ impl Engine {
 }
 
 fn audit_record(sealed: &SealedEntry) -> AuditRecord {
-    AuditRecord { seq: sealed.head().seq as i64, sealed_json: sealed.to_canonical_json() }
+    AuditRecord {
+        seq: sealed.head().seq as i64,
+        sealed_json: sealed.to_canonical_json(),
+    }
 }
 
-async fn load_chain_head(store: &dyn Store, signer: &AuditSigner) -> Result<ChainHead, EngineError> {
+async fn load_chain_head(
+    store: &dyn Store,
+    signer: &AuditSigner,
+) -> Result<ChainHead, EngineError> {
     match store.last_audit().await? {
         None => Ok(ChainHead::GENESIS),
         Some(record) => {
-            let sealed: SealedEntry = serde_json::from_str(&record.sealed_json)
-                .map_err(|error| EngineError::Corrupt(format!("audit entry {}: {error}", record.seq)))?;
-            sealed
-                .check(&signer.public_key())
-                .map_err(|error| EngineError::Corrupt(format!("audit entry {}: {error}", record.seq)))?;
+            let sealed: SealedEntry =
+                serde_json::from_str(&record.sealed_json).map_err(|error| {
+                    EngineError::Corrupt(format!("audit entry {}: {error}", record.seq))
+                })?;
+            sealed.check(&signer.public_key()).map_err(|error| {
+                EngineError::Corrupt(format!("audit entry {}: {error}", record.seq))
+            })?;
             Ok(sealed.head())
         }
     }
@@ -289,11 +314,16 @@ async fn load_chain_head(store: &dyn Store, signer: &AuditSigner) -> Result<Chai
 
 /// Parses stored volumes back into core volumes (they were validated when written).
 pub fn core_volumes(volumes: &Value) -> Result<Vec<Volume4D>, String> {
-    let parsed: Vec<Volume4DJson> = serde_json::from_value(volumes.clone()).map_err(|error| error.to_string())?;
+    let parsed: Vec<Volume4DJson> =
+        serde_json::from_value(volumes.clone()).map_err(|error| error.to_string())?;
     parsed
         .iter()
         .enumerate()
-        .map(|(index, volume)| volume.to_core(&format!("volumes[{index}]")).map_err(|error| error.to_string()))
+        .map(|(index, volume)| {
+            volume
+                .to_core(&format!("volumes[{index}]"))
+                .map_err(|error| error.to_string())
+        })
         .collect()
 }
 
@@ -305,8 +335,9 @@ impl State {
             .rev()
             .find(|a| a.status == AgreementStatus::InForce)
             .ok_or_else(|| EngineError::Corrupt("no agreement version is in force".into()))?;
-        let terms: Terms = serde_json::from_value(in_force.terms.clone())
-            .map_err(|error| EngineError::Corrupt(format!("agreement {} terms: {error}", in_force.version)))?;
+        let terms: Terms = serde_json::from_value(in_force.terms.clone()).map_err(|error| {
+            EngineError::Corrupt(format!("agreement {} terms: {error}", in_force.version))
+        })?;
         let separation = terms.strategic_separation().map_err(EngineError::Corrupt)?;
 
         let mut intents = HashMap::new();
@@ -314,7 +345,10 @@ impl State {
         let mut after: Option<(String, String)> = None;
         loop {
             let page = store
-                .intents_page(after.as_ref().map(|(p, i)| (p.as_str(), i.as_str())), LOAD_PAGE_INTENTS_MAX)
+                .intents_page(
+                    after.as_ref().map(|(p, i)| (p.as_str(), i.as_str())),
+                    LOAD_PAGE_INTENTS_MAX,
+                )
                 .await?;
             let Some(last) = page.last() else { break };
             after = Some((last.party_id.clone(), last.id.clone()));
@@ -322,13 +356,20 @@ impl State {
                 let key = (record.party_id.clone(), record.id.clone());
                 if record.state != IntentState::Ended {
                     let volumes = core_volumes(&record.volumes).map_err(|error| {
-                        EngineError::Corrupt(format!("intent {}/{}: {error}", record.party_id, record.id))
+                        EngineError::Corrupt(format!(
+                            "intent {}/{}: {error}",
+                            record.party_id, record.id
+                        ))
                     })?;
                     live.push((key.0.clone(), key.1.clone(), volumes));
                 }
                 intents.insert(
                     key,
-                    IntentMeta { version: record.version, state: record.state, created_ms: record.created_ms },
+                    IntentMeta {
+                        version: record.version,
+                        state: record.state,
+                        created_ms: record.created_ms,
+                    },
                 );
             }
         }
@@ -341,7 +382,10 @@ impl State {
                 (conflict.party_a.clone(), conflict.intent_a.clone()),
                 (conflict.party_b.clone(), conflict.intent_b.clone()),
             ] {
-                open_by_intent.entry(key).or_default().insert(conflict.id.clone());
+                open_by_intent
+                    .entry(key)
+                    .or_default()
+                    .insert(conflict.id.clone());
             }
             open.insert(conflict.id.clone(), conflict);
         }
@@ -373,7 +417,11 @@ impl State {
 /// Who receives an event about the conflict besides its two parties: every observer.
 async fn observers(store: &dyn Store) -> Vec<Arc<PartyRecord>> {
     match store.parties().await {
-        Ok(parties) => parties.into_iter().filter(|p| p.role == Role::Observer).map(Arc::new).collect(),
+        Ok(parties) => parties
+            .into_iter()
+            .filter(|p| p.role == Role::Observer)
+            .map(Arc::new)
+            .collect(),
         Err(error) => {
             tracing::warn!(%error, "cannot list observers; conflict events go to the parties only");
             Vec::new()
@@ -387,7 +435,12 @@ impl Engine {
         let mut commands = Vec::with_capacity(GROUP_COMMIT_COMMANDS_MAX);
         loop {
             commands.clear();
-            if self.receiver.recv_many(&mut commands, GROUP_COMMIT_COMMANDS_MAX).await == 0 {
+            if self
+                .receiver
+                .recv_many(&mut commands, GROUP_COMMIT_COMMANDS_MAX)
+                .await
+                == 0
+            {
                 break;
             }
             let now_ms = self.clock.now_ms();
@@ -403,7 +456,11 @@ impl Engine {
 
     async fn commit(&mut self, pending: Pending) {
         let started = std::time::Instant::now();
-        let result = if pending.batch.is_empty() { Ok(()) } else { self.store.apply(&pending.batch).await };
+        let result = if pending.batch.is_empty() {
+            Ok(())
+        } else {
+            self.store.apply(&pending.batch).await
+        };
         metrics::histogram!("deconflict_commit_seconds").record(started.elapsed().as_secs_f64());
         metrics::histogram!("deconflict_commit_mutations").record(pending.batch.len() as f64);
         match result {
@@ -424,7 +481,9 @@ impl Engine {
                 }
                 match State::load(self.store.as_ref(), &self.signer).await {
                     Ok(state) => self.state = state,
-                    Err(error) => tracing::error!(%error, "reloading state after a failed commit failed"),
+                    Err(error) => {
+                        tracing::error!(%error, "reloading state after a failed commit failed")
+                    }
                 }
             }
         }
@@ -438,61 +497,107 @@ impl Engine {
             version: self.state.in_force_version(),
             terms: Arc::new(self.state.terms.clone()),
         };
-        let mut slot = self.published.agreement.write().unwrap_or_else(|p| p.into_inner());
+        let mut slot = self
+            .published
+            .agreement
+            .write()
+            .unwrap_or_else(|p| p.into_inner());
         if slot.version != snapshot.version {
             *slot = snapshot;
         }
     }
 
-    async fn decide(&mut self, command: Command, now_ms: i64, observers: &[Arc<PartyRecord>], pending: &mut Pending) {
+    async fn decide(
+        &mut self,
+        command: Command,
+        now_ms: i64,
+        observers: &[Arc<PartyRecord>],
+        pending: &mut Pending,
+    ) {
         match command {
-            Command::PutIntent { caller, id, write, reply } => {
-                match self.put_intent(&caller, id, write, now_ms, observers, pending) {
-                    Ok(outcome) => answer_after_commit(pending, reply, outcome),
-                    Err(error) => {
-                        let _ = reply.send(Err(error));
-                    }
+            Command::PutIntent {
+                caller,
+                id,
+                write,
+                reply,
+            } => match self.put_intent(&caller, id, write, now_ms, observers, pending) {
+                Ok(outcome) => answer_after_commit(pending, reply, outcome),
+                Err(error) => {
+                    let _ = reply.send(Err(error));
                 }
-            }
-            Command::DeleteIntent { caller, id, version, reply } => {
-                match self.delete_intent(&caller, id, version, now_ms, observers, pending) {
-                    Ok(()) => answer_after_commit(pending, reply, ()),
-                    Err(error) => {
-                        let _ = reply.send(Err(error));
-                    }
-                }
-            }
-            Command::AckConflict { caller, conflict_id, reply } => {
-                match self.ack_conflict(&caller, &conflict_id, now_ms, pending).await {
-                    Ok(record) => answer_after_commit(pending, reply, record),
-                    Err(error) => {
-                        let _ = reply.send(Err(error));
-                    }
-                }
-            }
-            Command::AddParty { caller, party, reply } => match self.add_party(&caller, party, now_ms, pending).await {
+            },
+            Command::DeleteIntent {
+                caller,
+                id,
+                version,
+                reply,
+            } => match self.delete_intent(&caller, id, version, now_ms, observers, pending) {
                 Ok(()) => answer_after_commit(pending, reply, ()),
                 Err(error) => {
                     let _ = reply.send(Err(error));
                 }
             },
-            Command::Propose { caller, terms, reply } => {
-                match self.propose(&caller, terms, now_ms, observers, pending).await {
+            Command::AckConflict {
+                caller,
+                conflict_id,
+                reply,
+            } => {
+                match self
+                    .ack_conflict(&caller, &conflict_id, now_ms, pending)
+                    .await
+                {
                     Ok(record) => answer_after_commit(pending, reply, record),
                     Err(error) => {
                         let _ = reply.send(Err(error));
                     }
                 }
             }
-            Command::Answer { caller, version, accept, reply } => {
-                match self.answer(&caller, version, accept, now_ms, observers, pending).await {
+            Command::AddParty {
+                caller,
+                party,
+                reply,
+            } => match self.add_party(&caller, party, now_ms, pending).await {
+                Ok(()) => answer_after_commit(pending, reply, ()),
+                Err(error) => {
+                    let _ = reply.send(Err(error));
+                }
+            },
+            Command::Propose {
+                caller,
+                terms,
+                reply,
+            } => {
+                match self
+                    .propose(&caller, terms, now_ms, observers, pending)
+                    .await
+                {
                     Ok(record) => answer_after_commit(pending, reply, record),
                     Err(error) => {
                         let _ = reply.send(Err(error));
                     }
                 }
             }
-            Command::Record { events, audit, reply } => match self.record(events, audit, now_ms, pending) {
+            Command::Answer {
+                caller,
+                version,
+                accept,
+                reply,
+            } => {
+                match self
+                    .answer(&caller, version, accept, now_ms, observers, pending)
+                    .await
+                {
+                    Ok(record) => answer_after_commit(pending, reply, record),
+                    Err(error) => {
+                        let _ = reply.send(Err(error));
+                    }
+                }
+            }
+            Command::Record {
+                events,
+                audit,
+                reply,
+            } => match self.record(events, audit, now_ms, pending) {
                 Ok(()) => answer_after_commit(pending, reply, ()),
                 Err(error) => {
                     let _ = reply.send(Err(error));
@@ -513,16 +618,31 @@ impl Engine {
         let sealed = self
             .state
             .chain
-            .append(rfc3339_ms(now_ms), kind, actor.map(str::to_owned), visible_to, body)
+            .append(
+                rfc3339_ms(now_ms),
+                kind,
+                actor.map(str::to_owned),
+                visible_to,
+                body,
+            )
             .map_err(|error| {
                 tracing::error!(%error, kind, "cannot seal an audit entry");
                 ApiError::Internal
             })?;
-        pending.batch.push(Mutation::AppendAudit(audit_record(&sealed)));
+        pending
+            .batch
+            .push(Mutation::AppendAudit(audit_record(&sealed)));
         Ok(())
     }
 
-    fn event(&mut self, pending: &mut Pending, now_ms: i64, party_id: &str, kind: &str, data: Value) {
+    fn event(
+        &mut self,
+        pending: &mut Pending,
+        now_ms: i64,
+        party_id: &str,
+        kind: &str,
+        data: Value,
+    ) {
         let record = EventRecord {
             seq: self.state.next_event_seq,
             party_id: party_id.to_owned(),
@@ -579,11 +699,23 @@ impl Engine {
             self.state.index.remove(&key.0, &key.1);
             Vec::new()
         } else {
-            let found = self.state.index.conflicts(&key.0, &write.volumes, &self.state.separation);
-            self.state.index.upsert(key.0.clone(), key.1.clone(), write.volumes.clone());
+            let found = self
+                .state
+                .index
+                .conflicts(&key.0, &write.volumes, &self.state.separation);
+            self.state
+                .index
+                .upsert(key.0.clone(), key.1.clone(), write.volumes.clone());
             found
         };
-        self.state.intents.insert(key.clone(), IntentMeta { version, state: write.state, created_ms });
+        self.state.intents.insert(
+            key.clone(),
+            IntentMeta {
+                version,
+                state: write.state,
+                created_ms,
+            },
+        );
 
         let record = IntentRecord {
             party_id: caller.id.clone(),
@@ -596,10 +728,24 @@ impl Engine {
         };
         pending.batch.push(Mutation::PutIntent(record.clone()));
 
-        let wanted: HashMap<IntentKey, IntentsConflict> =
-            found.into_iter().map(|c| ((c.party, c.intent), c.conflict)).collect();
-        let reason = if write.state == IntentState::Ended { "intent ended" } else { "intent updated" };
-        let conflicts = self.reconcile(&key, &write.volumes, wanted, reason, now_ms, observers, pending);
+        let wanted: HashMap<IntentKey, IntentsConflict> = found
+            .into_iter()
+            .map(|c| ((c.party, c.intent), c.conflict))
+            .collect();
+        let reason = if write.state == IntentState::Ended {
+            "intent ended"
+        } else {
+            "intent updated"
+        };
+        let conflicts = self.reconcile(
+            &key,
+            &write.volumes,
+            wanted,
+            reason,
+            now_ms,
+            observers,
+            pending,
+        );
         let conflict_ids: Vec<&str> = conflicts.iter().map(|c| c.id.as_str()).collect();
         self.audit(
             pending,
@@ -615,7 +761,10 @@ impl Engine {
                 "conflicts": conflict_ids,
             }),
         )?;
-        Ok(IntentOutcome { intent: record, conflicts })
+        Ok(IntentOutcome {
+            intent: record,
+            conflicts,
+        })
     }
 
     /// Brings the open conflicts of intent `key` (with volumes `volumes`) to exactly
@@ -633,10 +782,17 @@ impl Engine {
         observers: &[Arc<PartyRecord>],
         pending: &mut Pending,
     ) -> Vec<ConflictRecord> {
-        let existing: Vec<String> = self.state.open_by_intent.get(key).map(|s| s.iter().cloned().collect()).unwrap_or_default();
+        let existing: Vec<String> = self
+            .state
+            .open_by_intent
+            .get(key)
+            .map(|s| s.iter().cloned().collect())
+            .unwrap_or_default();
         let mut result = Vec::new();
         for conflict_id in existing {
-            let Some(record) = self.state.open.get(&conflict_id).cloned() else { continue };
+            let Some(record) = self.state.open.get(&conflict_id).cloned() else {
+                continue;
+            };
             let key_is_a = record.party_a == key.0 && record.intent_a == key.1;
             let counterpart = if key_is_a {
                 (record.party_b.clone(), record.intent_b.clone())
@@ -645,7 +801,12 @@ impl Engine {
             };
             match wanted.remove(&counterpart) {
                 Some(conflict) => {
-                    let Some(their_volumes) = self.state.index.get(&counterpart.0, &counterpart.1).map(<[Volume4D]>::to_vec) else {
+                    let Some(their_volumes) = self
+                        .state
+                        .index
+                        .get(&counterpart.0, &counterpart.1)
+                        .map(<[Volume4D]>::to_vec)
+                    else {
                         continue;
                     };
                     let old = ConflictDetails::from_value(&record.details);
@@ -654,7 +815,14 @@ impl Engine {
                         None => (self.random_id("ref_"), self.random_id("ref_")),
                     };
                     let details = if key_is_a {
-                        ConflictDetails::compute(volumes, &their_volumes, &conflict, &self.state.separation, reference_a, reference_b)
+                        ConflictDetails::compute(
+                            volumes,
+                            &their_volumes,
+                            &conflict,
+                            &self.state.separation,
+                            reference_a,
+                            reference_b,
+                        )
                     } else {
                         ConflictDetails::compute(
                             &their_volumes,
@@ -671,7 +839,13 @@ impl Engine {
                         updated.updated_ms = now_ms;
                         self.state.open.insert(conflict_id.clone(), updated.clone());
                         pending.batch.push(Mutation::PutConflict(updated.clone()));
-                        self.notify_conflict(&updated, "conflict.updated", now_ms, observers, pending);
+                        self.notify_conflict(
+                            &updated,
+                            "conflict.updated",
+                            now_ms,
+                            observers,
+                            pending,
+                        );
                     }
                     result.push(updated);
                 }
@@ -681,13 +855,24 @@ impl Engine {
         let mut new: Vec<(IntentKey, IntentsConflict)> = wanted.into_iter().collect();
         new.sort_by(|a, b| a.0.cmp(&b.0));
         for (counterpart, conflict) in new {
-            let Some(their_volumes) = self.state.index.get(&counterpart.0, &counterpart.1).map(<[Volume4D]>::to_vec) else {
+            let Some(their_volumes) = self
+                .state
+                .index
+                .get(&counterpart.0, &counterpart.1)
+                .map(<[Volume4D]>::to_vec)
+            else {
                 continue;
             };
             let reference_a = self.random_id("ref_");
             let reference_b = self.random_id("ref_");
-            let details =
-                ConflictDetails::compute(volumes, &their_volumes, &conflict, &self.state.separation, reference_a, reference_b);
+            let details = ConflictDetails::compute(
+                volumes,
+                &their_volumes,
+                &conflict,
+                &self.state.separation,
+                reference_a,
+                reference_b,
+            );
             let record = ConflictRecord {
                 id: self.random_id("cf_"),
                 party_a: key.0.clone(),
@@ -701,8 +886,16 @@ impl Engine {
                 acked_b_ms: None,
                 details: details.to_value(),
             };
-            self.state.open_by_intent.entry(key.clone()).or_default().insert(record.id.clone());
-            self.state.open_by_intent.entry(counterpart).or_default().insert(record.id.clone());
+            self.state
+                .open_by_intent
+                .entry(key.clone())
+                .or_default()
+                .insert(record.id.clone());
+            self.state
+                .open_by_intent
+                .entry(counterpart)
+                .or_default()
+                .insert(record.id.clone());
             self.state.open.insert(record.id.clone(), record.clone());
             pending.batch.push(Mutation::PutConflict(record.clone()));
             metrics::counter!("deconflict_conflicts_opened_total").increment(1);
@@ -724,8 +917,17 @@ impl Engine {
         result
     }
 
-    fn resolve(&mut self, conflict_id: &str, reason: &str, now_ms: i64, observers: &[Arc<PartyRecord>], pending: &mut Pending) {
-        let Some(mut record) = self.state.open.remove(conflict_id) else { return };
+    fn resolve(
+        &mut self,
+        conflict_id: &str,
+        reason: &str,
+        now_ms: i64,
+        observers: &[Arc<PartyRecord>],
+        pending: &mut Pending,
+    ) {
+        let Some(mut record) = self.state.open.remove(conflict_id) else {
+            return;
+        };
         for key in [
             (record.party_a.clone(), record.intent_a.clone()),
             (record.party_b.clone(), record.intent_b.clone()),
@@ -746,7 +948,13 @@ impl Engine {
             self.event(pending, now_ms, &party, "conflict.resolved", data.clone());
         }
         for observer in observers {
-            self.event(pending, now_ms, &observer.id, "conflict.resolved", data.clone());
+            self.event(
+                pending,
+                now_ms,
+                &observer.id,
+                "conflict.resolved",
+                data.clone(),
+            );
         }
         if let Err(error) = self.audit(
             pending,
@@ -783,7 +991,8 @@ impl Engine {
                 created_ms: 0,
             };
             let counterpart_intent = self.counterpart_intent(policy, counterpart.0, counterpart.1);
-            if let Some(view) = conflict_view(record, &viewer, policy, counterpart_intent.as_ref()) {
+            if let Some(view) = conflict_view(record, &viewer, policy, counterpart_intent.as_ref())
+            {
                 self.event(pending, now_ms, viewer_id, kind, view);
             }
         }
@@ -795,7 +1004,12 @@ impl Engine {
     }
 
     /// The counterpart's intent rebuilt from memory, only when the policy discloses it.
-    fn counterpart_intent(&self, policy: DisclosurePolicy, party_id: &str, intent_id: &str) -> Option<IntentRecord> {
+    fn counterpart_intent(
+        &self,
+        policy: DisclosurePolicy,
+        party_id: &str,
+        intent_id: &str,
+    ) -> Option<IntentRecord> {
         if policy == DisclosurePolicy::Minimal {
             return None;
         }
@@ -804,7 +1018,9 @@ impl Engine {
         let volumes = self.state.index.get(&key.0, &key.1)?;
         let volumes_json: Vec<Value> = volumes
             .iter()
-            .map(|volume| serde_json::to_value(Volume4DJson::from_core(volume)).unwrap_or(Value::Null))
+            .map(|volume| {
+                serde_json::to_value(Volume4DJson::from_core(volume)).unwrap_or(Value::Null)
+            })
             .collect();
         Some(IntentRecord {
             party_id: key.0,
@@ -838,11 +1054,19 @@ impl Engine {
         }
         self.state.intents.remove(&key);
         self.state.index.remove(&key.0, &key.1);
-        let open: Vec<String> = self.state.open_by_intent.get(&key).map(|s| s.iter().cloned().collect()).unwrap_or_default();
+        let open: Vec<String> = self
+            .state
+            .open_by_intent
+            .get(&key)
+            .map(|s| s.iter().cloned().collect())
+            .unwrap_or_default();
         for conflict_id in open {
             self.resolve(&conflict_id, "intent deleted", now_ms, observers, pending);
         }
-        pending.batch.push(Mutation::DeleteIntent { party_id: key.0.clone(), id: key.1.clone() });
+        pending.batch.push(Mutation::DeleteIntent {
+            party_id: key.0.clone(),
+            id: key.1.clone(),
+        });
         metrics::counter!("deconflict_checked_writes_total").increment(1);
         self.audit(
             pending,
@@ -861,15 +1085,28 @@ impl Engine {
         now_ms: i64,
         pending: &mut Pending,
     ) -> Result<ConflictRecord, ApiError> {
-        let record = match self.state.open.get(conflict_id).or_else(|| pending.resolved.get(conflict_id)) {
+        let record = match self
+            .state
+            .open
+            .get(conflict_id)
+            .or_else(|| pending.resolved.get(conflict_id))
+        {
             Some(record) => record.clone(),
-            None => self.store.conflict(conflict_id).await?.ok_or_else(|| ApiError::not_found("conflict", conflict_id))?,
+            None => self
+                .store
+                .conflict(conflict_id)
+                .await?
+                .ok_or_else(|| ApiError::not_found("conflict", conflict_id))?,
         };
         if caller.role != Role::Party || !record.involves(&caller.id) {
             return Err(ApiError::not_found("conflict", conflict_id));
         }
         let mut updated = record;
-        let slot = if updated.party_a == caller.id { &mut updated.acked_a_ms } else { &mut updated.acked_b_ms };
+        let slot = if updated.party_a == caller.id {
+            &mut updated.acked_a_ms
+        } else {
+            &mut updated.acked_b_ms
+        };
         if slot.is_some() {
             // Acknowledging twice changes nothing and records nothing.
             return Ok(updated);
@@ -882,7 +1119,11 @@ impl Engine {
             pending.resolved.insert(updated.id.clone(), updated.clone());
         }
         pending.batch.push(Mutation::PutConflict(updated.clone()));
-        let counterpart = if updated.party_a == caller.id { updated.party_b.clone() } else { updated.party_a.clone() };
+        let counterpart = if updated.party_a == caller.id {
+            updated.party_b.clone()
+        } else {
+            updated.party_a.clone()
+        };
         self.event(
             pending,
             now_ms,
@@ -914,7 +1155,10 @@ impl Engine {
             .iter()
             .any(|m| matches!(m, Mutation::InsertParty(p) if p.id == party.id));
         if taken_in_batch || self.store.party(&party.id).await?.is_some() {
-            return Err(ApiError::Conflict(format!("party {:?} already exists; choose another id", party.id)));
+            return Err(ApiError::Conflict(format!(
+                "party {:?} already exists; choose another id",
+                party.id
+            )));
         }
         self.audit(
             pending,
@@ -951,9 +1195,18 @@ impl Engine {
         pending: &mut Pending,
     ) -> Result<AgreementRecord, ApiError> {
         if caller.role != Role::Party {
-            return Err(ApiError::Forbidden("only parties propose terms; observers and admins read them".into()));
+            return Err(ApiError::Forbidden(
+                "only parties propose terms; observers and admins read them".into(),
+            ));
         }
-        let version = self.state.agreements.iter().map(|a| a.version).max().unwrap_or(0) + 1;
+        let version = self
+            .state
+            .agreements
+            .iter()
+            .map(|a| a.version)
+            .max()
+            .unwrap_or(0)
+            + 1;
         let record = AgreementRecord {
             version,
             terms: terms.to_value(),
@@ -961,10 +1214,17 @@ impl Engine {
             proposed_ms: now_ms,
             status: AgreementStatus::Pending,
             decided_ms: None,
-            answers: vec![AgreementAnswer { party_id: caller.id.clone(), accepted: true, answered_ms: now_ms }],
+            answers: vec![AgreementAnswer {
+                party_id: caller.id.clone(),
+                accepted: true,
+                answered_ms: now_ms,
+            }],
         };
         pending.batch.push(Mutation::PutAgreement(record.clone()));
-        pending.batch.push(Mutation::PutAgreementAnswer { version, answer: record.answers[0].clone() });
+        pending.batch.push(Mutation::PutAgreementAnswer {
+            version,
+            answer: record.answers[0].clone(),
+        });
         self.state.agreements.push(record.clone());
         let everyone = self.store.parties().await?;
         self.agreement_event(pending, now_ms, "agreement.proposed", &record, &everyone);
@@ -991,7 +1251,12 @@ impl Engine {
         if caller.role != Role::Party {
             return Err(ApiError::Forbidden("only parties answer proposals".into()));
         }
-        let Some(position) = self.state.agreements.iter().position(|a| a.version == version) else {
+        let Some(position) = self
+            .state
+            .agreements
+            .iter()
+            .position(|a| a.version == version)
+        else {
             return Err(ApiError::not_found("proposal", &version.to_string()));
         };
         let record = &mut self.state.agreements[position];
@@ -1001,14 +1266,24 @@ impl Engine {
                 record.status
             )));
         }
-        let answer = AgreementAnswer { party_id: caller.id.clone(), accepted: accept, answered_ms: now_ms };
+        let answer = AgreementAnswer {
+            party_id: caller.id.clone(),
+            accepted: accept,
+            answered_ms: now_ms,
+        };
         record.answers.retain(|a| a.party_id != caller.id);
         record.answers.push(answer.clone());
-        pending.batch.push(Mutation::PutAgreementAnswer { version, answer });
+        pending
+            .batch
+            .push(Mutation::PutAgreementAnswer { version, answer });
         self.audit(
             pending,
             now_ms,
-            if accept { "agreement.accepted" } else { "agreement.rejected" },
+            if accept {
+                "agreement.accepted"
+            } else {
+                "agreement.rejected"
+            },
             Some(&caller.id),
             Visibility::All,
             json!({"version": version}),
@@ -1027,13 +1302,20 @@ impl Engine {
         observers: &[Arc<PartyRecord>],
         pending: &mut Pending,
     ) -> Result<AgreementRecord, ApiError> {
-        let position = self.state.agreements.iter().position(|a| a.version == version).ok_or(ApiError::Internal)?;
+        let position = self
+            .state
+            .agreements
+            .iter()
+            .position(|a| a.version == version)
+            .ok_or(ApiError::Internal)?;
         let record = self.state.agreements[position].clone();
         let rejected = record.answers.iter().any(|a| !a.accepted);
-        let all_accepted = everyone
-            .iter()
-            .filter(|p| p.role == Role::Party)
-            .all(|p| record.answers.iter().any(|a| a.party_id == p.id && a.accepted));
+        let all_accepted = everyone.iter().filter(|p| p.role == Role::Party).all(|p| {
+            record
+                .answers
+                .iter()
+                .any(|a| a.party_id == p.id && a.accepted)
+        });
         if rejected {
             let record = &mut self.state.agreements[position];
             record.status = AgreementStatus::Rejected;
@@ -1050,7 +1332,9 @@ impl Engine {
             tracing::error!(%error, version, "stored proposal terms unreadable");
             ApiError::Internal
         })?;
-        let separation = terms.strategic_separation().map_err(ApiError::Unprocessable)?;
+        let separation = terms
+            .strategic_separation()
+            .map_err(ApiError::Unprocessable)?;
         for other in &mut self.state.agreements {
             if other.status == AgreementStatus::InForce {
                 other.status = AgreementStatus::Superseded;
@@ -1085,18 +1369,37 @@ impl Engine {
         let mut wanted: HashMap<IntentKey, HashMap<IntentKey, IntentsConflict>> = HashMap::new();
         for (party, intent, volumes) in self.state.index.iter() {
             let key = (party.clone(), intent.clone());
-            for found in self.state.index.conflicts(party, volumes, &self.state.separation) {
+            for found in self
+                .state
+                .index
+                .conflicts(party, volumes, &self.state.separation)
+            {
                 let other = (found.party, found.intent);
                 // Each pair once, from its smaller key.
                 if key < other {
-                    wanted.entry(key.clone()).or_default().insert(other, found.conflict);
+                    wanted
+                        .entry(key.clone())
+                        .or_default()
+                        .insert(other, found.conflict);
                 }
             }
         }
-        let mut keys: Vec<IntentKey> = self.state.index.iter().map(|(p, i, _)| (p.clone(), i.clone())).collect();
+        let mut keys: Vec<IntentKey> = self
+            .state
+            .index
+            .iter()
+            .map(|(p, i, _)| (p.clone(), i.clone()))
+            .collect();
         keys.sort();
         for key in keys {
-            let Some(volumes) = self.state.index.get(&key.0, &key.1).map(<[Volume4D]>::to_vec) else { continue };
+            let Some(volumes) = self
+                .state
+                .index
+                .get(&key.0, &key.1)
+                .map(<[Volume4D]>::to_vec)
+            else {
+                continue;
+            };
             let mut mine = wanted.remove(&key).unwrap_or_default();
             // Conflicts with smaller keys were handled from their side already; keep them.
             if let Some(open) = self.state.open_by_intent.get(&key) {
@@ -1109,9 +1412,11 @@ impl Engine {
                         };
                         if other < key {
                             if let Some(volumes_other) = self.state.index.get(&other.0, &other.1) {
-                                if let Some(conflict) =
-                                    deconflict_core::strategic::intents_conflict(&volumes, volumes_other, &self.state.separation)
-                                {
+                                if let Some(conflict) = deconflict_core::strategic::intents_conflict(
+                                    &volumes,
+                                    volumes_other,
+                                    &self.state.separation,
+                                ) {
                                     mine.insert(other, conflict);
                                 }
                             }
@@ -1119,14 +1424,39 @@ impl Engine {
                     }
                 }
             }
-            self.reconcile(&key, &volumes, mine, "terms changed", now_ms, observers, pending);
+            self.reconcile(
+                &key,
+                &volumes,
+                mine,
+                "terms changed",
+                now_ms,
+                observers,
+                pending,
+            );
         }
-        tracing::info!(intents = self.state.index.len(), elapsed_ms = started.elapsed().as_millis() as u64, "re-checked every intent under the new terms");
+        tracing::info!(
+            intents = self.state.index.len(),
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "re-checked every intent under the new terms"
+        );
     }
 
-    fn record(&mut self, events: Vec<NewEvent>, audit: Vec<NewAudit>, now_ms: i64, pending: &mut Pending) -> Result<(), ApiError> {
+    fn record(
+        &mut self,
+        events: Vec<NewEvent>,
+        audit: Vec<NewAudit>,
+        now_ms: i64,
+        pending: &mut Pending,
+    ) -> Result<(), ApiError> {
         for entry in audit {
-            self.audit(pending, now_ms, &entry.kind, entry.actor.as_deref(), entry.visible_to, entry.body)?;
+            self.audit(
+                pending,
+                now_ms,
+                &entry.kind,
+                entry.actor.as_deref(),
+                entry.visible_to,
+                entry.body,
+            )?;
         }
         for event in events {
             self.event(pending, now_ms, &event.party_id, &event.kind, event.data);
@@ -1135,9 +1465,17 @@ impl Engine {
     }
 }
 
-fn answer_after_commit<T: Send + 'static>(pending: &mut Pending, reply: oneshot::Sender<Result<T, ApiError>>, value: T) {
+fn answer_after_commit<T: Send + 'static>(
+    pending: &mut Pending,
+    reply: oneshot::Sender<Result<T, ApiError>>,
+    value: T,
+) {
     pending.replies.push(Box::new(move |committed| {
-        let _ = reply.send(if committed { Ok(value) } else { Err(ApiError::Unavailable) });
+        let _ = reply.send(if committed {
+            Ok(value)
+        } else {
+            Err(ApiError::Unavailable)
+        });
     }));
 }
 

@@ -145,7 +145,9 @@ impl IntoResponse for ApiError {
             .headers_mut()
             .insert(CONTENT_TYPE, HeaderValue::from_static(PROBLEM_CONTENT_TYPE));
         if let ApiError::TooManyRequests { retry_after_s, .. } = self {
-            response.headers_mut().insert(RETRY_AFTER, HeaderValue::from(retry_after_s));
+            response
+                .headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from(retry_after_s));
         }
         if status == StatusCode::UNAUTHORIZED {
             response
@@ -186,12 +188,22 @@ impl<S: Send + Sync> FromRequest<S> for JsonBytes {
     }
 }
 
-async fn json_bytes<S: Send + Sync>(request: Request, state: &S) -> Result<axum::body::Bytes, ApiError> {
+async fn json_bytes<S: Send + Sync>(
+    request: Request,
+    state: &S,
+) -> Result<axum::body::Bytes, ApiError> {
     let content_type = request
         .headers()
         .get(CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
-        .map(|value| value.split(';').next().unwrap_or("").trim().to_ascii_lowercase());
+        .map(|value| {
+            value
+                .split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        });
     match content_type.as_deref() {
         Some("application/json") => {}
         Some(other) if other.ends_with("+json") => {}
@@ -200,11 +212,10 @@ async fn json_bytes<S: Send + Sync>(request: Request, state: &S) -> Result<axum:
                 "the body must be JSON with `Content-Type: application/json`, not {other:?}"
             )))
         }
-        None => {
-            return Err(ApiError::UnsupportedMediaType(
-                "the body must be JSON with `Content-Type: application/json`; the header is missing".into(),
-            ))
-        }
+        None => return Err(ApiError::UnsupportedMediaType(
+            "the body must be JSON with `Content-Type: application/json`; the header is missing"
+                .into(),
+        )),
     }
     axum::body::Bytes::from_request(request, state)
         .await
@@ -218,7 +229,10 @@ fn bytes_rejection(rejection: BytesRejection) -> ApiError {
             crate::limits::BODY_BYTES_MAX
         ))
     } else {
-        ApiError::BadRequest(format!("the body could not be read: {}", rejection.body_text()))
+        ApiError::BadRequest(format!(
+            "the body could not be read: {}",
+            rejection.body_text()
+        ))
     }
 }
 
@@ -232,7 +246,11 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         Err(error) => {
             let path = error.path().to_string();
             let inner = error.into_inner();
-            let place = if path == "." { String::new() } else { format!("at {path}: ") };
+            let place = if path == "." {
+                String::new()
+            } else {
+                format!("at {path}: ")
+            };
             let message = format!("{place}{inner}");
             return Err(match inner.classify() {
                 serde_json::error::Category::Data => ApiError::Unprocessable(message),
@@ -240,9 +258,11 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             });
         }
     };
-    deserializer
-        .end()
-        .map_err(|error| ApiError::BadRequest(format!("the body has trailing data after the JSON value: {error}")))?;
+    deserializer.end().map_err(|error| {
+        ApiError::BadRequest(format!(
+            "the body has trailing data after the JSON value: {error}"
+        ))
+    })?;
     Ok(value)
 }
 
@@ -260,7 +280,9 @@ where
         axum::extract::Path::<T>::from_request_parts(parts, state)
             .await
             .map(|axum::extract::Path(value)| PathParam(value))
-            .map_err(|rejection: PathRejection| ApiError::BadRequest(format!("bad path: {}", rejection.body_text())))
+            .map_err(|rejection: PathRejection| {
+                ApiError::BadRequest(format!("bad path: {}", rejection.body_text()))
+            })
     }
 }
 

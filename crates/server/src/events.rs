@@ -63,7 +63,9 @@ pub async fn events(
                 .to_str()
                 .ok()
                 .and_then(|text| text.trim().parse::<i64>().ok())
-                .ok_or_else(|| ApiError::BadRequest("Last-Event-ID must be an event id (an integer)".into()))?,
+                .ok_or_else(|| {
+                    ApiError::BadRequest("Last-Event-ID must be an event id (an integer)".into())
+                })?,
         ),
     };
     // Subscribe before reading the store, so nothing published in between is lost.

@@ -52,7 +52,11 @@ pub struct ServerConfig {
 
 impl Default for ServerConfig {
     fn default() -> Self {
-        ServerConfig { initial_terms: Terms::default(), rate_limit: RateLimit::default(), rng_seed: None }
+        ServerConfig {
+            initial_terms: Terms::default(),
+            rate_limit: RateLimit::default(),
+            rng_seed: None,
+        }
     }
 }
 
@@ -102,7 +106,9 @@ fn metrics_handle() -> PrometheusHandle {
             let recorder = PrometheusBuilder::new().build_recorder();
             let handle = recorder.handle();
             if metrics::set_global_recorder(recorder).is_err() {
-                tracing::warn!("a metrics recorder was already installed; /metrics shows only this one's");
+                tracing::warn!(
+                    "a metrics recorder was already installed; /metrics shows only this one's"
+                );
             }
             handle
         })
@@ -114,7 +120,9 @@ pub async fn server_signer(store: &dyn Store, rng: &mut StdRng) -> Result<AuditS
     let fresh: [u8; 32] = rand::Rng::random(rng);
     let stored = store.server_key_seed_or_insert(&hex::encode(fresh)).await?;
     let bytes = hex::decode(&stored).map_err(|error| StartError::Key(error.to_string()))?;
-    let seed: [u8; 32] = bytes.try_into().map_err(|_| StartError::Key("the seed is not 32 bytes".into()))?;
+    let seed: [u8; 32] = bytes
+        .try_into()
+        .map_err(|_| StartError::Key("the seed is not 32 bytes".into()))?;
     Ok(AuditSigner::from_seed(seed))
 }
 
@@ -131,8 +139,14 @@ pub async fn start(
     };
     let signer = server_signer(store.as_ref(), &mut rng).await?;
     let engine_seed = config.rng_seed.map(|seed| seed.wrapping_add(1));
-    let (handle, published, engine) =
-        Engine::start(store.clone(), clock.clone(), signer.clone(), config.initial_terms.clone(), engine_seed).await?;
+    let (handle, published, engine) = Engine::start(
+        store.clone(),
+        clock.clone(),
+        signer.clone(),
+        config.initial_terms.clone(),
+        engine_seed,
+    )
+    .await?;
     let state = AppState(Arc::new(Shared {
         store,
         engine: handle,

@@ -39,9 +39,14 @@ const _: () = assert!(LIST_LIMIT_DEFAULT <= LIST_LIMIT_MAX);
 /// ASCII letters, digits, `-`, `_`, `.`, `:`.
 pub fn check_id(what: &str, id: &str) -> Result<(), String> {
     if id.is_empty() || id.len() > ID_CHARS_MAX {
-        return Err(format!("{what} {id:?} must be 1 to {ID_CHARS_MAX} characters (ID_CHARS_MAX)"));
+        return Err(format!(
+            "{what} {id:?} must be 1 to {ID_CHARS_MAX} characters (ID_CHARS_MAX)"
+        ));
     }
-    if let Some(bad) = id.chars().find(|c| !(c.is_ascii_alphanumeric() || "-_.:".contains(*c))) {
+    if let Some(bad) = id
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || "-_.:".contains(*c)))
+    {
         return Err(format!(
             "{what} {id:?} contains {bad:?}; use ASCII letters, digits, '-', '_', '.' or ':'"
         ));
@@ -59,7 +64,10 @@ pub struct RateLimit {
 
 impl Default for RateLimit {
     fn default() -> Self {
-        RateLimit { per_s: 20_000, burst: 40_000 }
+        RateLimit {
+            per_s: 20_000,
+            burst: 40_000,
+        }
     }
 }
 
@@ -73,7 +81,10 @@ pub struct RateLimiter {
 
 impl RateLimiter {
     pub fn new(limit: RateLimit) -> Self {
-        RateLimiter { limit, buckets: Mutex::new(HashMap::new()) }
+        RateLimiter {
+            limit,
+            buckets: Mutex::new(HashMap::new()),
+        }
     }
 
     pub fn limit(&self) -> RateLimit {
@@ -82,7 +93,10 @@ impl RateLimiter {
 
     /// Takes one token for `party` at `now_s`; `Err(seconds to wait)` when none is left.
     pub fn take(&self, party: &str, now_s: f64) -> Result<(), f64> {
-        let mut buckets = self.buckets.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut buckets = self
+            .buckets
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         let burst = f64::from(self.limit.burst);
         let per_s = f64::from(self.limit.per_s);
         let bucket = buckets.entry(party.to_owned()).or_insert((burst, now_s));
@@ -104,7 +118,10 @@ mod tests {
 
     #[test]
     fn a_party_that_spends_its_burst_waits_for_the_refill() {
-        let limiter = RateLimiter::new(RateLimit { per_s: 10, burst: 3 });
+        let limiter = RateLimiter::new(RateLimit {
+            per_s: 10,
+            burst: 3,
+        });
         for _ in 0..3 {
             assert!(limiter.take("a", 100.0).is_ok());
         }

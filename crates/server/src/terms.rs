@@ -115,7 +115,11 @@ impl Default for Terms {
     /// at 60 s, caution at 120 s; minimal disclosure; hotline answers within 300 s.
     fn default() -> Self {
         Terms {
-            separation: SeparationTerms { horizontal_m: 9260.0, vertical_m: 300.0, time_s: 120.0 },
+            separation: SeparationTerms {
+                horizontal_m: 9260.0,
+                vertical_m: 300.0,
+                time_s: 120.0,
+            },
             tactical: TacticalTerms {
                 criterion: TacticalCriterion::Cylinder,
                 horizontal_m: 9260.0,
@@ -129,7 +133,9 @@ impl Default for Terms {
                 caution_s: 120.0,
             },
             disclosure: DisclosurePolicy::Minimal,
-            hotline: HotlineTerms { answer_within_s: 300.0 },
+            hotline: HotlineTerms {
+                answer_within_s: 300.0,
+            },
             region: None,
             frequencies: Vec::new(),
             contacts: Vec::new(),
@@ -141,13 +147,17 @@ fn positive(path: &str, value: f64) -> Result<(), String> {
     if value.is_finite() && value > 0.0 {
         Ok(())
     } else {
-        Err(format!("{path} must be a positive finite number, not {value}"))
+        Err(format!(
+            "{path} must be a positive finite number, not {value}"
+        ))
     }
 }
 
 fn text(path: &str, value: &str) -> Result<(), String> {
     if value.trim().is_empty() || value.chars().count() > TERMS_TEXT_CHARS_MAX {
-        Err(format!("{path} must be 1 to {TERMS_TEXT_CHARS_MAX} characters of text"))
+        Err(format!(
+            "{path} must be 1 to {TERMS_TEXT_CHARS_MAX} characters of text"
+        ))
     } else {
         Ok(())
     }
@@ -165,7 +175,10 @@ impl Terms {
         positive("tactical.zthr_m", t.zthr_m)?;
         positive("tactical.tthr_s", t.tthr_s)?;
         if !(t.tcoa_s.is_finite() && t.tcoa_s >= 0.0) {
-            return Err(format!("tactical.tcoa_s must be a finite number of seconds, at least 0, not {}", t.tcoa_s));
+            return Err(format!(
+                "tactical.tcoa_s must be a finite number of seconds, at least 0, not {}",
+                t.tcoa_s
+            ));
         }
         positive("tactical.warning_s", t.warning_s)?;
         positive("tactical.caution_s", t.caution_s)?;
@@ -177,13 +190,19 @@ impl Terms {
         }
         positive("hotline.answer_within_s", self.hotline.answer_within_s)?;
         if self.hotline.answer_within_s > ANSWER_WITHIN_S_MAX {
-            return Err(format!("hotline.answer_within_s must be at most {ANSWER_WITHIN_S_MAX} (one week)"));
+            return Err(format!(
+                "hotline.answer_within_s must be at most {ANSWER_WITHIN_S_MAX} (one week)"
+            ));
         }
         if let Some(region) = &self.region {
-            region.to_core("region").map_err(|error| error.to_string())?;
+            region
+                .to_core("region")
+                .map_err(|error| error.to_string())?;
         }
         if self.frequencies.len() > TERMS_LIST_MAX || self.contacts.len() > TERMS_LIST_MAX {
-            return Err(format!("frequencies and contacts may list at most {TERMS_LIST_MAX} entries each"));
+            return Err(format!(
+                "frequencies and contacts may list at most {TERMS_LIST_MAX} entries each"
+            ));
         }
         for (index, frequency) in self.frequencies.iter().enumerate() {
             text(&format!("frequencies[{index}].name"), &frequency.name)?;
@@ -205,12 +224,14 @@ impl Terms {
     /// The strategic minima as the core's validated type.
     pub fn strategic_separation(&self) -> Result<Separation, String> {
         let s = &self.separation;
-        Separation::new(s.horizontal_m, s.vertical_m, s.time_s).map_err(|error| format!("separation: {error}"))
+        Separation::new(s.horizontal_m, s.vertical_m, s.time_s)
+            .map_err(|error| format!("separation: {error}"))
     }
 
     /// Parses and validates a terms document (the `--agreement FILE` or a stored one).
     pub fn from_json(text: &str) -> Result<Terms, String> {
-        let terms: Terms = deconflict_wire::volume::from_json_str(text).map_err(|error| error.to_string())?;
+        let terms: Terms =
+            deconflict_wire::volume::from_json_str(text).map_err(|error| error.to_string())?;
         terms.validate()?;
         Ok(terms)
     }
@@ -244,7 +265,10 @@ mod tests {
     fn a_negative_minimum_is_refused_naming_its_path() {
         let mut terms = Terms::default();
         terms.tactical.lookahead_s = -1.0;
-        assert!(terms.validate().unwrap_err().contains("tactical.lookahead_s"));
+        assert!(terms
+            .validate()
+            .unwrap_err()
+            .contains("tactical.lookahead_s"));
         let mut terms = Terms::default();
         terms.separation.time_s = 0.0;
         assert!(terms.validate().unwrap_err().contains("time_s"));
@@ -254,6 +278,9 @@ mod tests {
     fn thresholds_out_of_order_are_refused() {
         let mut terms = Terms::default();
         terms.tactical.caution_s = 30.0;
-        assert!(terms.validate().unwrap_err().contains("warning_s <= caution_s"));
+        assert!(terms
+            .validate()
+            .unwrap_err()
+            .contains("warning_s <= caution_s"));
     }
 }
