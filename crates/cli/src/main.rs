@@ -23,7 +23,18 @@ struct Cli {
 /// `commands/`.
 #[derive(Debug, Subcommand)]
 enum Command {
+    Check(commands::check::Args),
+    /// Offline tactical check: every conflicting pair at every time step of a tracks file.
+    Detect(commands::detect::Args),
+    /// Benchmarks that print their figures.
+    Bench(commands::bench::Args),
+    /// Verify exports of the audit log offline.
+    Audit(commands::audit::Args),
+    /// Generate a scenario's intents and tracks into files.
+    Sim(commands::sim::Args),
+    /// Run the deconfliction service over HTTP.
     Serve(commands::serve::Args),
+    /// Add and list parties in the store.
     Party(commands::party::Args),
 }
 
@@ -39,6 +50,11 @@ fn main() -> ExitCode {
         }
     };
     let outcome: anyhow::Result<ExitCode> = match cli.command {
+        Command::Check(args) => commands::check::run(args),
+        Command::Detect(args) => commands::detect::run(args),
+        Command::Bench(args) => commands::bench::run(args),
+        Command::Audit(args) => commands::audit::run(args),
+        Command::Sim(args) => commands::sim::run(args),
         Command::Serve(args) => commands::serve::run(args),
         Command::Party(args) => commands::party::run(args),
     };

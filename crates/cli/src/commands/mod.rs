@@ -1,4 +1,11 @@
 //! One module per subcommand, each with its clap `Args` and a `run` function.
 
+pub mod audit;
+pub mod bench;
+pub mod bench_strategic;
+pub mod bench_tactical;
+pub mod check;
+pub mod detect;
 pub mod party;
 pub mod serve;
+pub mod sim;

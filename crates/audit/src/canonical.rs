@@ -1,0 +1,126 @@
+//! The canonical JSON serialization that every hash and signature of the audit log is
+//! computed over.
+//!
+//! Hashing a JSON value needs one byte string per value, independent of how the value was
+//! built or which features of `serde_json` are compiled in (`preserve_order` keeps insertion
+//! order, and another crate of the workspace may switch it on). The rules:
+//!
+//! - `null`, `true`, `false` as themselves;
+//! - numbers exactly as `serde_json` prints them (integers in decimal; floating-point
+//!   numbers in their shortest round-trip form, always with a `.` or an exponent);
+//! - strings as `serde_json` prints them: UTF-8, with `"` and `\` escaped, control
+//!   characters as `\b \f \n \r \t` or `\u00xx` (lower-case hex), everything else literal;
+//! - arrays as `[` elements separated by `,` `]`;
+//! - objects as `{` `"key":value` pairs separated by `,` `}`, keys sorted by the bytes of
+//!   their UTF-8 encoding;
+//! - no whitespace anywhere.
+//!
+//! Every export line is written in this form, and the verifier insists on it, so a line
+//! cannot be altered in a way that parses to the same value (re-escaped strings, upper-case
+//! hex, reordered keys, duplicate keys) without being noticed.
+
+use serde_json::Value;
+
+/// The canonical bytes of `value` (see the module documentation for the rules).
+pub fn to_canonical_bytes(value: &Value) -> Vec<u8> {
+    let mut out = Vec::with_capacity(256);
+    write_canonical(value, &mut out);
+    out
+}
+
+/// The canonical form of `value` as a string (canonical bytes are always UTF-8).
+pub fn to_canonical_string(value: &Value) -> String {
+    let bytes = to_canonical_bytes(value);
+    // Every piece written below is either ASCII punctuation or serde_json's own UTF-8
+    // output, so the conversion cannot fail.
+    String::from_utf8(bytes).expect("canonical JSON is UTF-8")
+}
+
+fn write_canonical(value: &Value, out: &mut Vec<u8>) {
+    match value {
+        Value::Null => out.extend_from_slice(b"null"),
+        Value::Bool(true) => out.extend_from_slice(b"true"),
+        Value::Bool(false) => out.extend_from_slice(b"false"),
+        Value::Number(number) => {
+            serde_json::to_writer(&mut *out, number).expect("writing to a Vec cannot fail")
+        }
+        Value::String(text) => write_string(text, out),
+        Value::Array(items) => {
+            out.push(b'[');
+            for (index, item) in items.iter().enumerate() {
+                if index > 0 {
+                    out.push(b',');
+                }
+                write_canonical(item, out);
+            }
+            out.push(b']');
+        }
+        Value::Object(map) => {
+            let mut entries: Vec<(&String, &Value)> = map.iter().collect();
+            entries.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+            out.push(b'{');
+            for (index, (key, item)) in entries.into_iter().enumerate() {
+                if index > 0 {
+                    out.push(b',');
+                }
+                write_string(key, out);
+                out.push(b':');
+                write_canonical(item, out);
+            }
+            out.push(b'}');
+        }
+    }
+}
+
+fn write_string(text: &str, out: &mut Vec<u8>) {
+    serde_json::to_writer(&mut *out, text).expect("writing to a Vec cannot fail");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn canonical(value: Value) -> String {
+        to_canonical_string(&value)
+    }
+
+    #[test]
+    fn keys_are_sorted_at_every_depth_and_whitespace_is_absent() {
+        assert_eq!(
+            canonical(json!({"b": 1, "a": {"z": [1, 2, {"y": null, "x": true}], "c": "d"}})),
+            r#"{"a":{"c":"d","z":[1,2,{"x":true,"y":null}]},"b":1}"#
+        );
+    }
+
+    #[test]
+    fn numbers_are_written_as_serde_json_writes_them() {
+        assert_eq!(
+            canonical(json!([0, -3, 1.0, 0.1, 1e300, u64::MAX, i64::MIN])),
+            "[0,-3,1.0,0.1,1e+300,18446744073709551615,-9223372036854775808]"
+        );
+    }
+
+    #[test]
+    fn strings_escape_quotes_backslashes_and_control_characters_only() {
+        assert_eq!(
+            canonical(json!("a\"b\\c\n\u{1}é✈")),
+            "\"a\\\"b\\\\c\\n\\u0001é✈\""
+        );
+    }
+
+    #[test]
+    fn keys_sort_by_their_utf8_bytes() {
+        assert_eq!(
+            canonical(json!({"é": 1, "z": 2, "Z": 3})),
+            r#"{"Z":3,"z":2,"é":1}"#
+        );
+    }
+
+    #[test]
+    fn parsing_a_canonical_string_and_writing_it_again_gives_the_same_bytes() {
+        let text = r#"{"a":[1.5,-0.0,"x"],"b":{"c":null}}"#;
+        let value: Value = serde_json::from_str(text).unwrap();
+        assert_eq!(to_canonical_string(&value), text);
+    }
+}

@@ -1,0 +1,287 @@
+//! The hash chain: sealing an entry onto the chain's head ([`seal`], [`AuditChain`]) and the
+//! sealed form that is stored and exported ([`SealedEntry`]).
+//!
+//! | symbol         | meaning                                                          |
+//! |----------------|------------------------------------------------------------------|
+//! | `content_hash` | SHA-256 of the entry's canonical JSON ([`crate::canonical`])       |
+//! | `prev_hash`    | the previous entry's `entry_hash`; [`AuditHash::GENESIS`] for seq 1 |
+//! | `entry_hash`   | SHA-256(`ENTRY_HASH_DOMAIN` ‖ `prev_hash` ‖ seq as 8 bytes big-endian ‖ `content_hash`) |
+//! | `signature`    | Ed25519 by the server's key over the 32 bytes of `entry_hash`      |
+//!
+//! The entry hash covers the content only through `content_hash`, which is what lets an
+//! export withhold an entry from a party while keeping the chain checkable: the withheld
+//! line carries the hashes and the signature, never the content.
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest as _, Sha256};
+
+use crate::canonical::to_canonical_bytes;
+use crate::entry::{AuditEntry, EntryError, Visibility};
+use crate::keys::{AuditHash, AuditPublicKey, AuditSignature, AuditSigner};
+
+/// Domain separation for entry hashes, so that no other SHA-256 input of the system can be
+/// mistaken for one. The fields that follow have fixed lengths, so the input is unambiguous.
+pub const ENTRY_HASH_DOMAIN: &[u8] = b"deconflict.audit.entry.v1\n";
+
+/// The last sealed entry of a chain: its seq and entry hash. The empty chain's head is
+/// [`ChainHead::GENESIS`] (seq 0, 32 zero bytes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChainHead {
+    pub seq: u64,
+    pub hash: AuditHash,
+}
+
+impl ChainHead {
+    /// The head of the empty chain.
+    pub const GENESIS: ChainHead = ChainHead {
+        seq: 0,
+        hash: AuditHash::GENESIS,
+    };
+}
+
+/// An entry with its place in the chain and the server's signature. Serialized flat:
+/// the entry's fields next to `prev_hash`, `content_hash`, `entry_hash` and `signature`
+/// (hex); this is also the form of a visible export line.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SealedEntry {
+    #[serde(flatten)]
+    pub entry: AuditEntry,
+    pub prev_hash: AuditHash,
+    pub content_hash: AuditHash,
+    pub entry_hash: AuditHash,
+    pub signature: AuditSignature,
+}
+
+/// Why an entry could not be sealed, or why a stored sealed entry does not hold.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SealError {
+    #[error("entry seq {found} does not follow the chain's head seq {head_seq}")]
+    SeqDoesNotFollowHead { head_seq: u64, found: u64 },
+    #[error("the content hash does not match the entry")]
+    ContentHashMismatch,
+    #[error("the entry hash does not match prev_hash, seq and content_hash")]
+    EntryHashMismatch,
+    #[error("the signature does not verify with the given public key")]
+    BadSignature,
+    #[error("entry: {0}")]
+    Entry(#[from] EntryError),
+}
+
+/// SHA-256 of the entry's canonical JSON.
+pub fn content_hash(entry: &AuditEntry) -> AuditHash {
+    content_hash_of_value(&entry.to_value())
+}
+
+pub(crate) fn content_hash_of_value(entry_value: &serde_json::Value) -> AuditHash {
+    AuditHash(Sha256::digest(to_canonical_bytes(entry_value)).into())
+}
+
+/// The entry hash that links `content_hash` at `seq` to `prev_hash`.
+pub fn entry_hash(prev_hash: &AuditHash, seq: u64, content_hash: &AuditHash) -> AuditHash {
+    let mut hasher = Sha256::new();
+    hasher.update(ENTRY_HASH_DOMAIN);
+    hasher.update(prev_hash.0);
+    hasher.update(seq.to_be_bytes());
+    hasher.update(content_hash.0);
+    AuditHash(hasher.finalize().into())
+}
+
+/// Seals `entry` onto the chain whose head is `prev`: the entry's seq must be
+/// `prev.seq + 1`. Pure apart from the signature; the caller stores the result and makes
+/// its [`SealedEntry::head`] the new head, atomically with whatever the entry records.
+pub fn seal(
+    prev: &ChainHead,
+    entry: AuditEntry,
+    signer: &AuditSigner,
+) -> Result<SealedEntry, SealError> {
+    if Some(entry.seq()) != prev.seq.checked_add(1) {
+        return Err(SealError::SeqDoesNotFollowHead {
+            head_seq: prev.seq,
+            found: entry.seq(),
+        });
+    }
+    let content_hash = content_hash(&entry);
+    let entry_hash = entry_hash(&prev.hash, entry.seq(), &content_hash);
+    let signature = signer.sign(&entry_hash.0);
+    Ok(SealedEntry {
+        entry,
+        prev_hash: prev.hash,
+        content_hash,
+        entry_hash,
+        signature,
+    })
+}
+
+impl SealedEntry {
+    /// The chain's head once this entry is appended.
+    pub fn head(&self) -> ChainHead {
+        ChainHead {
+            seq: self.entry.seq(),
+            hash: self.entry_hash,
+        }
+    }
+
+    /// The sealed entry as one canonical JSON line (the form of a visible export line).
+    /// Stores should keep this text as it is (a `TEXT` column, not PostgreSQL `JSONB`,
+    /// which respells numbers) and check it with [`SealedEntry::check`] after loading.
+    pub fn to_canonical_json(&self) -> String {
+        crate::canonical::to_canonical_string(
+            &serde_json::to_value(self).expect("a sealed entry serializes"),
+        )
+    }
+
+    /// Checks that the hashes match the entry and the signature verifies; for a store to
+    /// assert after loading what it asserted before storing.
+    pub fn check(&self, public_key: &AuditPublicKey) -> Result<(), SealError> {
+        if content_hash(&self.entry) != self.content_hash {
+            return Err(SealError::ContentHashMismatch);
+        }
+        if entry_hash(&self.prev_hash, self.entry.seq(), &self.content_hash) != self.entry_hash {
+            return Err(SealError::EntryHashMismatch);
+        }
+        if !public_key.verifies(&self.entry_hash.0, &self.signature) {
+            return Err(SealError::BadSignature);
+        }
+        Ok(())
+    }
+}
+
+/// A chain being appended to by one writer: the signer and the current head. A service
+/// with several writers instead reads the head inside its transaction and calls [`seal`].
+#[derive(Debug, Clone)]
+pub struct AuditChain {
+    signer: AuditSigner,
+    head: ChainHead,
+}
+
+impl AuditChain {
+    /// A chain continuing from `head` ([`ChainHead::GENESIS`] for a new log).
+    pub fn new(signer: AuditSigner, head: ChainHead) -> Self {
+        AuditChain { signer, head }
+    }
+
+    /// The last sealed entry's seq and hash.
+    pub fn head(&self) -> ChainHead {
+        self.head
+    }
+
+    /// The signer, for its public key.
+    pub fn signer(&self) -> &AuditSigner {
+        &self.signer
+    }
+
+    /// Seals the next entry (its seq is the head's plus one) and advances the head.
+    pub fn append(
+        &mut self,
+        time: impl Into<String>,
+        kind: impl Into<String>,
+        actor: Option<String>,
+        visible_to: Visibility,
+        body: serde_json::Value,
+    ) -> Result<SealedEntry, SealError> {
+        let seq = self
+            .head
+            .seq
+            .checked_add(1)
+            .ok_or(SealError::SeqDoesNotFollowHead {
+                head_seq: self.head.seq,
+                found: self.head.seq,
+            })?;
+        let entry = AuditEntry::new(seq, time, kind, actor, visible_to, body)?;
+        let sealed = seal(&self.head, entry, &self.signer)?;
+        self.head = sealed.head();
+        Ok(sealed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn signer() -> AuditSigner {
+        AuditSigner::from_seed([3; 32])
+    }
+
+    #[test]
+    fn the_first_entry_links_to_genesis_and_each_next_to_its_predecessor() {
+        let mut chain = AuditChain::new(signer(), ChainHead::GENESIS);
+        let first = chain
+            .append("2015-10-20T10:00:00Z", "a", None, Visibility::All, json!(1))
+            .unwrap();
+        let second = chain
+            .append("2015-10-20T10:00:01Z", "b", None, Visibility::All, json!(2))
+            .unwrap();
+        assert_eq!(first.prev_hash, AuditHash::GENESIS);
+        assert_eq!(second.prev_hash, first.entry_hash);
+        assert_eq!(chain.head(), second.head());
+        assert_eq!(chain.head().seq, 2);
+        first.check(&signer().public_key()).unwrap();
+        second.check(&signer().public_key()).unwrap();
+    }
+
+    #[test]
+    fn sealing_an_entry_whose_seq_does_not_follow_the_head_fails() {
+        let entry = AuditEntry::new(
+            5,
+            "2015-10-20T10:00:00Z",
+            "a",
+            None,
+            Visibility::All,
+            json!(1),
+        )
+        .unwrap();
+        assert_eq!(
+            seal(&ChainHead::GENESIS, entry, &signer()),
+            Err(SealError::SeqDoesNotFollowHead {
+                head_seq: 0,
+                found: 5
+            })
+        );
+    }
+
+    #[test]
+    fn a_sealed_entry_round_trips_through_its_flat_json_and_still_checks() {
+        let mut chain = AuditChain::new(signer(), ChainHead::GENESIS);
+        let sealed = chain
+            .append(
+                "2015-10-20T10:00:00Z",
+                "intent.written",
+                Some("russia".into()),
+                Visibility::parties(["russia"]),
+                json!({"intent": "r-7", "version": 2}),
+            )
+            .unwrap();
+        let text = serde_json::to_string(&sealed).unwrap();
+        assert!(text.contains("\"kind\":\"intent.written\""));
+        let back: SealedEntry = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, sealed);
+        back.check(&signer().public_key()).unwrap();
+    }
+
+    #[test]
+    fn check_notices_a_changed_body_and_a_foreign_key() {
+        let mut chain = AuditChain::new(signer(), ChainHead::GENESIS);
+        let sealed = chain
+            .append("2015-10-20T10:00:00Z", "a", None, Visibility::All, json!(1))
+            .unwrap();
+        let mut changed = sealed.clone();
+        changed.entry = AuditEntry::new(
+            1,
+            "2015-10-20T10:00:00Z",
+            "a",
+            None,
+            Visibility::All,
+            json!(2),
+        )
+        .unwrap();
+        assert_eq!(
+            changed.check(&signer().public_key()),
+            Err(SealError::ContentHashMismatch)
+        );
+        assert_eq!(
+            sealed.check(&AuditSigner::from_seed([4; 32]).public_key()),
+            Err(SealError::BadSignature)
+        );
+    }
+}

@@ -1,0 +1,77 @@
+//! The disclosure region: it exists exactly for conflicting volumes, lies within half the
+//! horizontal minimum of both footprints, and never holds a raw vertex.
+
+mod geometry_cases;
+
+use deconflict_core::geometry::{Circle, Footprint, LatLng};
+use deconflict_core::strategic::{disclosure_region, volume_conflict, Separation};
+use geometry_cases::*;
+use rand::RngExt;
+
+const DAY_START_S: f64 = 1_445_299_200.0;
+
+fn point_distance_m(footprint: &Footprint, point: LatLng) -> f64 {
+    Footprint::Circle(Circle::new(point, 1e-3).unwrap()).geodesic_distance_m(footprint)
+}
+
+#[test]
+fn the_region_exists_exactly_for_conflicts_and_stays_near_both_footprints() {
+    let separation = Separation::new(9_260.0, 300.0, 120.0).unwrap();
+    let half_m = separation.horizontal_m() / 2.0;
+    let mut regions = 0;
+    for seed in 0..300 {
+        let mut rng = rng(seed);
+        let region = rng.random_range(0..REGIONS.len());
+        let centre = random_point(&mut rng, region);
+        let a = &random_intent(&mut rng, centre, 40_000.0, DAY_START_S)[0];
+        let b = &random_intent(&mut rng, centre, 40_000.0, DAY_START_S)[0];
+        // Line the bands and windows up often, so that many pairs conflict.
+        let b = if seed % 2 == 0 {
+            deconflict_core::geometry::Volume4D::new(b.footprint.clone(), a.altitude, a.window)
+        } else {
+            b.clone()
+        };
+        let conflict = volume_conflict(a, &b, &separation);
+        let disclosed = disclosure_region(a, &b, &separation);
+        assert_eq!(conflict.is_some(), disclosed.is_some(), "seed {seed}");
+        let Some(disclosed) = disclosed else { continue };
+        regions += 1;
+        assert!(!disclosed.outlines.is_empty(), "seed {seed}: empty region");
+        let raw: Vec<LatLng> = [&a.footprint, &b.footprint]
+            .into_iter()
+            .flat_map(|f| match f {
+                Footprint::Polygon(polygon) => polygon.vertices().to_vec(),
+                Footprint::Circle(circle) => vec![circle.centre()],
+            })
+            .collect();
+        for outline in &disclosed.outlines {
+            assert!(outline.len() >= 3);
+            for &vertex in outline {
+                assert!(
+                    !raw.contains(&vertex),
+                    "seed {seed}: a raw vertex is disclosed"
+                );
+                for footprint in [&a.footprint, &b.footprint] {
+                    let d = point_distance_m(footprint, vertex);
+                    assert!(
+                        d <= half_m * 1.01 + 10.0,
+                        "seed {seed} ({}): a region vertex is {d} m from a footprint",
+                        REGIONS[region].0
+                    );
+                }
+            }
+        }
+        let gap_v = a.altitude.gap_m(&b.altitude);
+        let expected_height = separation.vertical_m() - gap_v
+            + (a.altitude.upper_m().min(b.altitude.upper_m())
+                - a.altitude.lower_m().max(b.altitude.lower_m()))
+            .max(0.0);
+        let height = disclosed.altitude.upper_m() - disclosed.altitude.lower_m();
+        assert!((height - expected_height).abs() < 1e-6, "seed {seed}");
+        assert!(
+            disclosed.window.start().unix_s()
+                >= a.window.start().unix_s().max(b.window.start().unix_s()) - 60.0
+        );
+    }
+    assert!(regions > 50, "only {regions} conflicting pairs");
+}

@@ -1,0 +1,385 @@
+//! The generator's promises: determinism, kinematic plausibility, tracks that keep to
+//! their intents, and a seed scenario busy enough to exercise the detectors.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use common::{
+    footprint_anchor, generate_with, horizontal_distance_m, outline, point_in_polygon,
+    predicted_conflict, syria, volumes_conflict,
+};
+use deconflict_sim::geo::{haversine_distance_m, initial_bearing_rad, wrap_pi, LocalPlane};
+use deconflict_sim::kinematics::VERTICAL_ACCELERATION_MPS2_MAX;
+use deconflict_sim::output::{write_geojson, write_intents_json, write_manifest, write_tracks_csv};
+use deconflict_sim::{GenerateOptions, Generated, Scenario};
+
+fn files(scenario: &Scenario, generated: &Generated) -> Vec<Vec<u8>> {
+    let mut intents = Vec::new();
+    write_intents_json(scenario, generated, &mut intents).unwrap();
+    let mut tracks = Vec::new();
+    write_tracks_csv(generated, &mut tracks).unwrap();
+    let mut geojson = Vec::new();
+    write_geojson(scenario, generated, &mut geojson).unwrap();
+    let mut manifest = Vec::new();
+    write_manifest(scenario, generated, &mut manifest).unwrap();
+    vec![intents, tracks, geojson, manifest]
+}
+
+#[test]
+fn the_same_seed_gives_byte_identical_files_and_another_seed_different_ones() {
+    let scenario = syria();
+    let options = GenerateOptions::with_seed(7);
+    let first = files(&scenario, &generate_with(&scenario, &options));
+    let second = files(&scenario, &generate_with(&scenario, &options));
+    for (index, (a, b)) in first.iter().zip(&second).enumerate() {
+        assert!(a == b, "file {index} differs between two runs with seed 7");
+    }
+    let other = files(
+        &scenario,
+        &generate_with(&scenario, &GenerateOptions::with_seed(8)),
+    );
+    assert_ne!(first[0], other[0], "intents are the same for seeds 7 and 8");
+    assert_ne!(first[1], other[1], "tracks are the same for seeds 7 and 8");
+}
+
+/// Checks every pair of consecutive states of every flight against its type's limits, and
+/// each displacement against the velocities reported at its two ends.
+fn assert_plausible(scenario: &Scenario, generated: &Generated, seed: u64) {
+    let step_s = generated.track_step_s as f64;
+    for flight in &generated.flights {
+        let aircraft = &scenario.aircraft_types[flight.aircraft_type];
+        let context = |time: i64| format!("seed {seed}, {} at {time}", flight.aircraft_id);
+        for state in &flight.track {
+            let s = &state.state;
+            assert!(
+                s.speed_mps >= aircraft.speed_min_mps - 1e-9
+                    && s.speed_mps <= aircraft.speed_max_mps + 1e-9,
+                "{}: speed {}",
+                context(state.time_unix_s),
+                s.speed_mps
+            );
+            assert!(
+                s.vertical_speed_mps <= aircraft.climb_rate_mps + 1e-9
+                    && s.vertical_speed_mps >= -aircraft.descent_rate_mps - 1e-9,
+                "{}: vertical speed {}",
+                context(state.time_unix_s),
+                s.vertical_speed_mps
+            );
+        }
+        for pair in flight.track.windows(2) {
+            let (a, b) = (&pair[0].state, &pair[1].state);
+            let dt = (pair[1].time_unix_s - pair[0].time_unix_s) as f64;
+            assert_eq!(dt, step_s);
+            let at = context(pair[0].time_unix_s);
+            let turned = wrap_pi(b.heading_rad - a.heading_rad).abs();
+            assert!(
+                turned <= aircraft.turn_rate_rad_s * dt * 1.01 + 1e-4,
+                "{at}: turned {:.2}° in {dt} s",
+                turned.to_degrees()
+            );
+            let climbed = b.altitude_m - a.altitude_m;
+            assert!(
+                climbed <= aircraft.climb_rate_mps * dt + 1e-6
+                    && climbed >= -aircraft.descent_rate_mps * dt - 1e-6,
+                "{at}: altitude changed {climbed} m in {dt} s"
+            );
+            // Exact for one-second steps (the model's own); over longer steps the vertical
+            // speed may change slope inside the step, by at most its acceleration limit.
+            let vertical_tolerance = if dt == 1.0 {
+                1e-6
+            } else {
+                0.25 * VERTICAL_ACCELERATION_MPS2_MAX * dt
+            };
+            assert!(
+                (climbed / dt - 0.5 * (a.vertical_speed_mps + b.vertical_speed_mps)).abs()
+                    <= vertical_tolerance,
+                "{at}: vertical speeds do not match the climb"
+            );
+            // Displacement against the mean of the two velocities. Over the model's own
+            // one-second step they agree to within the chord-to-arc ratio of the turn. Over
+            // longer steps the path inside the step is unknown to the check (a turn may
+            // start, end or reverse inside it), so the mean of the end velocities may point
+            // off by up to half the turn the type can make in the step, and its length be
+            // off by a quarter of the speed the type can gain in it.
+            let plane = LocalPlane::new(a.position);
+            let (east_m, north_m) = plane.project(b.position);
+            let (an, ae, _) = a.velocity_neu_mps();
+            let (bn, be, _) = b.velocity_neu_mps();
+            let (mean_north, mean_east) = (0.5 * (an + bn), 0.5 * (ae + be));
+            let error = (east_m / dt - mean_east).hypot(north_m / dt - mean_north);
+            let tolerance = if dt == 1.0 {
+                0.005 * a.speed_mps + 0.05
+            } else {
+                (0.01 + 0.5 * aircraft.turn_rate_rad_s * dt) * a.speed_mps.max(b.speed_mps)
+                    + 0.25 * aircraft.acceleration_mps2 * dt
+            };
+            assert!(
+                error <= tolerance,
+                "{at}: moved at ({:.1}, {:.1}) m/s north/east but reported ({mean_north:.1}, \
+                 {mean_east:.1})",
+                north_m / dt,
+                east_m / dt
+            );
+            let ground_speed = haversine_distance_m(a.position, b.position) / dt;
+            assert!(
+                ground_speed <= aircraft.speed_max_mps + 1e-6,
+                "{at}: covered ground at {ground_speed} m/s"
+            );
+        }
+    }
+}
+
+#[test]
+fn tracks_stay_within_their_types_limits_and_velocities_match_positions() {
+    let scenario = syria();
+    for (seed, step_s) in [(1, 1), (2, 5), (3, 10)] {
+        let options = GenerateOptions {
+            track_step_s: Some(step_s),
+            ..GenerateOptions::with_seed(seed)
+        };
+        let generated = generate_with(&scenario, &options);
+        assert!(generated.flights.len() > 10);
+        assert_plausible(&scenario, &generated, seed);
+    }
+}
+
+#[test]
+fn every_track_state_lies_inside_a_volume_of_its_intent() {
+    let scenario = syria();
+    for seed in [11, 12] {
+        let options = GenerateOptions {
+            duration_s: Some(2 * 3600),
+            ..GenerateOptions::with_seed(seed)
+        };
+        let generated = generate_with(&scenario, &options);
+        let intents: BTreeMap<&str, _> = generated
+            .intents
+            .iter()
+            .map(|i| (i.id.as_str(), i))
+            .collect();
+        for flight in &generated.flights {
+            let intent = intents[flight.intent_id.as_str()];
+            assert_eq!(intent.party, flight.party);
+            let outlines: Vec<_> = intent
+                .volumes
+                .iter()
+                .map(|volume| {
+                    let plane = LocalPlane::new(footprint_anchor(&volume.footprint));
+                    (plane, outline(&volume.footprint, &plane))
+                })
+                .collect();
+            for state in &flight.track {
+                let inside =
+                    intent
+                        .volumes
+                        .iter()
+                        .zip(&outlines)
+                        .any(|(volume, (plane, polygon))| {
+                            (volume.time_start_unix_s..=volume.time_end_unix_s)
+                                .contains(&state.time_unix_s)
+                                && (volume.altitude_lower_m..=volume.altitude_upper_m)
+                                    .contains(&state.state.altitude_m)
+                                && point_in_polygon(plane.project(state.state.position), polygon)
+                        });
+                assert!(
+                    inside,
+                    "seed {seed}: {} at {} ({:.4}, {:.4}, {:.0} m) is outside every volume of {}",
+                    flight.aircraft_id,
+                    state.time_unix_s,
+                    state.state.position.lat_deg(),
+                    state.state.position.lon_deg(),
+                    state.state.altitude_m,
+                    intent.id
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn syria_2015_yields_strategic_conflicts_and_tactical_encounters_every_hour() {
+    let scenario = syria();
+    let agreement = &scenario.agreement;
+    let generated = generate_with(&scenario, &GenerateOptions::with_seed(2015));
+    let span = generated.start_unix_s..generated.start_unix_s + generated.duration_s as i64;
+
+    // Strategic: pairs of intents of different parties with a conflicting pair of volumes
+    // whose windows meet the span.
+    let mut strategic = BTreeSet::new();
+    for (i, a) in generated.intents.iter().enumerate() {
+        for b in &generated.intents[i + 1..] {
+            if a.party == b.party {
+                continue;
+            }
+            let conflict = a.volumes.iter().any(|va| {
+                b.volumes.iter().any(|vb| {
+                    va.time_start_unix_s.max(vb.time_start_unix_s) < span.end
+                        && va.time_end_unix_s.min(vb.time_end_unix_s) >= span.start
+                        && volumes_conflict(
+                            va,
+                            vb,
+                            agreement.horizontal_m,
+                            agreement.vertical_m,
+                            agreement.time_s,
+                        )
+                })
+            });
+            if conflict {
+                strategic.insert((a.id.clone(), b.id.clone()));
+            }
+        }
+    }
+    assert!(
+        strategic.len() >= 3,
+        "only {} strategic conflicts: {strategic:?}",
+        strategic.len()
+    );
+
+    // Tactical: pairs of aircraft of different parties predicted within 5 NM and 300 m
+    // inside five minutes at some step.
+    let mut by_time: BTreeMap<i64, Vec<(&str, &str, _)>> = BTreeMap::new();
+    for flight in &generated.flights {
+        for state in &flight.track {
+            by_time.entry(state.time_unix_s).or_default().push((
+                flight.aircraft_id.as_str(),
+                flight.party.as_str(),
+                state.state,
+            ));
+        }
+    }
+    let mut encounters = BTreeSet::new();
+    for states in by_time.values() {
+        for (i, a) in states.iter().enumerate() {
+            for b in &states[i + 1..] {
+                if a.1 != b.1 && predicted_conflict(&a.2, &b.2, 9260.0, 304.8, 300.0) {
+                    encounters.insert((a.0.min(b.0), a.0.max(b.0)));
+                }
+            }
+        }
+    }
+    assert!(
+        encounters.len() >= 3,
+        "only {} tactical encounters: {encounters:?}",
+        encounters.len()
+    );
+    println!(
+        "syria-2015, seed 2015, one hour: {} flights, {} strategic conflicts, {} tactical encounters",
+        generated.flights.len(),
+        strategic.len(),
+        encounters.len()
+    );
+}
+
+#[test]
+fn the_communications_test_puts_two_fighters_within_about_8_km_for_about_three_minutes() {
+    let scenario = syria();
+    for seed in [1, 2015, 99] {
+        let generated = generate_with(&scenario, &GenerateOptions::with_seed(seed));
+        let track = |id: &str| {
+            generated
+                .flights
+                .iter()
+                .find(|f| f.aircraft_id == id)
+                .unwrap_or_else(|| panic!("seed {seed}: no {id}"))
+                .track
+                .iter()
+                .map(|s| (s.time_unix_s, s.state))
+                .collect::<BTreeMap<_, _>>()
+        };
+        let (coalition, russia) = (track("MUSTANG01"), track("SOKOL01"));
+        let mut close_s = 0;
+        let mut least_m = f64::MAX;
+        for (time, a) in &coalition {
+            if let Some(b) = russia.get(time) {
+                let distance_m = horizontal_distance_m(a, b);
+                least_m = least_m.min(distance_m);
+                if distance_m < 9000.0 {
+                    close_s += generated.track_step_s;
+                    // Side by side, in the same direction.
+                    let heading_gap = wrap_pi(a.heading_rad - b.heading_rad).abs();
+                    assert!(
+                        heading_gap < 0.6,
+                        "seed {seed}: headings {heading_gap} rad apart at {time}"
+                    );
+                }
+            }
+        }
+        assert!(
+            (120..=300).contains(&close_s),
+            "seed {seed}: within 9 km for {close_s} s"
+        );
+        assert!(
+            (6000.0..=8500.0).contains(&least_m),
+            "seed {seed}: closest approach {least_m} m"
+        );
+    }
+}
+
+#[test]
+fn longer_spans_and_higher_rates_give_more_traffic() {
+    let scenario = syria();
+    let hour = generate_with(&scenario, &GenerateOptions::with_seed(5));
+    let busy = generate_with(
+        &scenario,
+        &GenerateOptions {
+            rate_scale: 4.0,
+            ..GenerateOptions::with_seed(5)
+        },
+    );
+    assert!(
+        busy.flights.len() > 3 * hour.flights.len() / 2,
+        "{} vs {}",
+        busy.flights.len(),
+        hour.flights.len()
+    );
+    // Every aircraft id is unique and every flight has its intent.
+    let ids: BTreeSet<_> = busy.flights.iter().map(|f| &f.aircraft_id).collect();
+    assert_eq!(ids.len(), busy.flights.len());
+    let intents: BTreeSet<_> = busy.intents.iter().map(|i| &i.id).collect();
+    assert!(busy.flights.iter().all(|f| intents.contains(&f.intent_id)));
+}
+
+#[test]
+fn a_sortie_leaves_from_its_base_and_heads_for_its_area() {
+    let scenario = syria();
+    let generated = generate_with(
+        &scenario,
+        &GenerateOptions {
+            duration_s: Some(4 * 3600),
+            ..GenerateOptions::with_seed(3)
+        },
+    );
+    let base_of = |pattern_id: &str| {
+        let pattern = scenario
+            .patterns
+            .iter()
+            .find(|p| p.id == pattern_id)
+            .unwrap();
+        &scenario.bases[pattern.base]
+    };
+    let mut departures_seen = 0;
+    for flight in &generated.flights {
+        let first = &flight.track[0];
+        if first.time_unix_s - flight.departure_unix_s < generated.track_step_s as i64 {
+            departures_seen += 1;
+            let base = base_of(&flight.pattern_id);
+            let from_base_m = haversine_distance_m(base.position, first.state.position);
+            assert!(
+                from_base_m < 2_000.0,
+                "{} starts {from_base_m} m from {}",
+                flight.aircraft_id,
+                base.id
+            );
+            assert!(first.state.altitude_m < base.elevation_m + 200.0);
+            // Climbing out, not yet turning back.
+            let later = &flight.track[flight.track.len().min(60) - 1];
+            let bearing_out = initial_bearing_rad(base.position, later.state.position);
+            assert!(bearing_out.is_finite());
+        }
+    }
+    assert!(
+        departures_seen > 5,
+        "only {departures_seen} departures in four hours"
+    );
+}

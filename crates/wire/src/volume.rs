@@ -1,0 +1,390 @@
+//! The ASTM F3548-21 Volume4D JSON shape of the contract, its conversion into validated
+//! core volumes (errors name the JSON path) and back.
+//!
+//! ```json
+//! {"volume": {"outline_polygon": {"vertices": [{"lat": 35.1, "lng": 38.2}, …]},
+//!             "altitude_lower": {"value": 3000, "reference": "W84", "units": "M"},
+//!             "altitude_upper": {"value": 6000, "reference": "W84", "units": "M"}},
+//!  "time_start": {"value": "2015-10-20T10:00:00Z", "format": "RFC3339"},
+//!  "time_end":   {"value": "2015-10-20T11:00:00Z", "format": "RFC3339"}}
+//! ```
+//! `outline_circle` (`{"center": {"lat", "lng"}, "radius": {"value", "units": "M"}}`) may
+//! stand instead of `outline_polygon`; exactly one of them must be present. Altitudes are
+//! metres above the WGS84 ellipsoid (`"W84"`, `"M"`, the only reference and unit
+//! accepted); times are RFC 3339 with any offset, written back in UTC (`Z`) to the
+//! microsecond.
+
+use std::fmt;
+
+use deconflict_core::geometry::{
+    AltitudeBand, Circle, Footprint, GeometryError, LatLng, Polygon, TimeWindow, Timestamp,
+    Volume4D,
+};
+use serde::{Deserialize, Serialize};
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+
+/// The only altitude reference accepted: the WGS84 ellipsoid.
+pub const ALTITUDE_REFERENCE: &str = "W84";
+/// The only length unit accepted: metres.
+pub const LENGTH_UNITS: &str = "M";
+/// The only time format accepted.
+pub const TIME_FORMAT: &str = "RFC3339";
+
+/// Unusable input: where in it (a JSON path such as `intents[3].volumes[0].volume`, and
+/// for malformed JSON a line and column) and what is wrong there.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub struct WireError {
+    /// The JSON path of the offending value; empty for the document itself.
+    pub path: String,
+    /// The line and column (from 1) of a syntax or type error, when known.
+    pub position: Option<(usize, usize)>,
+    pub message: String,
+}
+
+impl WireError {
+    pub fn at(path: impl Into<String>, message: impl Into<String>) -> Self {
+        WireError {
+            path: path.into(),
+            position: None,
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for WireError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self.path.is_empty(), self.position) {
+            (true, Some((line, column))) => {
+                write!(f, "line {line} column {column}: {}", self.message)
+            }
+            (true, None) => write!(f, "{}", self.message),
+            (false, Some((line, column))) => write!(
+                f,
+                "{}: {} (line {line} column {column})",
+                self.path, self.message
+            ),
+            (false, None) => write!(f, "{}: {}", self.path, self.message),
+        }
+    }
+}
+
+/// Parses a JSON document into `T`, naming the path and position of the first problem.
+pub fn from_json_str<'de, T: Deserialize<'de>>(text: &'de str) -> Result<T, WireError> {
+    let mut deserializer = serde_json::Deserializer::from_str(text);
+    let value: T = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
+        let path = error.path().to_string();
+        let inner = error.into_inner();
+        let path = if path == "." { String::new() } else { path };
+        WireError {
+            path,
+            position: (inner.line() > 0).then(|| (inner.line(), inner.column())),
+            message: strip_position(&inner.to_string()),
+        }
+    })?;
+    deserializer.end().map_err(|inner| WireError {
+        path: String::new(),
+        position: Some((inner.line(), inner.column())),
+        message: strip_position(&inner.to_string()),
+    })?;
+    Ok(value)
+}
+
+/// serde_json appends " at line L column C" to its messages; the position is reported
+/// separately.
+fn strip_position(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(at) => message[..at].to_string(),
+        None => message.to_string(),
+    }
+}
+
+/// A position: WGS84 degrees.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct LatLngJson {
+    pub lat: f64,
+    pub lng: f64,
+}
+
+/// A polygon outline: its vertices, first not repeated at the end (a repeated closing
+/// vertex is accepted).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PolygonJson {
+    pub vertices: Vec<LatLngJson>,
+}
+
+/// A length with its units (`"M"`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RadiusJson {
+    pub value: f64,
+    pub units: String,
+}
+
+/// A circle outline: centre and radius.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CircleJson {
+    pub center: LatLngJson,
+    pub radius: RadiusJson,
+}
+
+/// An altitude with its reference (`"W84"`) and units (`"M"`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AltitudeJson {
+    pub value: f64,
+    pub reference: String,
+    pub units: String,
+}
+
+/// A time with its format (`"RFC3339"`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TimeJson {
+    pub value: String,
+    pub format: String,
+}
+
+/// The spatial part of a volume: one outline and an altitude band.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VolumeJson {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outline_polygon: Option<PolygonJson>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outline_circle: Option<CircleJson>,
+    pub altitude_lower: AltitudeJson,
+    pub altitude_upper: AltitudeJson,
+}
+
+/// The contract's Volume4D.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Volume4DJson {
+    pub volume: VolumeJson,
+    pub time_start: TimeJson,
+    pub time_end: TimeJson,
+}
+
+impl LatLngJson {
+    /// The validated position; `path` is where this object sits in the document.
+    pub fn to_core(&self, path: &str) -> Result<LatLng, WireError> {
+        LatLng::new(self.lat, self.lng).map_err(|error| {
+            let field = match error {
+                GeometryError::LatitudeOutOfRange { .. } => "lat",
+                GeometryError::NotFinite {
+                    what: "latitude", ..
+                } => "lat",
+                _ => "lng",
+            };
+            WireError::at(format!("{path}.{field}"), error.to_string())
+        })
+    }
+
+    pub fn from_core(position: LatLng) -> Self {
+        LatLngJson {
+            lat: position.lat_deg(),
+            lng: position.lng_deg(),
+        }
+    }
+}
+
+fn require_units(path: &str, units: &str) -> Result<(), WireError> {
+    if units == LENGTH_UNITS {
+        Ok(())
+    } else {
+        Err(WireError::at(
+            format!("{path}.units"),
+            format!("unknown units {units:?} (expected {LENGTH_UNITS:?})"),
+        ))
+    }
+}
+
+impl AltitudeJson {
+    /// The altitude in metres above the WGS84 ellipsoid.
+    pub fn to_metres(&self, path: &str) -> Result<f64, WireError> {
+        if self.reference != ALTITUDE_REFERENCE {
+            return Err(WireError::at(
+                format!("{path}.reference"),
+                format!(
+                    "unknown altitude reference {:?} (expected {ALTITUDE_REFERENCE:?})",
+                    self.reference
+                ),
+            ));
+        }
+        require_units(path, &self.units)?;
+        if !self.value.is_finite() {
+            return Err(WireError::at(
+                format!("{path}.value"),
+                format!("altitude must be a finite number, not {}", self.value),
+            ));
+        }
+        Ok(self.value)
+    }
+
+    pub fn from_metres(value_m: f64) -> Self {
+        AltitudeJson {
+            value: value_m,
+            reference: ALTITUDE_REFERENCE.to_string(),
+            units: LENGTH_UNITS.to_string(),
+        }
+    }
+}
+
+impl TimeJson {
+    pub fn to_core(&self, path: &str) -> Result<Timestamp, WireError> {
+        if self.format != TIME_FORMAT {
+            return Err(WireError::at(
+                format!("{path}.format"),
+                format!(
+                    "unknown time format {:?} (expected {TIME_FORMAT:?})",
+                    self.format
+                ),
+            ));
+        }
+        let parsed = OffsetDateTime::parse(&self.value, &Rfc3339).map_err(|error| {
+            WireError::at(
+                format!("{path}.value"),
+                format!("{:?} is not an RFC 3339 time: {error}", self.value),
+            )
+        })?;
+        let unix_s = parsed.unix_timestamp() as f64 + f64::from(parsed.nanosecond()) * 1e-9;
+        Timestamp::from_unix_s(unix_s)
+            .map_err(|error| WireError::at(format!("{path}.value"), error.to_string()))
+    }
+
+    /// The time in RFC 3339 UTC, to the microsecond.
+    pub fn from_core(time: Timestamp) -> Self {
+        TimeJson {
+            value: format_rfc3339(time),
+            format: TIME_FORMAT.to_string(),
+        }
+    }
+}
+
+/// A time as RFC 3339 UTC (`Z`), to the microsecond; whole seconds have no fraction.
+pub fn format_rfc3339(time: Timestamp) -> String {
+    let micros = (time.unix_s() * 1e6).round() as i128;
+    OffsetDateTime::from_unix_timestamp_nanos(micros * 1000)
+        .ok()
+        .and_then(|t| t.format(&Rfc3339).ok())
+        // Beyond the years 1..9999, which no RFC 3339 string can hold: say so in words.
+        .unwrap_or_else(|| format!("unrepresentable time {} s", time.unix_s()))
+}
+
+impl PolygonJson {
+    pub fn to_core(&self, path: &str) -> Result<Polygon, WireError> {
+        let mut vertices = Vec::with_capacity(self.vertices.len());
+        for (index, vertex) in self.vertices.iter().enumerate() {
+            vertices.push(vertex.to_core(&format!("{path}.vertices[{index}]"))?);
+        }
+        Polygon::new(vertices).map_err(|error| {
+            let at = match (&error, error.vertex_index()) {
+                (_, Some(index)) => format!("{path}.vertices[{index}]"),
+                (GeometryError::TooFewVertices { .. }, _)
+                | (GeometryError::TooManyVertices { .. }, _) => format!("{path}.vertices"),
+                _ => path.to_string(),
+            };
+            WireError::at(at, error.to_string())
+        })
+    }
+}
+
+impl CircleJson {
+    pub fn to_core(&self, path: &str) -> Result<Circle, WireError> {
+        let centre = self.center.to_core(&format!("{path}.center"))?;
+        require_units(&format!("{path}.radius"), &self.radius.units)?;
+        Circle::new(centre, self.radius.value)
+            .map_err(|error| WireError::at(format!("{path}.radius.value"), error.to_string()))
+    }
+}
+
+impl Volume4DJson {
+    /// The validated volume; `path` is where this object sits in the document (empty for
+    /// the document itself).
+    pub fn to_core(&self, path: &str) -> Result<Volume4D, WireError> {
+        let join = |field: &str| {
+            if path.is_empty() {
+                field.to_string()
+            } else {
+                format!("{path}.{field}")
+            }
+        };
+        let volume_path = join("volume");
+        let footprint = match (&self.volume.outline_polygon, &self.volume.outline_circle) {
+            (Some(polygon), None) => {
+                Footprint::Polygon(polygon.to_core(&format!("{volume_path}.outline_polygon"))?)
+            }
+            (None, Some(circle)) => {
+                Footprint::Circle(circle.to_core(&format!("{volume_path}.outline_circle"))?)
+            }
+            (Some(_), Some(_)) => {
+                return Err(WireError::at(
+                    volume_path,
+                    "give either outline_polygon or outline_circle, not both",
+                ))
+            }
+            (None, None) => {
+                return Err(WireError::at(
+                    volume_path,
+                    "an outline is required: outline_polygon or outline_circle",
+                ))
+            }
+        };
+        let lower_path = format!("{volume_path}.altitude_lower");
+        let lower_m = self.volume.altitude_lower.to_metres(&lower_path)?;
+        let upper_m = self
+            .volume
+            .altitude_upper
+            .to_metres(&format!("{volume_path}.altitude_upper"))?;
+        let altitude = AltitudeBand::new(lower_m, upper_m).map_err(|_| {
+            WireError::at(
+                lower_path,
+                format!("altitude_lower {lower_m} m is not below altitude_upper {upper_m} m"),
+            )
+        })?;
+        let start = self.time_start.to_core(&join("time_start"))?;
+        let end = self.time_end.to_core(&join("time_end"))?;
+        let window = TimeWindow::new(start, end).map_err(|_| {
+            WireError::at(
+                join("time_end"),
+                format!(
+                    "time_end {} is not after time_start {}",
+                    self.time_end.value, self.time_start.value
+                ),
+            )
+        })?;
+        Ok(Volume4D::new(footprint, altitude, window))
+    }
+
+    /// The contract's JSON for a core volume.
+    pub fn from_core(volume: &Volume4D) -> Self {
+        let (outline_polygon, outline_circle) = match &volume.footprint {
+            Footprint::Polygon(polygon) => (
+                Some(PolygonJson {
+                    vertices: polygon
+                        .vertices()
+                        .iter()
+                        .map(|&v| LatLngJson::from_core(v))
+                        .collect(),
+                }),
+                None,
+            ),
+            Footprint::Circle(circle) => (
+                None,
+                Some(CircleJson {
+                    center: LatLngJson::from_core(circle.centre()),
+                    radius: RadiusJson {
+                        value: circle.radius_m(),
+                        units: LENGTH_UNITS.to_string(),
+                    },
+                }),
+            ),
+        };
+        Volume4DJson {
+            volume: VolumeJson {
+                outline_polygon,
+                outline_circle,
+                altitude_lower: AltitudeJson::from_metres(volume.altitude.lower_m()),
+                altitude_upper: AltitudeJson::from_metres(volume.altitude.upper_m()),
+            },
+            time_start: TimeJson::from_core(volume.window.start()),
+            time_end: TimeJson::from_core(volume.window.end()),
+        }
+    }
+}
