@@ -128,7 +128,7 @@ mod tests {
         let wait_s = limiter.take("a", 100.0).unwrap_err();
         assert!((wait_s - 0.1).abs() < 1e-9, "{wait_s}");
         assert!(limiter.take("b", 100.0).is_ok(), "buckets are per party");
-        assert!(limiter.take("a", 100.1).is_ok());
+        assert!(limiter.take("a", 100.11).is_ok());
     }
 
     #[test]
