@@ -50,7 +50,6 @@ pub struct ServerConfig {
     pub rng_seed: Option<u64>,
 }
 
-
 /// What every handler shares.
 pub struct Shared {
     pub store: Arc<dyn Store>,

@@ -58,12 +58,21 @@ fn send_all(
     let started = Instant::now();
     std::thread::scope(|scope| {
         for _ in 0..clients {
-            let (queue, latencies, conflicts, errors) = (queue.clone(), latencies.clone(), conflicts.clone(), errors.clone());
+            let (queue, latencies, conflicts, errors) = (
+                queue.clone(),
+                latencies.clone(),
+                conflicts.clone(),
+                errors.clone(),
+            );
             scope.spawn(move || {
-                let agent = ureq::AgentBuilder::new().timeout(Duration::from_secs(60)).build();
+                let agent = ureq::AgentBuilder::new()
+                    .timeout(Duration::from_secs(60))
+                    .build();
                 let mut mine = Vec::new();
                 loop {
-                    let Some(write) = queue.lock().unwrap_or_else(|p| p.into_inner()).next() else { break };
+                    let Some(write) = queue.lock().unwrap_or_else(|p| p.into_inner()).next() else {
+                        break;
+                    };
                     let url = format!("{base}/v1/intents/{run}-{}", write.id);
                     let sent = Instant::now();
                     let result = agent
@@ -77,51 +86,86 @@ fn send_all(
                         Ok(response) => {
                             mine.push(elapsed);
                             let answer: Value = response.into_json().unwrap_or(Value::Null);
-                            conflicts.fetch_add(answer["conflicts"].as_array().map_or(0, Vec::len), Ordering::Relaxed);
+                            conflicts.fetch_add(
+                                answer["conflicts"].as_array().map_or(0, Vec::len),
+                                Ordering::Relaxed,
+                            );
                         }
                         Err(error) => {
-                            errors.lock().unwrap_or_else(|p| p.into_inner()).push(error.to_string());
+                            errors
+                                .lock()
+                                .unwrap_or_else(|p| p.into_inner())
+                                .push(error.to_string());
                         }
                     }
                 }
-                latencies.lock().unwrap_or_else(|p| p.into_inner()).extend(mine);
+                latencies
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .extend(mine);
             });
         }
     });
     let elapsed_s = started.elapsed().as_secs_f64();
     let latencies = std::mem::take(&mut *latencies.lock().unwrap_or_else(|p| p.into_inner()));
     let errors = std::mem::take(&mut *errors.lock().unwrap_or_else(|p| p.into_inner()));
-    (latencies, conflicts.load(Ordering::Relaxed), errors, elapsed_s)
+    (
+        latencies,
+        conflicts.load(Ordering::Relaxed),
+        errors,
+        elapsed_s,
+    )
 }
 
 pub fn run(args: &Args, url: &str) -> anyhow::Result<ExitCode> {
-    let admin_token = args
-        .admin_token
-        .as_deref()
-        .context("--url needs --admin-token (or DECONFLICT_ADMIN_TOKEN): the benchmark adds its parties")?;
+    let admin_token = args.admin_token.as_deref().context(
+        "--url needs --admin-token (or DECONFLICT_ADMIN_TOKEN): the benchmark adds its parties",
+    )?;
     anyhow::ensure!(args.clients >= 1, "--clients must be at least 1");
     let base = url.trim_end_matches('/');
-    let run = format!("{:x}", SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_millis());
+    let run = format!(
+        "{:x}",
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_millis()
+    );
     let agent = ureq::agent();
     let mut tokens = Vec::new();
     for k in 0..PARTIES {
         let answer: Value = agent
             .post(&format!("{base}/v1/parties"))
             .set("Authorization", &format!("Bearer {admin_token}"))
-            .send_json(json!({"id": format!("bench-{run}-{k}"), "name": format!("benchmark party {k}")}))
-            .with_context(|| format!("cannot add a benchmark party at {base} (is the admin token right?)"))?
+            .send_json(
+                json!({"id": format!("bench-{run}-{k}"), "name": format!("benchmark party {k}")}),
+            )
+            .with_context(|| {
+                format!("cannot add a benchmark party at {base} (is the admin token right?)")
+            })?
             .into_json()?;
-        tokens.push(answer["token"].as_str().context("no token in the answer")?.to_owned());
+        tokens.push(
+            answer["token"]
+                .as_str()
+                .context("no token in the answer")?
+                .to_owned(),
+        );
     }
 
     let mut rng = ChaCha8Rng::seed_from_u64(args.seed);
-    let parties: Vec<usize> = (0..args.intents).map(|_| rng.random_range(0..PARTIES as usize)).collect();
+    let parties: Vec<usize> = (0..args.intents)
+        .map(|_| rng.random_range(0..PARTIES as usize))
+        .collect();
     let preload: Vec<Write> = (0..args.intents)
-        .map(|id| Write { party: parties[id], id: id as u64, body: body(&random_intent(&mut rng), None) })
+        .map(|id| Write {
+            party: parties[id],
+            id: id as u64,
+            body: body(&random_intent(&mut rng), None),
+        })
         .collect();
     let progress = progress_bar(args.intents as u64, args.json);
     progress.set_message("preloading intents over HTTP");
-    let (loaded, _, load_errors, load_s) = send_all(base, &tokens, &run, preload, args.clients, &progress);
+    let (loaded, _, load_errors, load_s) =
+        send_all(base, &tokens, &run, preload, args.clients, &progress);
     progress.finish_and_clear();
     anyhow::ensure!(
         load_errors.is_empty(),
@@ -136,18 +180,31 @@ pub fn run(args: &Args, url: &str) -> anyhow::Result<ExitCode> {
     let mut updates = updatable.into_iter();
     let writes: Vec<Write> = (0..args.writes)
         .map(|k| match updates.next().filter(|_| k % 2 == 0) {
-            Some(id) => Write { party: parties[id as usize], id, body: body(&random_intent(&mut rng), Some(1)) },
+            Some(id) => Write {
+                party: parties[id as usize],
+                id,
+                body: body(&random_intent(&mut rng), Some(1)),
+            },
             None => {
                 let id = (args.intents + k) as u64;
-                Write { party: rng.random_range(0..PARTIES as usize), id, body: body(&random_intent(&mut rng), None) }
+                Write {
+                    party: rng.random_range(0..PARTIES as usize),
+                    id,
+                    body: body(&random_intent(&mut rng), None),
+                }
             }
         })
         .collect();
     let progress = progress_bar(args.writes as u64, args.json);
     progress.set_message("timing checked writes over HTTP");
-    let (mut latencies, conflicts, errors, timed_s) = send_all(base, &tokens, &run, writes, args.clients, &progress);
+    let (mut latencies, conflicts, errors, timed_s) =
+        send_all(base, &tokens, &run, writes, args.clients, &progress);
     progress.finish_and_clear();
-    anyhow::ensure!(!latencies.is_empty(), "every timed write failed, first: {}", errors.first().map_or("", String::as_str));
+    anyhow::ensure!(
+        !latencies.is_empty(),
+        "every timed write failed, first: {}",
+        errors.first().map_or("", String::as_str)
+    );
     latencies.sort_unstable();
     let round = |value: f64, places: i32| (value * 10f64.powi(places)).round() / 10f64.powi(places);
     let report = json!({
@@ -182,5 +239,9 @@ pub fn run(args: &Args, url: &str) -> anyhow::Result<ExitCode> {
     for error in errors.iter().take(ERRORS_SHOWN_MAX) {
         eprintln!("deconflict: a timed write failed: {error}");
     }
-    Ok(if errors.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(if errors.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
