@@ -14,6 +14,8 @@
 //! 7. the last line is the trailer, its signature verifies, and its `from` and `head`
 //!    match the first and last entry lines, so lines cut off at either end are noticed.
 //!
+//! Lines end in `\n` (or `\r\n`); the last may end without one.
+//!
 //! Exports may cover only part of the chain (they start after the trailer's `from`);
 //! [`VerifiedSummary::from_genesis`] says whether this one starts at the beginning.
 
@@ -95,6 +97,11 @@ pub enum VerifyFailure {
     EntryHashMismatch,
     #[error("the signature does not verify with the server's public key")]
     BadSignature,
+    #[error(
+        "no signature of the export verifies with this public key (neither this line's nor \
+         the trailer's): it is probably not the key of the server that made the export"
+    )]
+    KeyMatchesNothing,
     #[error("the trailer's signature does not verify with the server's public key")]
     BadTrailerSignature,
     #[error(
@@ -114,7 +121,12 @@ pub enum VerifyFailure {
 
 /// Verifies an export (the bytes of a JSON-lines file) against the server's public key.
 pub fn verify(input: &[u8], public_key: &AuditPublicKey) -> Result<VerifiedSummary, VerifyError> {
-    let mut lines: Vec<&[u8]> = input.split(|&b| b == b'\n').collect();
+    // Lines end in `\n`; a `\r` before it (the file passed through a tool that writes
+    // Windows line ends) is not part of the line. No `\r` can be part of a canonical line.
+    let mut lines: Vec<&[u8]> = input
+        .split(|&b| b == b'\n')
+        .map(|line| line.strip_suffix(b"\r").unwrap_or(line))
+        .collect();
     // A final newline ends the last line rather than starting an empty one.
     if lines.last().is_some_and(|last| last.is_empty()) {
         lines.pop();
@@ -148,10 +160,10 @@ pub fn verify(input: &[u8], public_key: &AuditPublicKey) -> Result<VerifiedSumma
                     return Err(fail(VerifyFailure::BadTrailerSignature));
                 }
                 let last = previous.unwrap_or(found.from);
-                let first_seq = first_entry.map_or(found.from.seq + 1, |f| f.seq);
+                let first_seq = first_entry.map_or(found.from.seq.saturating_add(1), |f| f.seq);
                 if found.head != last {
                     return Err(fail(VerifyFailure::TrailerMismatch {
-                        trailer_first: found.from.seq + 1,
+                        trailer_first: found.from.seq.saturating_add(1),
                         trailer_last: found.head.seq,
                         lines: if first_entry.is_some() {
                             format!("{first_seq}..={}", last.seq)
@@ -207,7 +219,14 @@ pub fn verify(input: &[u8], public_key: &AuditPublicKey) -> Result<VerifiedSumma
             return Err(fail(VerifyFailure::EntryHashMismatch));
         }
         if !public_key.verifies(&entry.entry_hash.0, &entry.signature) {
-            return Err(fail(VerifyFailure::BadSignature));
+            // When nothing before this line verified and the trailer does not either, the
+            // likelier explanation is a wrong key rather than a forged line.
+            let nothing_verified = first_entry.is_none() && trailer.is_none();
+            return Err(fail(if nothing_verified {
+                VerifyFailure::KeyMatchesNothing
+            } else {
+                VerifyFailure::BadSignature
+            }));
         }
         let head = ChainHead {
             seq,

@@ -122,6 +122,15 @@ fn an_honest_export_of_a_mixed_log_verifies() {
 }
 
 #[test]
+fn windows_line_ends_and_a_missing_final_newline_are_accepted() {
+    let export = export_for("coalition", &mixed_log());
+    let crlf = export.replace('\n', "\r\n");
+    assert!(verify(crlf.as_bytes(), &signer().public_key()).is_ok());
+    let unterminated = export.trim_end_matches('\n');
+    assert!(verify(unterminated.as_bytes(), &signer().public_key()).is_ok());
+}
+
+#[test]
 fn every_party_gets_its_own_view_of_the_same_chain() {
     let log = mixed_log();
     let coalition = export_for("coalition", &log);
@@ -340,7 +349,34 @@ fn a_wrong_public_key_fails_at_the_first_line() {
         &AuditSigner::from_seed([1; 32]).public_key(),
     )
     .unwrap_err();
-    assert_eq!((error.line, error.reason), (1, VerifyFailure::BadSignature));
+    assert_eq!(
+        (error.line, error.reason),
+        (1, VerifyFailure::KeyMatchesNothing)
+    );
+}
+
+#[test]
+fn a_first_line_forged_with_another_key_is_a_bad_signature_not_a_wrong_key() {
+    let log = mixed_log();
+    let forger = AuditSigner::from_seed([7; 32]);
+    let mut forged_chain = AuditChain::new(forger, ChainHead::GENESIS);
+    let forged = forged_chain
+        .append(
+            "2015-11-03T09:00:00Z",
+            "agreement.proposed",
+            Some("coalition".into()),
+            Visibility::All,
+            json!({"version": 99}),
+        )
+        .unwrap();
+    let mut lines = lines_of(&export_for("coalition", &log));
+    lines[0] =
+        deconflict_audit::canonical::to_canonical_string(&serde_json::to_value(&forged).unwrap());
+    // The trailer still verifies with the right key, so line 1 is a forgery.
+    assert_eq!(
+        failing_line(&join(&lines)),
+        (1, VerifyFailure::BadSignature)
+    );
 }
 
 #[test]

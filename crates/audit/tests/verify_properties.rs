@@ -127,4 +127,34 @@ proptest! {
             .expect_err("a changed byte must not verify");
         prop_assert_eq!(error.line, line, "{}", error);
     }
+
+    #[test]
+    fn arbitrary_input_is_refused_without_panicking(
+        input in prop::collection::vec(any::<u8>(), 0..2000),
+    ) {
+        let signer = AuditSigner::from_seed([6; 32]);
+        let outcome = verify(&input, &signer.public_key());
+        prop_assert!(outcome.is_err());
+    }
+
+    #[test]
+    fn the_withheld_and_visible_forms_of_an_entry_are_interchangeable_links(
+        rows in rows_strategy(),
+    ) {
+        // Two views of the same log differ only where an entry is visible to one party and
+        // withheld from the other; either form links the same chain.
+        let signer = AuditSigner::from_seed([8; 32]);
+        let coalition = export(&rows, "coalition", &signer);
+        let russia = export(&rows, "russia", &signer);
+        let coalition_lines: Vec<&str> = coalition.lines().collect();
+        let russia_lines: Vec<&str> = russia.lines().collect();
+        let differing = (0..coalition_lines.len() - 1).find(|&i| coalition_lines[i] != russia_lines[i]);
+        prop_assume!(differing.is_some());
+        let index = differing.unwrap();
+        let mut mixed: Vec<&str> = coalition_lines.clone();
+        mixed[index] = russia_lines[index];
+        let text = mixed.join("\n") + "\n";
+        let outcome = verify(text.as_bytes(), &signer.public_key());
+        prop_assert!(outcome.is_ok(), "{:?}", outcome);
+    }
 }

@@ -50,6 +50,32 @@ fn the_built_in_scenario_writes_the_same_files_for_the_same_seed() {
 }
 
 #[test]
+fn the_files_do_not_depend_on_the_number_of_threads() {
+    let dir = tempfile::tempdir().unwrap();
+    for threads in ["1", "3"] {
+        deconflict()
+            .env("RAYON_NUM_THREADS", threads)
+            .args([
+                "sim",
+                "syria-2015",
+                "--seed",
+                "9",
+                "--duration",
+                "900",
+                "--out",
+            ])
+            .arg(dir.path().join(threads))
+            .assert()
+            .code(0);
+    }
+    for file in FILES {
+        let one = std::fs::read(dir.path().join("1").join(file)).unwrap();
+        let three = std::fs::read(dir.path().join("3").join(file)).unwrap();
+        assert!(one == three, "{file} differs between one and three threads");
+    }
+}
+
+#[test]
 fn a_scenario_file_is_read_and_its_errors_exit_2_naming_the_line() {
     let dir = tempfile::tempdir().unwrap();
     let good = include_str!("../../../scenarios/syria-2015.toml");
@@ -104,4 +130,60 @@ fn an_unknown_scenario_or_a_bad_option_exits_2() {
         .unwrap();
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8(output.stderr).unwrap().contains("step"));
+}
+
+#[test]
+fn deconflict_check_and_detect_read_the_generated_files_and_find_conflicts() {
+    let dir = tempfile::tempdir().unwrap();
+    deconflict()
+        .args(["sim", "syria-2015", "--seed", "2015", "--out"])
+        .arg(dir.path())
+        .assert()
+        .code(0);
+    let output = deconflict()
+        .args(["check", "--json"])
+        .arg(dir.path().join("intents.json"))
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert!(
+        report["conflicts"].as_array().unwrap().len() >= 3,
+        "{report}"
+    );
+}
+
+#[test]
+fn the_start_can_be_moved_and_a_bad_start_exits_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = deconflict()
+        .args([
+            "sim",
+            "syria-2015",
+            "--duration",
+            "300",
+            "--start",
+            "2026-01-01T00:00:00Z",
+            "--out",
+        ])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    let tracks = std::fs::read_to_string(dir.path().join("tracks.csv")).unwrap();
+    // 2026-01-01T00:00:00Z is Unix time 1767225600.
+    assert!(
+        tracks.lines().nth(1).unwrap().starts_with("1767225600,"),
+        "{tracks:.200}"
+    );
+
+    let output = deconflict()
+        .args(["sim", "syria-2015", "--start", "yesterday", "--out"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8(output.stderr)
+        .unwrap()
+        .contains("--start"));
 }

@@ -326,8 +326,11 @@ fn reached(state: &AircraftState, target: LatLon, capture_m: f64, turn_radius_m:
     if distance_m < capture_m {
         return true;
     }
+    if distance_m >= 2.0 * turn_radius_m {
+        return false;
+    }
     let off_nose = wrap_pi(initial_bearing_rad(state.position, target) - state.heading_rad).abs();
-    off_nose > std::f64::consts::FRAC_PI_2 && distance_m < 2.0 * turn_radius_m
+    off_nose > std::f64::consts::FRAC_PI_2
 }
 
 /// Flies `plan` from take-off at `base` to landing.
@@ -422,6 +425,7 @@ fn command_for(leg: &Leg, state: &AircraftState, corner: usize) -> Command {
             Command {
                 steer: Steer::Toward(*to),
                 altitude_m,
+                altitude_rate_mps: 0.0,
                 speed_mps: *speed_mps,
             }
         }
@@ -436,6 +440,7 @@ fn command_for(leg: &Leg, state: &AircraftState, corner: usize) -> Command {
                 to: *to,
             },
             altitude_m: *altitude_m,
+            altitude_rate_mps: 0.0,
             speed_mps: *speed_mps,
         },
         Leg::Hold {
@@ -452,6 +457,7 @@ fn command_for(leg: &Leg, state: &AircraftState, corner: usize) -> Command {
                 clockwise: *clockwise,
             },
             altitude_m: *altitude_m,
+            altitude_rate_mps: 0.0,
             speed_mps: *speed_mps,
         },
         Leg::Racetrack {
@@ -462,6 +468,7 @@ fn command_for(leg: &Leg, state: &AircraftState, corner: usize) -> Command {
         } => Command {
             steer: Steer::Toward(corners[corner]),
             altitude_m: *altitude_m,
+            altitude_rate_mps: 0.0,
             speed_mps: *speed_mps,
         },
         Leg::Land {
@@ -472,9 +479,16 @@ fn command_for(leg: &Leg, state: &AircraftState, corner: usize) -> Command {
         } => {
             let remaining_m = haversine_distance_m(state.position, *base);
             let glide_m = elevation_m + remaining_m * GLIDE_SLOPE_RAD.tan();
+            // On the glide path the commanded altitude falls as the base comes closer.
+            let altitude_rate_mps = if glide_m < *cruise_altitude_m {
+                -state.speed_mps * GLIDE_SLOPE_RAD.tan()
+            } else {
+                0.0
+            };
             Command {
                 steer: Steer::Toward(*base),
                 altitude_m: glide_m.min(*cruise_altitude_m),
+                altitude_rate_mps,
                 speed_mps: if remaining_m < APPROACH_DISTANCE_M {
                     0.0 // clamped up to the type's approach (minimum) speed
                 } else {
@@ -482,5 +496,113 @@ fn command_for(leg: &Leg, state: &AircraftState, corner: usize) -> Command {
                 },
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fighter() -> AircraftType {
+        AircraftType {
+            id: "test".into(),
+            name: "test".into(),
+            cruise_speed_mps: 230.0,
+            speed_min_mps: 90.0,
+            speed_max_mps: 280.0,
+            climb_rate_mps: 60.0,
+            descent_rate_mps: 40.0,
+            turn_rate_rad_s: 3f64.to_radians(),
+            acceleration_mps2: 3.0,
+        }
+    }
+
+    fn base() -> Base {
+        Base {
+            id: "B".into(),
+            name: "base".into(),
+            position: LatLon::from_degrees(35.0, 36.0),
+            elevation_m: 50.0,
+        }
+    }
+
+    #[test]
+    fn a_point_inside_the_turning_circle_is_passed_rather_than_orbited_forever() {
+        // 1.5 km abeam of the runway's heading: well inside a 4.4 km turn radius.
+        let home = base();
+        let first = destination(home.position, 0.0, 60_000.0).0;
+        let abeam = destination(first, std::f64::consts::FRAC_PI_2, 1_500.0).0;
+        let fly = |to| Leg::Fly {
+            to,
+            cruise_altitude_m: 6000.0,
+            altitude_m: 6000.0,
+            speed_mps: 230.0,
+        };
+        let plan = SortiePlan {
+            legs: vec![
+                fly(first),
+                fly(abeam),
+                Leg::Land {
+                    base: home.position,
+                    elevation_m: home.elevation_m,
+                    cruise_altitude_m: 6000.0,
+                    cruise_speed_mps: 230.0,
+                },
+            ],
+            on_station_leg: 1,
+        };
+        let trajectory = fly_sortie(&plan, &fighter(), &home, "test").unwrap();
+        assert!(
+            trajectory.states.len() < 1800,
+            "{} s",
+            trajectory.states.len()
+        );
+        let last = trajectory.states.last().unwrap();
+        assert!(haversine_distance_m(last.position, home.position) < LANDING_CAPTURE_M);
+        assert!(
+            last.altitude_m < home.elevation_m + 150.0,
+            "{}",
+            last.altitude_m
+        );
+    }
+
+    #[test]
+    fn a_hold_lasts_its_duration_and_the_on_station_time_is_its_start() {
+        let home = base();
+        let center = destination(home.position, 1.0, 80_000.0).0;
+        let plan = SortiePlan {
+            legs: vec![
+                Leg::Fly {
+                    to: destination(center, 1.0 + std::f64::consts::PI, 10_000.0).0,
+                    cruise_altitude_m: 7000.0,
+                    altitude_m: 6000.0,
+                    speed_mps: 230.0,
+                },
+                Leg::Hold {
+                    center,
+                    radius_m: 10_000.0,
+                    clockwise: false,
+                    altitude_m: 6000.0,
+                    speed_mps: 230.0,
+                    duration_s: 600.0,
+                },
+                Leg::Land {
+                    base: home.position,
+                    elevation_m: home.elevation_m,
+                    cruise_altitude_m: 7000.0,
+                    cruise_speed_mps: 230.0,
+                },
+            ],
+            on_station_leg: 1,
+        };
+        let trajectory = fly_sortie(&plan, &fighter(), &home, "test").unwrap();
+        let hold_states = trajectory
+            .leg_of_state
+            .iter()
+            .filter(|&&leg| leg == 1)
+            .count();
+        assert_eq!(hold_states, 600);
+        assert_eq!(trajectory.leg_of_state[trajectory.on_station_s + 1], 1);
+        assert_eq!(trajectory.leg_of_state[trajectory.on_station_s], 0);
     }
 }

@@ -87,12 +87,11 @@ pub fn destination(start: LatLon, bearing_rad: f64, distance_m: f64) -> (LatLon,
         lat_rad: lat2,
         lon_rad: wrap_pi(lon2),
     };
-    // The final course is the reverse of the initial bearing from the end back to start.
-    let final_bearing = if distance_m == 0.0 {
-        bearing_rad
-    } else {
-        wrap_two_pi(initial_bearing_rad(end, start) + PI)
-    };
+    // The course on arrival, from the spherical triangle pole-start-end (Napier's
+    // analogies), reusing the sines and cosines above.
+    let final_bearing = wrap_two_pi(
+        (sin_bearing * cos_lat).atan2(cos_delta * cos_lat * cos_bearing - sin_delta * sin_lat),
+    );
     (end, final_bearing)
 }
 
@@ -147,6 +146,29 @@ mod tests {
         let (end, _) = destination(start, 1.0, 250_000.0);
         assert!((haversine_distance_m(start, end) - 250_000.0).abs() < 1e-3);
         assert!((initial_bearing_rad(start, end) - 1.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn the_final_course_is_the_reverse_of_the_bearing_back() {
+        let start = LatLon::from_degrees(25.117, 51.315);
+        for (bearing_deg, distance_m) in [
+            (315.0, 1_700_000.0),
+            (10.0, 50_000.0),
+            (180.0, 1.0),
+            (90.0, 0.0),
+        ] {
+            let (end, course) = destination(start, f64::to_radians(bearing_deg), distance_m);
+            let expected = if distance_m == 0.0 {
+                f64::to_radians(bearing_deg)
+            } else {
+                wrap_two_pi(initial_bearing_rad(end, start) + PI)
+            };
+            // The reference is ill-conditioned for points a metre apart.
+            assert!(
+                wrap_pi(course - expected).abs() < 1e-6,
+                "{bearing_deg}° {distance_m} m: {course} vs {expected}"
+            );
+        }
     }
 
     #[test]

@@ -140,8 +140,12 @@ fn volume(
     }
 }
 
+/// The least half-width and half-length of a rectangle, so that a straight stretch planned
+/// with no margin still has an area (and no two of its vertices coincide).
+const RECTANGLE_HALF_SIDE_M_MIN: f64 = 50.0;
+
 /// The smallest rectangle with sides along and across `axis_rad` (from `origin`) holding
-/// every state, grown by `margin_m` on all sides.
+/// every state, grown by `margin_m` on all sides (and to at least 100 m by 100 m).
 fn rectangle_around(
     states: &[AircraftState],
     origin: LatLon,
@@ -167,8 +171,13 @@ fn rectangle_around(
             along * cos_axis - across * sin_axis,
         )
     };
-    let (a0, a1) = (along_min - margin_m, along_max + margin_m);
-    let (c0, c1) = (across_min - margin_m, across_max + margin_m);
+    let widen = |low: f64, high: f64| {
+        let middle = 0.5 * (low + high);
+        let half = (0.5 * (high - low) + margin_m).max(RECTANGLE_HALF_SIDE_M_MIN);
+        (middle - half, middle + half)
+    };
+    let (a0, a1) = widen(along_min, along_max);
+    let (c0, c1) = widen(across_min, across_max);
     Footprint::Polygon(vec![
         corner(a0, c0),
         corner(a1, c0),

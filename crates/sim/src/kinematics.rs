@@ -67,6 +67,9 @@ pub enum Steer {
 pub struct Command {
     pub steer: Steer,
     pub altitude_m: f64,
+    /// The rate at which `altitude_m` itself moves (on a glide path, say), flown as a feed
+    /// forward so that the aircraft tracks a moving altitude instead of lagging it.
+    pub altitude_rate_mps: f64,
     pub speed_mps: f64,
 }
 
@@ -121,7 +124,8 @@ pub fn step(
     );
     let speed_mps = state.speed_mps + speed_change;
 
-    let vertical_target = (ALTITUDE_GAIN_PER_S * (command.altitude_m - state.altitude_m))
+    let vertical_target = (command.altitude_rate_mps
+        + ALTITUDE_GAIN_PER_S * (command.altitude_m - state.altitude_m))
         .clamp(-aircraft.descent_rate_mps, aircraft.climb_rate_mps);
     let vertical_change = (vertical_target - state.vertical_speed_mps).clamp(
         -VERTICAL_ACCELERATION_MPS2_MAX * dt_s,
@@ -203,6 +207,7 @@ mod tests {
         let command = Command {
             steer: Steer::Toward(target),
             altitude_m: 6000.0,
+            altitude_rate_mps: 0.0,
             speed_mps: 230.0,
         };
         let mut state = level(0.0);
@@ -225,6 +230,7 @@ mod tests {
         let command = Command {
             steer: Steer::Toward(LatLon::from_degrees(36.0, 37.0)),
             altitude_m: 9000.0,
+            altitude_rate_mps: 0.0,
             speed_mps: 230.0,
         };
         let mut state = level(0.0);
@@ -247,6 +253,7 @@ mod tests {
         let command = Command {
             steer: Steer::Line { from, to },
             altitude_m: 6000.0,
+            altitude_rate_mps: 0.0,
             speed_mps: 230.0,
         };
         // Starting 6 km north of the line and heading south, across it.
@@ -274,6 +281,7 @@ mod tests {
                 clockwise: true,
             },
             altitude_m: 6000.0,
+            altitude_rate_mps: 0.0,
             speed_mps: 230.0,
         };
         let mut state = level(0.0);
@@ -282,5 +290,52 @@ mod tests {
         }
         let radius = haversine_distance_m(center, state.position);
         assert!((radius - 15_000.0).abs() < 300.0, "{radius}");
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(512))]
+
+        /// Whatever the state and the command, one step stays within every limit of the
+        /// type: the law every generated track relies on.
+        #[test]
+        fn one_step_never_exceeds_the_types_limits(
+            speed_mps in 90.0f64..=280.0,
+            heading_deg in 0.0f64..360.0,
+            vertical_speed_mps in -40.0f64..=60.0,
+            target_bearing_deg in 0.0f64..360.0,
+            target_distance_m in 0.0f64..500_000.0,
+            circle in proptest::prelude::any::<bool>(),
+            clockwise in proptest::prelude::any::<bool>(),
+            altitude_command_m in 0.0f64..15_000.0,
+            speed_command_mps in 0.0f64..400.0,
+        ) {
+            let aircraft = fighter();
+            let state = AircraftState {
+                heading_rad: heading_deg.to_radians(),
+                speed_mps,
+                vertical_speed_mps,
+                ..level(0.0)
+            };
+            let target = destination(state.position, target_bearing_deg.to_radians(), target_distance_m).0;
+            let steer = if circle {
+                Steer::Circle { center: target, radius_m: 8000.0, clockwise }
+            } else {
+                Steer::Toward(target)
+            };
+            let command = Command { steer, altitude_m: altitude_command_m, altitude_rate_mps: 0.0, speed_mps: speed_command_mps };
+            let next = step(&state, &aircraft, &command, 1.0);
+            let turned = wrap_pi(next.heading_rad - state.heading_rad).abs();
+            proptest::prop_assert!(turned <= aircraft.turn_rate_rad_s + 1e-4, "turned {}", turned);
+            proptest::prop_assert!(next.speed_mps >= aircraft.speed_min_mps && next.speed_mps <= aircraft.speed_max_mps);
+            proptest::prop_assert!((next.speed_mps - state.speed_mps).abs() <= aircraft.acceleration_mps2 + 1e-9);
+            proptest::prop_assert!(next.vertical_speed_mps <= aircraft.climb_rate_mps + 1e-9);
+            proptest::prop_assert!(next.vertical_speed_mps >= -aircraft.descent_rate_mps - 1e-9);
+            proptest::prop_assert!(
+                (next.vertical_speed_mps - state.vertical_speed_mps).abs()
+                    <= VERTICAL_ACCELERATION_MPS2_MAX + 1e-9
+            );
+            let moved_m = haversine_distance_m(state.position, next.position);
+            proptest::prop_assert!((moved_m - 0.5 * (state.speed_mps + next.speed_mps)).abs() < 1e-6);
+        }
     }
 }

@@ -2,93 +2,24 @@
 //! contract's CSV, GeoJSON to look at, and a manifest tying sorties, aircraft and intents
 //! together.
 //!
-//! The serde types here follow CONTRACT.md's shapes (Volume4D, the check input, the track
-//! CSV header) exactly; positions are rounded to 1e-7 degree (about a centimetre),
+//! Intents are written with the contract's serde types from `deconflict-wire` (Volume4D,
+//! the check input); the track CSV follows the contract's header. Positions are rounded to 1e-7 degree (about a centimetre),
 //! altitudes, speeds and radii to a centimetre, so the files stay readable.
 
 use std::io::{self, Write};
 
 use chrono::{DateTime, SecondsFormat};
-use serde::Serialize;
+use deconflict_wire::check::{CheckInputJson, IntentJson, SeparationJson};
+use deconflict_wire::volume::{
+    AltitudeJson, CircleJson, LatLngJson, PolygonJson, RadiusJson, TimeJson, Volume4DJson,
+    VolumeJson,
+};
 use serde_json::{json, Value};
 
 use crate::generate::Generated;
 use crate::geo::{destination, LatLon};
 use crate::intents::{Footprint, PlannedVolume};
 use crate::scenario::{AreaShape, Role, Scenario};
-
-#[derive(Serialize)]
-struct CheckInput<'a> {
-    separation: Separation,
-    intents: Vec<IntentJson<'a>>,
-}
-
-#[derive(Serialize)]
-struct Separation {
-    horizontal_m: f64,
-    vertical_m: f64,
-    time_s: f64,
-}
-
-#[derive(Serialize)]
-struct IntentJson<'a> {
-    id: &'a str,
-    party: &'a str,
-    volumes: Vec<Volume4dJson>,
-}
-
-#[derive(Serialize)]
-struct Volume4dJson {
-    volume: VolumeJson,
-    time_start: TimeJson,
-    time_end: TimeJson,
-}
-
-#[derive(Serialize)]
-struct VolumeJson {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    outline_polygon: Option<PolygonJson>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    outline_circle: Option<CircleJson>,
-    altitude_lower: AltitudeJson,
-    altitude_upper: AltitudeJson,
-}
-
-#[derive(Serialize)]
-struct PolygonJson {
-    vertices: Vec<LatLngJson>,
-}
-
-#[derive(Serialize)]
-struct LatLngJson {
-    lat: f64,
-    lng: f64,
-}
-
-#[derive(Serialize)]
-struct CircleJson {
-    center: LatLngJson,
-    radius: RadiusJson,
-}
-
-#[derive(Serialize)]
-struct RadiusJson {
-    value: f64,
-    units: &'static str,
-}
-
-#[derive(Serialize)]
-struct AltitudeJson {
-    value: f64,
-    reference: &'static str,
-    units: &'static str,
-}
-
-#[derive(Serialize)]
-struct TimeJson {
-    value: String,
-    format: &'static str,
-}
 
 /// Degrees rounded to 1e-7. Adding 0.0 turns a negative zero into a positive one, so
 /// that no file ever shows "-0".
@@ -115,12 +46,22 @@ pub fn rfc3339(unix_s: i64) -> String {
         .unwrap_or_else(|| unix_s.to_string())
 }
 
-fn volume_json(volume: &PlannedVolume) -> Volume4dJson {
-    let altitude = |value: f64| AltitudeJson {
-        value,
-        reference: "W84",
-        units: "M",
-    };
+fn time_json(unix_s: i64) -> TimeJson {
+    TimeJson {
+        value: rfc3339(unix_s),
+        format: "RFC3339".to_string(),
+    }
+}
+
+fn altitude_json(value_m: f64) -> AltitudeJson {
+    AltitudeJson {
+        value: value_m,
+        reference: "W84".to_string(),
+        units: "M".to_string(),
+    }
+}
+
+fn volume_json(volume: &PlannedVolume) -> Volume4DJson {
     let (outline_polygon, outline_circle) = match &volume.footprint {
         Footprint::Polygon(vertices) => (
             Some(PolygonJson {
@@ -134,37 +75,27 @@ fn volume_json(volume: &PlannedVolume) -> Volume4dJson {
                 center: lat_lng(*center),
                 radius: RadiusJson {
                     value: *radius_m,
-                    units: "M",
+                    units: "M".to_string(),
                 },
             }),
         ),
     };
-    Volume4dJson {
+    Volume4DJson {
         volume: VolumeJson {
             outline_polygon,
             outline_circle,
-            altitude_lower: altitude(volume.altitude_lower_m),
-            altitude_upper: altitude(volume.altitude_upper_m),
+            altitude_lower: altitude_json(volume.altitude_lower_m),
+            altitude_upper: altitude_json(volume.altitude_upper_m),
         },
-        time_start: TimeJson {
-            value: rfc3339(volume.time_start_unix_s),
-            format: "RFC3339",
-        },
-        time_end: TimeJson {
-            value: rfc3339(volume.time_end_unix_s),
-            format: "RFC3339",
-        },
+        time_start: time_json(volume.time_start_unix_s),
+        time_end: time_json(volume.time_end_unix_s),
     }
 }
 
-/// The intents in the input format of `deconflict check`, with the agreement's minima.
-pub fn write_intents_json(
-    scenario: &Scenario,
-    generated: &Generated,
-    out: &mut dyn Write,
-) -> io::Result<()> {
-    let input = CheckInput {
-        separation: Separation {
+/// The intents as the contract's `deconflict check` input (the `deconflict-wire` types).
+pub fn check_input(scenario: &Scenario, generated: &Generated) -> CheckInputJson {
+    CheckInputJson {
+        separation: SeparationJson {
             horizontal_m: scenario.agreement.horizontal_m,
             vertical_m: scenario.agreement.vertical_m,
             time_s: scenario.agreement.time_s,
@@ -173,12 +104,29 @@ pub fn write_intents_json(
             .intents
             .iter()
             .map(|intent| IntentJson {
-                id: &intent.id,
-                party: &intent.party,
+                id: intent.id.clone(),
+                party: intent.party.clone(),
                 volumes: intent.volumes.iter().map(volume_json).collect(),
             })
             .collect(),
-    };
+    }
+}
+
+/// The intents in the input format of `deconflict check`, with the agreement's minima.
+/// The document is validated as `deconflict check` would read it before it is written, so
+/// a generator bug shows here rather than in whoever reads the file.
+pub fn write_intents_json(
+    scenario: &Scenario,
+    generated: &Generated,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    let input = check_input(scenario, generated);
+    if let Err(error) = input.to_core() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("the generated intents are not valid check input: {error}"),
+        ));
+    }
     serde_json::to_writer_pretty(&mut *out, &input)?;
     out.write_all(b"\n")
 }
@@ -250,13 +198,28 @@ pub fn write_geojson(
     generated: &Generated,
     out: &mut dyn Write,
 ) -> io::Result<()> {
-    let mut features = Vec::new();
+    // Features are written one at a time: a large run's collection would otherwise be
+    // held in memory whole, several times the size of the file.
+    out.write_all(b"{\"type\":\"FeatureCollection\",\"features\":[")?;
+    let mut first = true;
+    let mut feature = |out: &mut dyn Write, value: Value| -> io::Result<()> {
+        if !first {
+            out.write_all(b",")?;
+        }
+        first = false;
+        out.write_all(b"\n")?;
+        serde_json::to_writer(&mut *out, &value)?;
+        Ok(())
+    };
     for base in &scenario.bases {
-        features.push(json!({
-            "type": "Feature",
-            "geometry": {"type": "Point", "coordinates": [degrees(base.position.lon_deg()), degrees(base.position.lat_deg())]},
-            "properties": {"kind": "base", "id": base.id, "name": base.name, "elevation_m": base.elevation_m},
-        }));
+        feature(
+            out,
+            json!({
+                "type": "Feature",
+                "geometry": {"type": "Point", "coordinates": [degrees(base.position.lon_deg()), degrees(base.position.lat_deg())]},
+                "properties": {"kind": "base", "id": base.id, "name": base.name, "elevation_m": base.elevation_m},
+            }),
+        )?;
     }
     for area in &scenario.areas {
         let footprint = match &area.shape {
@@ -266,28 +229,34 @@ pub fn write_geojson(
             },
             AreaShape::Polygon(vertices) => Footprint::Polygon(vertices.clone()),
         };
-        features.push(json!({
-            "type": "Feature",
-            "geometry": {"type": "Polygon", "coordinates": [ring(&footprint)]},
-            "properties": {"kind": "area", "id": area.id, "name": area.name},
-        }));
+        feature(
+            out,
+            json!({
+                "type": "Feature",
+                "geometry": {"type": "Polygon", "coordinates": [ring(&footprint)]},
+                "properties": {"kind": "area", "id": area.id, "name": area.name},
+            }),
+        )?;
     }
     for intent in &generated.intents {
         for (index, volume) in intent.volumes.iter().enumerate() {
-            features.push(json!({
-                "type": "Feature",
-                "geometry": {"type": "Polygon", "coordinates": [ring(&volume.footprint)]},
-                "properties": {
-                    "kind": "volume",
-                    "intent": intent.id,
-                    "party": intent.party,
-                    "index": index,
-                    "altitude_lower_m": volume.altitude_lower_m,
-                    "altitude_upper_m": volume.altitude_upper_m,
-                    "time_start": rfc3339(volume.time_start_unix_s),
-                    "time_end": rfc3339(volume.time_end_unix_s),
-                },
-            }));
+            feature(
+                out,
+                json!({
+                    "type": "Feature",
+                    "geometry": {"type": "Polygon", "coordinates": [ring(&volume.footprint)]},
+                    "properties": {
+                        "kind": "volume",
+                        "intent": intent.id,
+                        "party": intent.party,
+                        "index": index,
+                        "altitude_lower_m": volume.altitude_lower_m,
+                        "altitude_upper_m": volume.altitude_upper_m,
+                        "time_start": rfc3339(volume.time_start_unix_s),
+                        "time_end": rfc3339(volume.time_end_unix_s),
+                    },
+                }),
+            )?;
         }
     }
     for flight in &generated.flights {
@@ -305,22 +274,23 @@ pub fn write_geojson(
                 ])
             })
             .collect();
-        features.push(json!({
-            "type": "Feature",
-            "geometry": {"type": "LineString", "coordinates": coordinates},
-            "properties": {
-                "kind": "track",
-                "id": flight.aircraft_id,
-                "party": flight.party,
-                "intent": flight.intent_id,
-                "time_start": rfc3339(flight.track[0].time_unix_s),
-                "time_end": rfc3339(flight.track[flight.track.len() - 1].time_unix_s),
-            },
-        }));
+        feature(
+            out,
+            json!({
+                "type": "Feature",
+                "geometry": {"type": "LineString", "coordinates": coordinates},
+                "properties": {
+                    "kind": "track",
+                    "id": flight.aircraft_id,
+                    "party": flight.party,
+                    "intent": flight.intent_id,
+                    "time_start": rfc3339(flight.track[0].time_unix_s),
+                    "time_end": rfc3339(flight.track[flight.track.len() - 1].time_unix_s),
+                },
+            }),
+        )?;
     }
-    let collection = json!({"type": "FeatureCollection", "features": features});
-    serde_json::to_writer(&mut *out, &collection)?;
-    out.write_all(b"\n")
+    out.write_all(b"\n]}\n")
 }
 
 /// What was generated and from what: the parties, the agreement's terms and one line per

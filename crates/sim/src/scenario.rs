@@ -608,13 +608,34 @@ struct Context<'a> {
 }
 
 fn validate_planning(planning: &PlanningFile) -> Result<Planning, ScenarioError> {
-    non_negative("planning.lateral_margin_m", planning.lateral_margin_m)?;
-    non_negative("planning.vertical_margin_m", planning.vertical_margin_m)?;
-    non_negative("planning.time_margin_s", planning.time_margin_s)?;
-    if planning.volume_duration_s < 10 {
+    for (place, value, max) in [
+        (
+            "planning.lateral_margin_m",
+            planning.lateral_margin_m,
+            100_000.0,
+        ),
+        (
+            "planning.vertical_margin_m",
+            planning.vertical_margin_m,
+            10_000.0,
+        ),
+        ("planning.time_margin_s", planning.time_margin_s, 86_400.0),
+    ] {
+        non_negative(place, value)?;
+        if value > max {
+            return Err(invalid(place, format!("must be at most {max}")));
+        }
+    }
+    if planning.departure_delay_max_s > 86_400 {
+        return Err(invalid(
+            "planning.departure_delay_max_s",
+            "must be at most 86400 seconds",
+        ));
+    }
+    if !(10..=86_400).contains(&planning.volume_duration_s) {
         return Err(invalid(
             "planning.volume_duration_s",
-            "must be at least 10 seconds",
+            "must be 10 to 86400 seconds",
         ));
     }
     Ok(Planning {
@@ -1045,7 +1066,8 @@ fn non_negative(place: &str, value: f64) -> Result<(), ScenarioError> {
     }
 }
 
-fn parse_time(place: &str, text: &str) -> Result<i64, ScenarioError> {
+/// An RFC 3339 time of whole seconds as Unix seconds; errors name `place`.
+pub fn parse_time(place: &str, text: &str) -> Result<i64, ScenarioError> {
     let parsed = chrono::DateTime::parse_from_rfc3339(text).map_err(|error| {
         invalid(
             place,

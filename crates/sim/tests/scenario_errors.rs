@@ -1,6 +1,7 @@
 //! A scenario that cannot be used is refused with a message naming the place.
 
 use deconflict_sim::{Scenario, ScenarioError};
+use proptest::prelude::Strategy as _;
 
 const SYRIA: &str = include_str!("../../../scenarios/syria-2015.toml");
 
@@ -164,5 +165,49 @@ polygon = [{ lat = 35.0, lon = 36.0 }, { lat = 35.1, lon = 36.0 }]
             assert!(problem.contains("at least 3 vertices"));
         }
         other => panic!("{other:?}"),
+    }
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(300))]
+
+    /// Any number of the seed scenario replaced by any other (negative, huge, zero, NaN,
+    /// infinite) is either accepted or refused with a message; never a panic.
+    #[test]
+    fn any_number_replaced_by_any_other_is_accepted_or_refused_without_panicking(
+        which in proptest::prelude::any::<proptest::sample::Index>(),
+        replacement in proptest::prop_oneof![
+            proptest::prelude::any::<f64>().prop_map(|x| format!("{x:?}")),
+            proptest::prelude::any::<i64>().prop_map(|x| x.to_string()),
+            proptest::prelude::Just("nan".to_string()),
+            proptest::prelude::Just("-inf".to_string()),
+            proptest::prelude::Just("0".to_string()),
+            proptest::prelude::Just("1e308".to_string()),
+        ],
+    ) {
+        // Numbers of the file: values after "= " (or inside a table) that parse as f64.
+        let mut spans = Vec::new();
+        let bytes = SYRIA.as_bytes();
+        let mut i = 0;
+        while i < bytes.len() {
+            let starts_number = (bytes[i].is_ascii_digit() || bytes[i] == b'-')
+                && i > 0
+                && (bytes[i - 1] == b' ' || bytes[i - 1] == b'[');
+            if starts_number {
+                let mut j = i + 1;
+                while j < bytes.len() && (bytes[j].is_ascii_digit() || bytes[j] == b'.') {
+                    j += 1;
+                }
+                if SYRIA[i..j].parse::<f64>().is_ok() {
+                    spans.push((i, j));
+                }
+                i = j;
+            } else {
+                i += 1;
+            }
+        }
+        let (start, end) = spans[which.index(spans.len())];
+        let text = format!("{}{}{}", &SYRIA[..start], replacement, &SYRIA[end..]);
+        let _ = Scenario::from_toml(&text);
     }
 }

@@ -13,6 +13,7 @@ use std::process::ExitCode;
 use anyhow::{bail, Context as _};
 use clap::Args as ClapArgs;
 use deconflict_sim::output::{write_geojson, write_intents_json, write_manifest, write_tracks_csv};
+use deconflict_sim::scenario::parse_time;
 use deconflict_sim::{builtin, generate, GenerateOptions, Progress, Scenario, BUILTIN_SCENARIOS};
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -34,6 +35,10 @@ pub struct Args {
     /// Multiply every pattern's sorties per hour, for more or less traffic.
     #[arg(long, default_value_t = 1.0, value_name = "X")]
     rate_scale: f64,
+    /// Move the whole scenario in time to start at this RFC 3339 time (fixed on-station
+    /// times move with it), for instance to replay it live.
+    #[arg(long, value_name = "TIME")]
+    start: Option<String>,
     /// The directory to write into (created if missing).
     #[arg(long, value_name = "DIR")]
     out: PathBuf,
@@ -42,11 +47,17 @@ pub struct Args {
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let (text, source) = read_scenario(&args.scenario)?;
     let scenario = Scenario::from_toml(&text).with_context(|| format!("scenario {source}"))?;
+    let start_unix_s = args
+        .start
+        .as_deref()
+        .map(|text| parse_time("--start", text))
+        .transpose()?;
     let options = GenerateOptions {
         seed: args.seed,
         duration_s: args.duration,
         track_step_s: args.step,
         rate_scale: args.rate_scale,
+        start_unix_s,
     };
 
     let bar = if std::io::stderr().is_terminal() {
@@ -61,13 +72,16 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     } else {
         None
     };
-    let mut report = |progress: Progress| {
+    let report = |progress: Progress| {
         if let Some(bar) = &bar {
             bar.set_length(progress.sorties_total as u64);
-            bar.set_position(progress.sorties_done as u64);
+            // Sorties finish on several threads; never move the bar backwards.
+            if progress.sorties_done as u64 > bar.position() {
+                bar.set_position(progress.sorties_done as u64);
+            }
         }
     };
-    let generated = generate(&scenario, &options, &mut report)?;
+    let generated = generate(&scenario, &options, &report)?;
     if let Some(bar) = &bar {
         bar.finish_and_clear();
     }

@@ -15,7 +15,7 @@ pub fn syria() -> Scenario {
 }
 
 pub fn generate_with(scenario: &Scenario, options: &GenerateOptions) -> Generated {
-    generate(scenario, options, &mut |_| {}).unwrap_or_else(|error| {
+    generate(scenario, options, &|_| {}).unwrap_or_else(|error| {
         panic!("seed {}: {error}", options.seed);
     })
 }
