@@ -23,6 +23,7 @@ struct Cli {
 /// `commands/`.
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Offline strategic check: every conflict between the intents of a file.
     Check(commands::check::Args),
     /// Offline tactical check: every conflicting pair at every time step of a tracks file.
     Detect(commands::detect::Args),
@@ -49,6 +50,13 @@ fn main() -> ExitCode {
             error.exit();
         }
     };
+    // The offline commands are made for pipelines (`deconflict check … | head`): with the
+    // default SIGPIPE action a closed reader ends them quietly, as it does any Unix tool,
+    // where Rust's ignored SIGPIPE would make the next `println!` panic. The service keeps
+    // SIGPIPE ignored, so that no write to a closed peer can end it.
+    if !matches!(cli.command, Command::Serve(_)) {
+        sigpipe::reset();
+    }
     let outcome: anyhow::Result<ExitCode> = match cli.command {
         Command::Check(args) => commands::check::run(args),
         Command::Detect(args) => commands::detect::run(args),
