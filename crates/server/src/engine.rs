@@ -520,62 +520,46 @@ impl Engine {
                 id,
                 write,
                 reply,
-            } => match self.put_intent(&caller, id, write, now_ms, observers, pending) {
-                Ok(outcome) => answer_after_commit(pending, reply, outcome),
-                Err(error) => {
-                    let _ = reply.send(Err(error));
-                }
-            },
+            } => {
+                let outcome = self.put_intent(&caller, id, write, now_ms, observers, pending);
+                answer_when_committed(pending, reply, outcome)
+            }
             Command::DeleteIntent {
                 caller,
                 id,
                 version,
                 reply,
-            } => match self.delete_intent(&caller, id, version, now_ms, observers, pending) {
-                Ok(()) => answer_after_commit(pending, reply, ()),
-                Err(error) => {
-                    let _ = reply.send(Err(error));
-                }
-            },
+            } => {
+                let outcome = self.delete_intent(&caller, id, version, now_ms, observers, pending);
+                answer_when_committed(pending, reply, outcome)
+            }
             Command::AckConflict {
                 caller,
                 conflict_id,
                 reply,
             } => {
-                match self
+                let outcome = self
                     .ack_conflict(&caller, &conflict_id, now_ms, pending)
-                    .await
-                {
-                    Ok(record) => answer_after_commit(pending, reply, record),
-                    Err(error) => {
-                        let _ = reply.send(Err(error));
-                    }
-                }
+                    .await;
+                answer_when_committed(pending, reply, outcome)
             }
             Command::AddParty {
                 caller,
                 party,
                 reply,
-            } => match self.add_party(&caller, party, now_ms, pending).await {
-                Ok(()) => answer_after_commit(pending, reply, ()),
-                Err(error) => {
-                    let _ = reply.send(Err(error));
-                }
-            },
+            } => {
+                let outcome = self.add_party(&caller, party, now_ms, pending).await;
+                answer_when_committed(pending, reply, outcome)
+            }
             Command::Propose {
                 caller,
                 terms,
                 reply,
             } => {
-                match self
+                let outcome = self
                     .propose(&caller, terms, now_ms, observers, pending)
-                    .await
-                {
-                    Ok(record) => answer_after_commit(pending, reply, record),
-                    Err(error) => {
-                        let _ = reply.send(Err(error));
-                    }
-                }
+                    .await;
+                answer_when_committed(pending, reply, outcome)
             }
             Command::Answer {
                 caller,
@@ -583,26 +567,19 @@ impl Engine {
                 accept,
                 reply,
             } => {
-                match self
+                let outcome = self
                     .answer(&caller, version, accept, now_ms, observers, pending)
-                    .await
-                {
-                    Ok(record) => answer_after_commit(pending, reply, record),
-                    Err(error) => {
-                        let _ = reply.send(Err(error));
-                    }
-                }
+                    .await;
+                answer_when_committed(pending, reply, outcome)
             }
             Command::Record {
                 events,
                 audit,
                 reply,
-            } => match self.record(events, audit, now_ms, pending) {
-                Ok(()) => answer_after_commit(pending, reply, ()),
-                Err(error) => {
-                    let _ = reply.send(Err(error));
-                }
-            },
+            } => {
+                let outcome = self.record(events, audit, now_ms, pending);
+                answer_when_committed(pending, reply, outcome)
+            }
         }
     }
 
@@ -1462,6 +1439,21 @@ impl Engine {
             self.event(pending, now_ms, &event.party_id, &event.kind, event.data);
         }
         Ok(())
+    }
+}
+
+/// Answers a command: an error at once (nothing was written), a success only once the
+/// batch holding its writes has committed.
+fn answer_when_committed<T: Send + 'static>(
+    pending: &mut Pending,
+    reply: oneshot::Sender<Result<T, ApiError>>,
+    outcome: Result<T, ApiError>,
+) {
+    match outcome {
+        Ok(value) => answer_after_commit(pending, reply, value),
+        Err(error) => {
+            let _ = reply.send(Err(error));
+        }
     }
 }
 
