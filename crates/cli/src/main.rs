@@ -32,6 +32,10 @@ enum Command {
     Audit(commands::audit::Args),
     /// Generate a scenario's intents and tracks into files.
     Sim(commands::sim::Args),
+    /// Run the deconfliction service over HTTP.
+    Serve(commands::serve::Args),
+    /// Add and list parties in the store.
+    Party(commands::party::Args),
 }
 
 /// Exit status for unusable input, as the contract requires of every subcommand.
@@ -51,6 +55,8 @@ fn main() -> ExitCode {
         Command::Bench(args) => commands::bench::run(args),
         Command::Audit(args) => commands::audit::run(args),
         Command::Sim(args) => commands::sim::run(args),
+        Command::Serve(args) => commands::serve::run(args),
+        Command::Party(args) => commands::party::run(args),
     };
     match outcome {
         Ok(code) => code,

@@ -1,5 +1,5 @@
 //! The footprint distance against an independent reference: dense sampling of both
-//! outlines (great-circle arcs sampled by spherical interpolation, geodesic circles by
+//! outlines (polygon edges as WGS84 geodesics and circles as geodesic circles, both by
 //! Karney's direct problem), refined around the best samples, with WGS84 geodesic
 //! distances (Karney) between samples and a winding-number containment test.
 
@@ -17,12 +17,6 @@ fn unit(p: LatLng) -> V {
     [lat.cos() * lng.cos(), lat.cos() * lng.sin(), lat.sin()]
 }
 
-fn to_lat_lng(v: V) -> LatLng {
-    let lat = v[2].atan2(v[0].hypot(v[1])).to_degrees();
-    let lng = v[1].atan2(v[0]).to_degrees();
-    LatLng::new(lat.clamp(-90.0, 90.0), lng.clamp(-180.0, 180.0)).unwrap()
-}
-
 fn dot(a: V, b: V) -> f64 {
     a[0] * b[0] + a[1] * b[1] + a[2] * b[2]
 }
@@ -32,22 +26,6 @@ fn cross(a: V, b: V) -> V {
         a[1] * b[2] - a[2] * b[1],
         a[2] * b[0] - a[0] * b[2],
         a[0] * b[1] - a[1] * b[0],
-    ]
-}
-
-fn slerp(a: V, b: V, t: f64) -> V {
-    let angle = dot(a, b).clamp(-1.0, 1.0).acos();
-    if angle < 1e-15 {
-        return a;
-    }
-    let (wa, wb) = (
-        ((1.0 - t) * angle).sin() / angle.sin(),
-        (t * angle).sin() / angle.sin(),
-    );
-    [
-        wa * a[0] + wb * b[0],
-        wa * a[1] + wb * b[1],
-        wa * a[2] + wb * b[2],
     ]
 }
 
@@ -64,14 +42,23 @@ struct Outline {
 fn outline(footprint: &Footprint) -> Outline {
     match footprint {
         Footprint::Polygon(polygon) => {
-            let units: Vec<V> = polygon.vertices().iter().map(|&v| unit(v)).collect();
-            let count = units.len();
+            let vertices = polygon.vertices().to_vec();
+            let count = vertices.len();
+            let edges: Vec<(f64, f64)> = (0..count)
+                .map(|i| {
+                    let (a, b) = (vertices[i], vertices[(i + 1) % count]);
+                    let (length_m, azimuth_deg, _, _): (f64, f64, f64, f64) =
+                        geodesic().inverse(a.lat_deg(), a.lng_deg(), b.lat_deg(), b.lng_deg());
+                    (length_m, azimuth_deg)
+                })
+                .collect();
             Outline {
                 pieces: count,
                 point: Box::new(move |s: f64| {
                     let edge = (s.floor() as usize).min(count - 1);
                     let t = s - edge as f64;
-                    to_lat_lng(slerp(units[edge], units[(edge + 1) % count], t))
+                    let (length_m, azimuth_deg) = edges[edge];
+                    destination(vertices[edge], azimuth_deg, length_m * t)
                 }),
             }
         }
@@ -158,7 +145,9 @@ fn reference_distance_m(a: &Footprint, b: &Footprint) -> f64 {
 }
 
 fn tolerance_m(reference_m: f64) -> f64 {
-    (reference_m * 0.005).max(10.0)
+    // The contract asks for 0.5 % or 10 m; the design achieves far better, and a
+    // regression should show long before it breaks the contract.
+    (reference_m * 0.001).max(2.0)
 }
 
 /// Checks one random pair and reports its seed on failure.
@@ -227,8 +216,8 @@ fn a_polygon_around_the_north_pole_contains_the_pole() {
     let outside = Footprint::Circle(
         deconflict_core::geometry::Circle::new(LatLng::new(80.0, 45.0).unwrap(), 1.0).unwrap(),
     );
-    // The edge from (85, 0) to (85, 90) is a great-circle arc, which bulges poleward of
-    // the parallel; the reference measures the same arc.
+    // The edge from (85, 0) to (85, 90) is a geodesic, which bulges poleward of the
+    // parallel; the reference measures the same curve.
     let found = polygon.geodesic_distance_m(&outside);
     let reference = reference_distance_m(&polygon, &outside);
     assert!(

@@ -17,9 +17,10 @@ struct Scenario {
     aircraft: usize,
     centre_lat_deg: f64,
     centre_lon_deg: f64,
-    /// Half-width of the box of positions, in degrees of latitude (longitude spread is the
-    /// same number of degrees, so boxes near the poles wrap around them).
+    /// Half-height of the box of positions, in degrees of latitude.
     spread_deg: f64,
+    /// Half-width in degrees of longitude (180: all the way round, as around a pole).
+    lon_spread_deg: f64,
     alt_max_m: f64,
     speed_max_mps: f64,
     climbing_fraction: f64,
@@ -49,7 +50,7 @@ fn traffic(scenario: &Scenario, seed: u64) -> Vec<AircraftState> {
             .clamp(-90.0, 90.0);
             let lon = wrap_lon(
                 scenario.centre_lon_deg
-                    + rng.random_range(-scenario.spread_deg..=scenario.spread_deg),
+                    + rng.random_range(-scenario.lon_spread_deg..=scenario.lon_spread_deg),
             );
             let speed = rng.random_range(0.0..=scenario.speed_max_mps);
             let heading = rng.random_range(0.0..std::f64::consts::TAU);
@@ -110,6 +111,7 @@ const DENSE_CLUSTER: Scenario = Scenario {
     centre_lat_deg: 45.0,
     centre_lon_deg: 10.0,
     spread_deg: 1.0,
+    lon_spread_deg: 1.0,
     alt_max_m: 13_000.0,
     speed_max_mps: 300.0,
     climbing_fraction: 0.1,
@@ -142,16 +144,24 @@ fn the_grid_finds_exactly_the_exhaustive_pairs_across_the_antimeridian() {
 
 #[test]
 fn the_grid_finds_exactly_the_exhaustive_pairs_around_the_poles() {
-    for (lat, lon) in [(89.0, 0.0), (-89.5, 120.0), (75.0, -170.0)] {
+    // Caps around both poles (every longitude, so pairs face each other across the pole,
+    // and some aircraft sit exactly on it), and a box across the antimeridian up north.
+    for (lat, lat_spread, lon, lon_spread) in [
+        (88.5, 1.5, 0.0, 180.0),
+        (-89.0, 1.0, 120.0, 180.0),
+        (75.0, 3.0, -170.0, 15.0),
+    ] {
         let scenario = Scenario {
             centre_lat_deg: lat,
             centre_lon_deg: lon,
-            spread_deg: 3.0,
+            spread_deg: lat_spread,
+            lon_spread_deg: lon_spread,
             aircraft: 1000,
             ..DENSE_CLUSTER
         };
         for seed in seeds() {
-            assert_same_pairs(&scenario, seed, &DetectionParams::default());
+            let found = assert_same_pairs(&scenario, seed, &DetectionParams::default());
+            assert!(found > 20, "seed {seed}, centre {lat}: only {found} pairs");
             assert_same_pairs(&scenario, seed, &well_clear());
         }
     }
@@ -182,6 +192,7 @@ fn the_grid_finds_exactly_the_exhaustive_pairs_among_climbing_and_descending_tra
 fn the_grid_finds_exactly_the_exhaustive_pairs_under_well_clear() {
     let scenario = Scenario {
         spread_deg: 0.3,
+        lon_spread_deg: 0.3,
         ..DENSE_CLUSTER
     };
     for seed in seeds() {
@@ -192,13 +203,14 @@ fn the_grid_finds_exactly_the_exhaustive_pairs_under_well_clear() {
 
 #[test]
 fn the_grid_finds_exactly_the_exhaustive_pairs_over_the_whole_globe_with_outliers() {
-    // Scattered traffic with a few very fast aircraft, so some reach beyond the grid's
-    // cube size and take the direct path, and some parameters differ from the defaults.
+    // Scattered traffic with a few very fast aircraft, so some reach beyond the fine grid's
+    // cube size and take the coarse grid, and some parameters differ from the defaults.
     let scenario = Scenario {
         aircraft: 3000,
         centre_lat_deg: 0.0,
         centre_lon_deg: 0.0,
         spread_deg: 90.0,
+        lon_spread_deg: 180.0,
         speed_max_mps: 250.0,
         ..DENSE_CLUSTER
     };
@@ -210,7 +222,9 @@ fn the_grid_finds_exactly_the_exhaustive_pairs_over_the_whole_globe_with_outlier
     .unwrap();
     for seed in seeds() {
         let mut states = traffic(&scenario, seed);
-        for state in states.iter_mut().step_by(97) {
+        // One aircraft in 300 is fast: well under 1 %, so they are beyond twice the 99th
+        // percentile of reach and take the coarse grid, including against each other.
+        for state in states.iter_mut().step_by(300) {
             *state = AircraftState::new(
                 state.party(),
                 state.lat_deg(),
@@ -231,6 +245,38 @@ fn the_grid_finds_exactly_the_exhaustive_pairs_over_the_whole_globe_with_outlier
             reference.len()
         );
         assert!(!fast.is_empty(), "seed {seed}");
+    }
+}
+
+#[test]
+fn fast_outliers_in_a_dense_cluster_are_found_against_everything_in_reach() {
+    for seed in seeds() {
+        let mut states = traffic(&DENSE_CLUSTER, seed);
+        // Three outliers side by side (so they conflict with each other too) and one alone.
+        for (k, index) in [10usize, 20, 30, 40].into_iter().enumerate() {
+            let s = states[index];
+            let lat = if k < 3 { 45.0 + 0.01 * k as f64 } else { 45.5 };
+            states[index] =
+                AircraftState::new(s.party(), lat, 10.0, 5000.0, 0.0, 2500.0, 0.0).unwrap();
+        }
+        let params = DetectionParams::default();
+        let fast = TacticalDetector::new(params).detect(&states);
+        let reference = detect_exhaustive(&states, &params);
+        assert!(
+            fast == reference,
+            "seed {seed}: {} vs {} pairs",
+            fast.len(),
+            reference.len()
+        );
+        let outliers = [10u32, 20, 30, 40];
+        let involving = fast
+            .iter()
+            .filter(|p| outliers.contains(&p.first) || outliers.contains(&p.second))
+            .count();
+        assert!(
+            involving > 5,
+            "seed {seed}: the outliers should meet traffic ({involving} pairs)"
+        );
     }
 }
 
@@ -273,7 +319,7 @@ proptest! {
 
     #[test]
     fn reordering_the_aircraft_does_not_change_the_pairs(seed in any::<u64>(), rotation in 0usize..400) {
-        let scenario = Scenario { aircraft: 400, spread_deg: 0.5, ..DENSE_CLUSTER };
+        let scenario = Scenario { aircraft: 400, spread_deg: 0.5, lon_spread_deg: 0.5, ..DENSE_CLUSTER };
         let states = traffic(&scenario, seed);
         let mut rotated = states.clone();
         rotated.rotate_left(rotation);
@@ -302,7 +348,7 @@ proptest! {
     ) {
         // Longitude is arbitrary: shifting every aircraft by the same longitude must give
         // the same pairs with the same figures, up to rounding.
-        let scenario = Scenario { aircraft: 300, spread_deg: 0.5, centre_lon_deg: 0.0, ..DENSE_CLUSTER };
+        let scenario = Scenario { aircraft: 300, spread_deg: 0.5, lon_spread_deg: 0.5, centre_lon_deg: 0.0, ..DENSE_CLUSTER };
         let states = traffic(&scenario, seed);
         let shifted: Vec<AircraftState> = states
             .iter()

@@ -1,2 +1,224 @@
 //! The HTTP service: authentication, the agreement, intents, conflicts, tracks, alerts, the
 //! hotline, events, the audit export and the console.
+//!
+//! [`start`] loads the state from a [`Store`] and returns the [`AppState`] handlers share
+//! and the [`Engine`] (the single writer, see [`engine`]) to spawn; [`app`] builds the
+//! router over that state; [`serve`] does both, listens, and shuts down gracefully
+//! (in-flight writes are committed and answered, event streams end).
+//!
+//! Architecture invariant: request and response types live here and convert to core and
+//! store types explicitly; the store never sees HTTP and the core never sees JSON.
+
+pub mod api;
+pub mod auth;
+pub mod clock;
+pub mod disclosure;
+pub mod engine;
+pub mod error;
+pub mod events;
+pub mod limits;
+pub mod openapi;
+pub mod terms;
+
+use std::future::Future;
+use std::ops::Deref;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use axum::Router;
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+use tokio_util::sync::CancellationToken;
+
+use deconflict_audit::AuditSigner;
+use deconflict_store::Store;
+
+pub use clock::{Clock, SystemClock};
+pub use engine::{Engine, EngineError, EngineHandle, NewAudit, NewEvent};
+pub use error::ApiError;
+pub use limits::RateLimit;
+pub use terms::Terms;
+
+/// How the service is set up (besides its store and clock).
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// The terms in force when the store holds no agreement yet.
+    pub initial_terms: Terms,
+    pub rate_limit: RateLimit,
+    /// Seeds conflict ids, references and tokens; `None` draws from the operating system.
+    pub rng_seed: Option<u64>,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            initial_terms: Terms::default(),
+            rate_limit: RateLimit::default(),
+            rng_seed: None,
+        }
+    }
+}
+
+/// What every handler shares.
+pub struct Shared {
+    pub store: Arc<dyn Store>,
+    pub engine: EngineHandle,
+    pub published: Arc<engine::Published>,
+    pub clock: Arc<dyn Clock>,
+    pub parties: auth::PartyCache,
+    pub rate_limiter: limits::RateLimiter,
+    pub signer: AuditSigner,
+    /// Cancelled at shutdown so long-lived responses (event streams) end.
+    pub shutdown: CancellationToken,
+    pub metrics: PrometheusHandle,
+    pub rng: Mutex<StdRng>,
+}
+
+#[derive(Clone)]
+pub struct AppState(Arc<Shared>);
+
+impl Deref for AppState {
+    type Target = Shared;
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// Why the service could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    #[error(transparent)]
+    Store(#[from] deconflict_store::StoreError),
+    #[error("the stored server key is unusable: {0}")]
+    Key(String),
+    #[error("cannot listen: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// The Prometheus recorder is process-wide; every state in the process shares it.
+fn metrics_handle() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let recorder = PrometheusBuilder::new().build_recorder();
+            let handle = recorder.handle();
+            if metrics::set_global_recorder(recorder).is_err() {
+                tracing::warn!(
+                    "a metrics recorder was already installed; /metrics shows only this one's"
+                );
+            }
+            handle
+        })
+        .clone()
+}
+
+/// The server's signing key: the seed stored in the store, or a new one stored now.
+pub async fn server_signer(store: &dyn Store, rng: &mut StdRng) -> Result<AuditSigner, StartError> {
+    let fresh: [u8; 32] = rand::Rng::random(rng);
+    let stored = store.server_key_seed_or_insert(&hex::encode(fresh)).await?;
+    let bytes = hex::decode(&stored).map_err(|error| StartError::Key(error.to_string()))?;
+    let seed: [u8; 32] = bytes
+        .try_into()
+        .map_err(|_| StartError::Key("the seed is not 32 bytes".into()))?;
+    Ok(AuditSigner::from_seed(seed))
+}
+
+/// Loads the state from `store` and returns the handlers' state and the writer to spawn
+/// (`tokio::spawn(engine.run())`).
+pub async fn start(
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    config: ServerConfig,
+) -> Result<(AppState, Engine), StartError> {
+    let mut rng = match config.rng_seed {
+        Some(seed) => StdRng::seed_from_u64(seed),
+        None => StdRng::from_os_rng(),
+    };
+    let signer = server_signer(store.as_ref(), &mut rng).await?;
+    let engine_seed = config.rng_seed.map(|seed| seed.wrapping_add(1));
+    let (handle, published, engine) = Engine::start(
+        store.clone(),
+        clock.clone(),
+        signer.clone(),
+        config.initial_terms.clone(),
+        engine_seed,
+    )
+    .await?;
+    let state = AppState(Arc::new(Shared {
+        store,
+        engine: handle,
+        published,
+        clock,
+        parties: auth::PartyCache::default(),
+        rate_limiter: limits::RateLimiter::new(config.rate_limit),
+        signer,
+        shutdown: CancellationToken::new(),
+        metrics: metrics_handle(),
+        rng: Mutex::new(rng),
+    }));
+    Ok((state, engine))
+}
+
+/// The router over a started state.
+pub fn app(state: AppState) -> Router {
+    api::router(state)
+}
+
+/// How often old events are pruned.
+const EVENT_PRUNE_INTERVAL: Duration = Duration::from_secs(600);
+
+/// Runs the service on `listener` until `shutdown` completes, then stops accepting,
+/// ends event streams, lets in-flight requests finish and the writer commit them.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    config: ServerConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), StartError> {
+    let (state, engine) = start(store, clock, config).await?;
+    let writer = tokio::spawn(engine.run());
+    let pruner = tokio::spawn(prune_events(state.clone()));
+    let token = state.shutdown.clone();
+    let router = app(state.clone());
+    tracing::info!(address = %listener.local_addr()?, backend = state.store.backend(), "listening");
+    drop(state);
+    let stop = token.clone();
+    axum::serve(listener, router)
+        .with_graceful_shutdown(async move {
+            tokio::select! {
+                () = shutdown => {},
+                () = stop.cancelled() => {},
+            }
+            tracing::info!("shutting down: finishing requests in flight");
+            stop.cancel();
+        })
+        .await?;
+    token.cancel();
+    pruner.abort();
+    let _ = pruner.await;
+    if let Err(error) = writer.await {
+        tracing::error!(%error, "the writer task failed");
+    }
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn prune_events(state: AppState) {
+    let mut ticker = tokio::time::interval(EVENT_PRUNE_INTERVAL);
+    loop {
+        tokio::select! {
+            _ = ticker.tick() => {},
+            () = state.shutdown.cancelled() => return,
+        }
+        let before_ms = state.clock.now_ms() - (limits::EVENT_RETENTION_S as i64) * 1000;
+        match state.store.prune_events(before_ms).await {
+            Ok(0) => {}
+            Ok(pruned) => tracing::info!(pruned, "pruned events past retention"),
+            Err(error) => tracing::warn!(%error, "pruning events failed"),
+        }
+    }
+}

@@ -1,2 +1,132 @@
 //! Durable storage behind one trait, with two real backends: SQLite (embedded, the
 //! default) and PostgreSQL (shared by several instances).
+//!
+//! The store knows rows, not rules: the server decides what to write (version checks,
+//! conflict detection, disclosure) and hands the store one [`Batch`] of [`Mutation`]s per
+//! group commit. [`Store::apply`] writes a whole batch in one transaction and returns only
+//! once it is durable, so the server can acknowledge every write in the batch after it.
+//!
+//! Architecture invariant: both backends run the same SQL text (portable between SQLite
+//! and PostgreSQL, `$n` placeholders) and pass the same test suite
+//! (`tests/store_suite.rs`). Migrations are embedded, one set per backend, and only grow.
+
+mod backend;
+mod model;
+
+pub use backend::{
+    open_postgres, open_postgres_in_schema, open_sqlite, PostgresStore, SqliteStore,
+};
+pub use model::{
+    AgreementAnswer, AgreementRecord, AgreementStatus, AuditRecord, Batch, ConflictRecord,
+    EventRecord, IntentRecord, IntentState, Mutation, PartyRecord, Role, UnknownName,
+};
+
+use async_trait::async_trait;
+
+/// Milliseconds since the Unix epoch, UTC: the one time unit the store keeps.
+pub type UnixMillis = i64;
+
+/// Why a store operation failed. Every variant is a problem of the environment (the
+/// database), never of a client's input: the server maps them all to 503 and logs them.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("database migration failed: {0}")]
+    Migration(#[from] sqlx::migrate::MigrateError),
+    #[error("a stored row is unreadable ({what}): {detail}")]
+    Corrupt { what: &'static str, detail: String },
+    #[error("cannot open the store: {0}")]
+    Open(String),
+}
+
+/// Durable state of the service. Every method is one round trip (or one transaction) to
+/// the database; no method caches.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Which backend this is, for logs and metrics (`"sqlite"` or `"postgres"`).
+    fn backend(&self) -> &'static str;
+
+    /// Writes every mutation of `batch` in one transaction, durable when this returns
+    /// `Ok`. Later mutations of the same row win over earlier ones in the same batch.
+    async fn apply(&self, batch: &Batch) -> Result<(), StoreError>;
+
+    async fn party(&self, id: &str) -> Result<Option<PartyRecord>, StoreError>;
+    async fn party_by_token_sha256(
+        &self,
+        token_sha256_hex: &str,
+    ) -> Result<Option<PartyRecord>, StoreError>;
+    /// All parties, ordered by id.
+    async fn parties(&self) -> Result<Vec<PartyRecord>, StoreError>;
+    /// Adds one party outside any group commit (the `party add` command); fails when the
+    /// id or the token hash is taken.
+    async fn insert_party(&self, party: &PartyRecord) -> Result<(), StoreError>;
+
+    async fn intent(&self, party_id: &str, id: &str) -> Result<Option<IntentRecord>, StoreError>;
+    /// The party's intents, ordered by id, at most `limit` of them after `after_id`.
+    async fn intents_of(
+        &self,
+        party_id: &str,
+        after_id: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<IntentRecord>, StoreError>;
+    /// Every intent of every party, ordered by (party, id), one page after `after`; used
+    /// to rebuild the in-memory index at start.
+    async fn intents_page(
+        &self,
+        after: Option<(&str, &str)>,
+        limit: u32,
+    ) -> Result<Vec<IntentRecord>, StoreError>;
+    async fn intent_count(&self) -> Result<u64, StoreError>;
+
+    async fn conflict(&self, id: &str) -> Result<Option<ConflictRecord>, StoreError>;
+    /// Conflicts involving the party (either side), newest first.
+    async fn conflicts_of(
+        &self,
+        party_id: &str,
+        include_resolved: bool,
+        limit: u32,
+    ) -> Result<Vec<ConflictRecord>, StoreError>;
+    /// Conflicts of every party, newest first (what observers read).
+    async fn conflicts_all(
+        &self,
+        include_resolved: bool,
+        limit: u32,
+    ) -> Result<Vec<ConflictRecord>, StoreError>;
+    /// Every conflict not yet resolved (to rebuild the in-memory state at start).
+    async fn open_conflicts(&self) -> Result<Vec<ConflictRecord>, StoreError>;
+
+    /// The party's events with a sequence number above `after_seq`, ascending.
+    async fn events_after(
+        &self,
+        party_id: &str,
+        after_seq: i64,
+        limit: u32,
+    ) -> Result<Vec<EventRecord>, StoreError>;
+    /// The highest event sequence number ever stored (0 when none).
+    async fn last_event_seq(&self) -> Result<i64, StoreError>;
+    /// Deletes events older than `before_ms`; returns how many went.
+    async fn prune_events(&self, before_ms: UnixMillis) -> Result<u64, StoreError>;
+
+    /// Audit records with a sequence number above `after_seq`, ascending.
+    async fn audit_after(&self, after_seq: i64, limit: u32)
+        -> Result<Vec<AuditRecord>, StoreError>;
+    async fn last_audit(&self) -> Result<Option<AuditRecord>, StoreError>;
+
+    /// Every agreement version with its answers, ascending by version.
+    async fn agreements(&self) -> Result<Vec<AgreementRecord>, StoreError>;
+
+    /// Stores `seed` as the server's signing key seed unless one is stored already, and
+    /// returns the one stored (so concurrent first starts agree on one key).
+    async fn server_key_seed_or_insert(&self, seed_hex: &str) -> Result<String, StoreError>;
+}
+
+impl StoreError {
+    /// Whether the write failed because a unique key (a party id or token) was taken.
+    pub fn is_unique_violation(&self) -> bool {
+        match self {
+            StoreError::Database(sqlx::Error::Database(error)) => error.is_unique_violation(),
+            _ => false,
+        }
+    }
+}

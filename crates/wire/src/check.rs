@@ -162,3 +162,106 @@ pub struct CheckReportJson {
     pub intents: usize,
     pub elapsed_ms: f64,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use deconflict_core::strategic::{disclosure_region, intents_conflict};
+    use proptest::prelude::*;
+
+    const EXAMPLE: &str = include_str!("../../../examples/two-parties.json");
+
+    /// Numbers that stress validation and geometry: out of range, huge, tiny, negative,
+    /// at the poles and the antimeridian.
+    const NUMBERS: &[&str] = &[
+        "0",
+        "-0",
+        "90",
+        "-90",
+        "180",
+        "-180",
+        "90.0000001",
+        "1e308",
+        "-1e308",
+        "1e-300",
+        "5e6",
+        "-1",
+        "89.99999999",
+        "179.9999999",
+        "35.3",
+        "\"x\"",
+        "null",
+        "[]",
+        "{}",
+    ];
+
+    fn mutate(text: &str, edits: &[(usize, usize)]) -> String {
+        // Replace some numbers of the example with stress values.
+        let mut out = String::new();
+        let mut number_index = 0;
+        let mut chars = text.chars().peekable();
+        while let Some(c) = chars.next() {
+            let starts_number = c.is_ascii_digit()
+                || (c == '-' && chars.peek().is_some_and(|n| n.is_ascii_digit()));
+            if !starts_number {
+                out.push(c);
+                continue;
+            }
+            let mut number = c.to_string();
+            while let Some(&n) = chars.peek() {
+                if n.is_ascii_digit() || matches!(n, '.' | 'e' | 'E' | '+' | '-' | ':' | 'T' | 'Z')
+                {
+                    number.push(n);
+                    chars.next();
+                } else {
+                    break;
+                }
+            }
+            match edits.iter().find(|(at, _)| *at == number_index) {
+                Some((_, choice)) if !number.contains(':') => {
+                    out.push_str(NUMBERS[choice % NUMBERS.len()])
+                }
+                _ => out.push_str(&number),
+            }
+            number_index += 1;
+        }
+        out
+    }
+
+    #[test]
+    fn the_example_file_is_valid() {
+        let input = parse_check_input(EXAMPLE).unwrap();
+        assert_eq!(input.intents.len(), 4);
+        let round_trip = serde_json::to_string(&CheckInputJson::from_core(&input)).unwrap();
+        assert_eq!(parse_check_input(&round_trip).unwrap(), input);
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+
+        #[test]
+        fn no_mutated_file_makes_parsing_or_detection_panic(
+            edits in proptest::collection::vec((0usize..120, 0usize..100), 1..6),
+            cut in proptest::option::of(0usize..4000),
+        ) {
+            let mut text = mutate(EXAMPLE, &edits);
+            if let Some(cut) = cut {
+                text.truncate(cut.min(text.len()));
+            }
+            match parse_check_input(&text) {
+                Err(error) => prop_assert!(!error.to_string().is_empty()),
+                Ok(input) => {
+                    for a in &input.intents {
+                        for b in &input.intents {
+                            if let Some(conflict) = intents_conflict(&a.volumes, &b.volumes, &input.separation) {
+                                let (i, j) = conflict.closest_pair;
+                                let region = disclosure_region(&a.volumes[i], &b.volumes[j], &input.separation);
+                                prop_assert!(region.is_some());
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

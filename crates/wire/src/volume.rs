@@ -11,8 +11,8 @@
 //! `outline_circle` (`{"center": {"lat", "lng"}, "radius": {"value", "units": "M"}}`) may
 //! stand instead of `outline_polygon`; exactly one of them must be present. Altitudes are
 //! metres above the WGS84 ellipsoid (`"W84"`, `"M"`, the only reference and unit
-//! accepted); times are RFC 3339 with any offset, written back in UTC (`Z`) to the
-//! microsecond.
+//! accepted); times are RFC 3339 with any offset, read to the microsecond (finer
+//! fractions are rounded) and written back in UTC (`Z`).
 
 use std::fmt;
 
@@ -88,6 +88,21 @@ pub fn from_json_str<'de, T: Deserialize<'de>>(text: &'de str) -> Result<T, Wire
         message: strip_position(&inner.to_string()),
     })?;
     Ok(value)
+}
+
+/// Converts an already parsed JSON value into `T`, naming the path of the first problem
+/// (for request bodies read as [`serde_json::Value`] first).
+pub fn from_json_value<T: serde::de::DeserializeOwned>(
+    value: serde_json::Value,
+) -> Result<T, WireError> {
+    serde_path_to_error::deserialize(value).map_err(|error| {
+        let path = error.path().to_string();
+        WireError {
+            path: if path == "." { String::new() } else { path },
+            position: None,
+            message: error.into_inner().to_string(),
+        }
+    })
 }
 
 /// serde_json appends " at line L column C" to its messages; the position is reported
@@ -243,9 +258,17 @@ impl TimeJson {
                 format!("{:?} is not an RFC 3339 time: {error}", self.value),
             )
         })?;
-        let unix_s = parsed.unix_timestamp() as f64 + f64::from(parsed.nanosecond()) * 1e-9;
-        Timestamp::from_unix_s(unix_s)
-            .map_err(|error| WireError::at(format!("{path}.value"), error.to_string()))
+        // To the microsecond, the core's resolution (finer fractions are rounded).
+        let unix_us = (parsed.unix_timestamp_nanos() + 500).div_euclid(1000);
+        i64::try_from(unix_us)
+            .ok()
+            .and_then(|unix_us| Timestamp::from_unix_us(unix_us).ok())
+            .ok_or_else(|| {
+                WireError::at(
+                    format!("{path}.value"),
+                    format!("{:?} is out of range", self.value),
+                )
+            })
     }
 
     /// The time in RFC 3339 UTC, to the microsecond.
@@ -259,8 +282,7 @@ impl TimeJson {
 
 /// A time as RFC 3339 UTC (`Z`), to the microsecond; whole seconds have no fraction.
 pub fn format_rfc3339(time: Timestamp) -> String {
-    let micros = (time.unix_s() * 1e6).round() as i128;
-    OffsetDateTime::from_unix_timestamp_nanos(micros * 1000)
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(time.unix_us()) * 1000)
         .ok()
         .and_then(|t| t.format(&Rfc3339).ok())
         // Beyond the years 1..9999, which no RFC 3339 string can hold: say so in words.
@@ -386,5 +408,88 @@ impl Volume4DJson {
             time_start: TimeJson::from_core(volume.window.start()),
             time_end: TimeJson::from_core(volume.window.end()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const POLYGON_VOLUME: &str = r#"{
+      "volume": {
+        "outline_polygon": {"vertices": [{"lat": 35.10, "lng": 38.20}, {"lat": 35.30, "lng": 38.20}, {"lat": 35.30, "lng": 38.50}]},
+        "altitude_lower": {"value": 3000, "reference": "W84", "units": "M"},
+        "altitude_upper": {"value": 6000, "reference": "W84", "units": "M"}
+      },
+      "time_start": {"value": "2015-10-20T10:00:00Z", "format": "RFC3339"},
+      "time_end":   {"value": "2015-10-20T11:00:00.25Z", "format": "RFC3339"}
+    }"#;
+
+    #[test]
+    fn the_contract_example_round_trips_through_core_types() {
+        let json: Volume4DJson = from_json_str(POLYGON_VOLUME).unwrap();
+        let volume = json.to_core("").unwrap();
+        assert_eq!(volume.window.start().unix_s(), 1_445_335_200.0);
+        assert_eq!(volume.window.end().unix_s(), 1_445_338_800.25);
+        let written = Volume4DJson::from_core(&volume);
+        assert_eq!(written.time_end.value, "2015-10-20T11:00:00.25Z");
+        assert_eq!(written.volume.altitude_lower, json.volume.altitude_lower);
+        assert_eq!(written.volume.outline_polygon, json.volume.outline_polygon);
+        assert_eq!(written.to_core("").unwrap(), volume);
+        let text = serde_json::to_string(&written).unwrap();
+        assert!(!text.contains("outline_circle"), "{text}");
+    }
+
+    #[test]
+    fn a_circle_round_trips_and_times_with_offsets_become_utc() {
+        let text = r#"{"volume": {"outline_circle": {"center": {"lat": 35.4, "lng": 35.9}, "radius": {"value": 5000, "units": "M"}},
+          "altitude_lower": {"value": 0, "reference": "W84", "units": "M"}, "altitude_upper": {"value": 100, "reference": "W84", "units": "M"}},
+          "time_start": {"value": "2015-10-20T12:00:00+02:00", "format": "RFC3339"}, "time_end": {"value": "2015-10-20T11:00:00Z", "format": "RFC3339"}}"#;
+        let volume = from_json_str::<Volume4DJson>(text)
+            .unwrap()
+            .to_core("")
+            .unwrap();
+        let written = Volume4DJson::from_core(&volume);
+        assert_eq!(written.time_start.value, "2015-10-20T10:00:00Z");
+        assert_eq!(
+            written.volume.outline_circle.as_ref().unwrap().radius.value,
+            5000.0
+        );
+        assert_eq!(written.to_core("").unwrap(), volume);
+    }
+
+    #[test]
+    fn both_or_neither_outline_is_an_error_at_the_volume() {
+        let mut json: Volume4DJson = from_json_str(POLYGON_VOLUME).unwrap();
+        json.volume.outline_circle = Some(CircleJson {
+            center: LatLngJson { lat: 0.0, lng: 0.0 },
+            radius: RadiusJson {
+                value: 1.0,
+                units: "M".into(),
+            },
+        });
+        assert_eq!(json.to_core("v").unwrap_err().path, "v.volume");
+        json.volume.outline_circle = None;
+        json.volume.outline_polygon = None;
+        assert_eq!(json.to_core("v").unwrap_err().path, "v.volume");
+    }
+
+    #[test]
+    fn a_parsed_value_converts_naming_the_path() {
+        let mut value: serde_json::Value = serde_json::from_str(POLYGON_VOLUME).unwrap();
+        value["volume"]["outline_polygon"]["vertices"][1]["lng"] = serde_json::json!("east");
+        let error = from_json_value::<Volume4DJson>(value).unwrap_err();
+        assert_eq!(error.path, "volume.outline_polygon.vertices[1].lng");
+    }
+
+    #[test]
+    fn malformed_json_reports_line_and_column() {
+        let error = from_json_str::<Volume4DJson>("{\n  \"volume\": [}").unwrap_err();
+        assert_eq!(error.position.map(|(line, _)| line), Some(2));
+        assert!(error.to_string().contains("line 2 column"), "{error}");
+        let error =
+            from_json_str::<Volume4DJson>(POLYGON_VOLUME.replace("3000", "\"high\"").as_str())
+                .unwrap_err();
+        assert_eq!(error.path, "volume.altitude_lower.value");
     }
 }

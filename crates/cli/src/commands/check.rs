@@ -85,18 +85,45 @@ pub fn find_conflicts(input: &CheckInput) -> Vec<PairConflict> {
                 (intent.party.as_str(), position, intent.volumes.clone())
             }),
         );
-    let mut pairs = Vec::new();
-    for (position, intent) in input.intents.iter().enumerate() {
-        for found in index.conflicts(&intent.party.as_str(), &intent.volumes, &input.separation) {
-            if intent.id < input.intents[found.intent].id {
-                pairs.push(PairConflict {
-                    first: position,
-                    second: found.intent,
-                    conflict: found.conflict,
-                });
-            }
-        }
-    }
+    // Every intent is queried against the shared index; the queries are independent, so
+    // they are spread over the machine's cores in contiguous chunks.
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let chunk = input.intents.len().div_ceil(threads).max(1);
+    let index = &index;
+    let mut pairs: Vec<PairConflict> = std::thread::scope(|scope| {
+        let workers: Vec<_> = input
+            .intents
+            .chunks(chunk)
+            .enumerate()
+            .map(|(chunk_index, intents)| {
+                scope.spawn(move || {
+                    let mut pairs = Vec::new();
+                    for (offset, intent) in intents.iter().enumerate() {
+                        let position = chunk_index * chunk + offset;
+                        let found = index.conflicts(
+                            &intent.party.as_str(),
+                            &intent.volumes,
+                            &input.separation,
+                        );
+                        for found in found {
+                            if intent.id < input.intents[found.intent].id {
+                                pairs.push(PairConflict {
+                                    first: position,
+                                    second: found.intent,
+                                    conflict: found.conflict,
+                                });
+                            }
+                        }
+                    }
+                    pairs
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|worker| worker.join().expect("a check worker does not panic"))
+            .collect()
+    });
     pairs.sort_by(|a, b| {
         (&input.intents[a.first].id, &input.intents[a.second].id)
             .cmp(&(&input.intents[b.first].id, &input.intents[b.second].id))

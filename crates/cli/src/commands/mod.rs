@@ -6,4 +6,6 @@ pub mod bench_strategic;
 pub mod bench_tactical;
 pub mod check;
 pub mod detect;
+pub mod party;
+pub mod serve;
 pub mod sim;

@@ -6,16 +6,17 @@ use geographiclib_rs::{Geodesic, InverseGeodesic};
 
 use super::LatLng;
 
-/// The smallest radius of curvature of WGS84 (meridional, at the equator: b²/a), rounded
-/// down. Any path on the ellipsoid is at least this many metres per radian of the
-/// corresponding path on the unit sphere of geodetic coordinates, so an angle on that
-/// sphere times this radius is a lower bound on the WGS84 distance.
-pub const SPHERE_RADIUS_LOWER_M: f64 = 6_335_400.0;
+/// The WGS84 semi-minor axis b, rounded down. The core's sphere is Bessel's auxiliary
+/// sphere (reduced latitude β, longitude λ): a point (a cos β cos λ, a cos β sin λ,
+/// b sin β) of the ellipsoid has ds² = (a² sin²β + b² cos²β) dβ² + a² cos²β dλ², so every
+/// path on the ellipsoid is between b and a metres per radian of its image on the unit
+/// sphere. An angle on the sphere times this radius is therefore a lower bound on the
+/// WGS84 distance.
+pub const SPHERE_RADIUS_LOWER_M: f64 = 6_356_752.0;
 
-/// The largest radius of curvature of WGS84 (at the poles: a²/b), rounded up: an angle on
-/// the sphere of geodetic coordinates times this radius bounds the WGS84 distance from
-/// above.
-pub const SPHERE_RADIUS_UPPER_M: f64 = 6_399_600.0;
+/// The WGS84 semi-major axis a, rounded up: an angle on the auxiliary sphere times this
+/// radius bounds the WGS84 distance from above.
+pub const SPHERE_RADIUS_UPPER_M: f64 = 6_378_138.0;
 
 static WGS84: LazyLock<Geodesic> = LazyLock::new(Geodesic::wgs84);
 

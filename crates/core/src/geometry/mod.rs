@@ -7,16 +7,19 @@
 //!
 //! # Earth models
 //! - Positions are WGS84 geodetic latitude and longitude in degrees.
-//! - A polygon edge is the great-circle arc between its two vertices on the unit sphere
-//!   onto which latitude and longitude are read as spherical coordinates (the shorter
-//!   arc). The interior of a polygon is the smaller of the two regions its outline bounds,
-//!   so a polygon may enclose a pole, and vertex order (clockwise or not) does not matter.
+//! - A polygon edge is the WGS84 geodesic between its two vertices (the shorter one). The
+//!   interior of a polygon is the smaller of the two regions its outline bounds, so a
+//!   polygon may enclose a pole, and vertex order (clockwise or not) does not matter.
 //! - A circle is the set of points within its radius of its centre, measured geodesically
-//!   on the WGS84 ellipsoid (Karney's algorithm, `geographiclib-rs`).
-//! - The horizontal distance between two footprints is located on the sphere (exact
-//!   great-circle closest-point tests) and measured as the WGS84 geodesic distance between
-//!   the two closest points found (Karney); see [`Footprint::geodesic_distance_m`].
-//! - Altitudes are metres above the WGS84 ellipsoid; times are seconds since the Unix epoch.
+//!   on the WGS84 ellipsoid.
+//! - The horizontal distance between two footprints is located on Bessel's auxiliary
+//!   sphere (reduced latitude, longitude; exact great-circle closest-point tests) and
+//!   measured as the WGS84 geodesic distance between the closest points found (Karney,
+//!   `geographiclib-rs`); see [`Footprint::geodesic_distance_m`].
+//! - Conservative bounds (the index filter, early rejections) use that sphere scaled by
+//!   the semi-minor axis b, which never overstates a WGS84 distance.
+//! - Altitudes are metres above the WGS84 ellipsoid; times are whole microseconds since
+//!   the Unix epoch.
 
 pub(crate) mod earth;
 mod footprint;
@@ -32,7 +35,7 @@ pub use footprint::{
 };
 pub use position::LatLng;
 pub(crate) use sphere::{angle_rad as angle_between_rad, Vec3};
-pub use time::{TimeWindow, Timestamp};
+pub use time::{TimeWindow, Timestamp, TIME_MAGNITUDE_MAX_S};
 pub use volume::{AltitudeBand, Volume4D};
 
 /// Why a geometric value is invalid. Each message says what is wrong with the value; the
@@ -47,6 +50,8 @@ pub enum GeometryError {
     LongitudeOutOfRange { lng_deg: f64 },
     #[error("altitude lower {lower_m} m is not below upper {upper_m} m")]
     AltitudeBandEmpty { lower_m: f64, upper_m: f64 },
+    #[error("time {unix_s} s from the Unix epoch is out of range")]
+    TimeOutOfRange { unix_s: f64 },
     #[error("time end {end_s} s is not after start {start_s} s")]
     TimeWindowEmpty { start_s: f64, end_s: f64 },
     #[error("a polygon needs at least {min} vertices, this one has {count}")]

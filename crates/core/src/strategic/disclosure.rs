@@ -70,14 +70,25 @@ pub fn disclosure_region(
         a.altitude.upper_m().min(b.altitude.upper_m()) + half_vertical_m,
     )
     .ok()?;
-    let half_time_s = separation.time_s() / 2.0;
+    // Rounded outwards to the microsecond: the window never under-states the overlap.
+    let half_time_us = (separation.time_s() * 1e6 / 2.0).ceil() as i64;
     let window = TimeWindow::new(
-        Timestamp::from_unix_s(
-            a.window.start().unix_s().max(b.window.start().unix_s()) - half_time_s,
+        Timestamp::from_unix_us(
+            a.window
+                .start()
+                .unix_us()
+                .max(b.window.start().unix_us())
+                .saturating_sub(half_time_us),
         )
         .ok()?,
-        Timestamp::from_unix_s(a.window.end().unix_s().min(b.window.end().unix_s()) + half_time_s)
-            .ok()?,
+        Timestamp::from_unix_us(
+            a.window
+                .end()
+                .unix_us()
+                .min(b.window.end().unix_us())
+                .saturating_add(half_time_us),
+        )
+        .ok()?,
     )
     .ok()?;
 
@@ -168,12 +179,7 @@ fn buffered(
                 for piece in 0..pieces {
                     let fraction = piece as f64 / pieces as f64;
                     let point = slerp(start, end, angle, fraction);
-                    let position = if piece == 0 {
-                        polygon.vertices()[index]
-                    } else {
-                        LatLng::from_unit(point)
-                    };
-                    ring.push(projection.project(position));
+                    ring.push(projection.project(LatLng::from_unit(point)));
                 }
             }
             let outline = geo::Polygon::new(LineString::new(ring), vec![]);

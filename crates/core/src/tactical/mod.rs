@@ -8,6 +8,46 @@
 //! [`AlertTracker`] turns the pairs of successive cycles into raised, updated and cleared
 //! alerts.
 //!
+//! # One cycle, as a live service runs it
+//!
+//! ```
+//! use deconflict_core::tactical::{
+//!     AircraftKey, AircraftState, AlertChange, AlertSettings, AlertTracker, DetectionParams,
+//!     PairKey, PartyIndex, SequentialAlertIds, TacticalDetector,
+//! };
+//!
+//! // Kept for the life of the service: buffers and alerts carry over between cycles.
+//! let mut detector = TacticalDetector::new(DetectionParams::default());
+//! let mut tracker = AlertTracker::new(AlertSettings::default(), SequentialAlertIds::default());
+//!
+//! // Each cycle: the latest report of every aircraft, brought to the cycle time.
+//! let now_s = 1000.0;
+//! let reports = [
+//!     (AircraftKey::new("red", "r1"), 998.5, (45.0, 9.9, 9000.0, 0.0, 200.0, 0.0)),
+//!     (AircraftKey::new("blue", "b7"), 999.0, (45.0, 10.1, 9100.0, 0.0, -200.0, 0.0)),
+//! ];
+//! let parties = ["red", "blue"];
+//! let mut keys = Vec::new();
+//! let mut states = Vec::new();
+//! for (key, time_s, (lat, lon, alt, vn, ve, vu)) in reports {
+//!     let party = PartyIndex(parties.iter().position(|p| *p == key.party).unwrap() as u32);
+//!     let state = AircraftState::new(party, lat, lon, alt, vn, ve, vu).unwrap();
+//!     states.push(state.extrapolated(now_s - time_s).unwrap());
+//!     keys.push(key);
+//! }
+//! let pairs = detector.detect(&states);
+//! let changes = tracker
+//!     .cycle(
+//!         now_s,
+//!         pairs.iter().map(|pair| {
+//!             let key = PairKey::new(keys[pair.first as usize].clone(), keys[pair.second as usize].clone());
+//!             (key, pair.assessment)
+//!         }),
+//!     )
+//!     .unwrap();
+//! assert!(matches!(&changes[..], [AlertChange::Raised(alert)] if alert.id.0 == 1));
+//! ```
+//!
 //! # Symbols
 //!
 //! | symbol | meaning | unit | source |

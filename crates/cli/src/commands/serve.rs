@@ -1,0 +1,172 @@
+//! `deconflict serve`: the HTTP service on the embedded SQLite store (default) or a
+//! PostgreSQL database, until SIGINT or SIGTERM.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+
+use deconflict_server::{RateLimit, ServerConfig, SystemClock, Terms};
+use deconflict_store::Store;
+
+/// The file of the embedded store inside the data directory.
+pub const SQLITE_FILE_NAME: &str = "deconflict.db";
+
+/// Where the store is: shared by `serve` and `party`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct StoreArgs {
+    /// Directory of the embedded SQLite store (the file deconflict.db in it; created if
+    /// absent). Default: the working directory.
+    #[arg(long, value_name = "DIR", conflicts_with = "database")]
+    pub data: Option<PathBuf>,
+    /// A PostgreSQL URL (postgres://user@host:port/db) instead of the embedded store.
+    #[arg(long, value_name = "URL", env = "DECONFLICT_DATABASE")]
+    pub database: Option<String>,
+    /// The PostgreSQL schema to use (created if absent), so several deployments can share
+    /// one database. Default: the database's default schema.
+    #[arg(
+        long,
+        value_name = "NAME",
+        requires = "database",
+        env = "DECONFLICT_DATABASE_SCHEMA"
+    )]
+    pub database_schema: Option<String>,
+}
+
+impl StoreArgs {
+    /// Opens the store and runs its migrations.
+    pub async fn open(&self) -> anyhow::Result<Arc<dyn Store>> {
+        match (&self.database, &self.database_schema) {
+            (Some(url), None) => Ok(Arc::new(
+                deconflict_store::open_postgres(url)
+                    .await
+                    .context("cannot open the PostgreSQL store")?,
+            )),
+            (Some(url), Some(schema)) => Ok(Arc::new(
+                deconflict_store::open_postgres_in_schema(url, schema)
+                    .await
+                    .context("cannot open the PostgreSQL store")?,
+            )),
+            (None, _) => {
+                let dir = self.data.clone().unwrap_or_else(|| PathBuf::from("."));
+                std::fs::create_dir_all(&dir).with_context(|| {
+                    format!("cannot create the data directory {}", dir.display())
+                })?;
+                let path = dir.join(SQLITE_FILE_NAME);
+                Ok(Arc::new(
+                    deconflict_store::open_sqlite(&path)
+                        .await
+                        .with_context(|| {
+                            format!("cannot open the SQLite store {}", path.display())
+                        })?,
+                ))
+            }
+        }
+    }
+}
+
+/// Run the deconfliction service over HTTP.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Address and port to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// The first agreement's terms (a JSON terms document, see /v1/openapi.json), used
+    /// when the store holds no agreement yet. Default: the contract's defaults.
+    #[arg(long, value_name = "FILE")]
+    pub agreement: Option<PathBuf>,
+    /// Requests per second each party may send (a token bucket; 429 beyond).
+    #[arg(long, default_value_t = RateLimit::default().per_s)]
+    pub rate_limit_per_s: u32,
+    /// Requests a party may send at once before the rate applies.
+    #[arg(long, default_value_t = RateLimit::default().burst)]
+    pub rate_limit_burst: u32,
+    /// Log format on stderr: text or json. The level comes from DECONFLICT_LOG (default
+    /// info), e.g. DECONFLICT_LOG=debug.
+    #[arg(long, default_value = "text", value_parser = ["text", "json"])]
+    pub log_format: String,
+}
+
+fn read_terms(path: &Path) -> anyhow::Result<Terms> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    Terms::from_json(&text).map_err(|error| anyhow::anyhow!("{}: {error}", path.display()))
+}
+
+pub fn init_logging(format: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("DECONFLICT_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = if format == "json" {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
+}
+
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(signal) => signal,
+                Err(_) => {
+                    let _ = interrupt.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = interrupt => {},
+            _ = terminate.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = interrupt.await;
+    }
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    init_logging(&args.log_format);
+    let initial_terms = match &args.agreement {
+        Some(path) => read_terms(path)?,
+        None => Terms::default(),
+    };
+    if args.rate_limit_per_s == 0 || args.rate_limit_burst == 0 {
+        anyhow::bail!("--rate-limit-per-s and --rate-limit-burst must be at least 1");
+    }
+    let config = ServerConfig {
+        initial_terms,
+        rate_limit: RateLimit {
+            per_s: args.rate_limit_per_s,
+            burst: args.rate_limit_burst,
+        },
+        rng_seed: None,
+    };
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    runtime.block_on(async move {
+        let store = args.store.open().await?;
+        let listener = tokio::net::TcpListener::bind(args.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", args.listen))?;
+        // Tests and scripts read this line to learn the port when they pass port 0.
+        eprintln!("deconflict: listening on http://{}", listener.local_addr()?);
+        deconflict_server::serve(
+            listener,
+            store,
+            Arc::new(SystemClock),
+            config,
+            shutdown_signal(),
+        )
+        .await
+        .context("the service failed")?;
+        Ok(ExitCode::SUCCESS)
+    })
+}

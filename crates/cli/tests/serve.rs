@@ -1,0 +1,181 @@
+//! End-to-end: the built `deconflict` binary serving real parties on a loopback port, on
+//! SQLite and on PostgreSQL.
+
+mod serve_support;
+
+use std::process::Command;
+
+use serve_support::{call, json, party_add, square_intent, Backend, Server, SseStream, BIN};
+
+/// Two parties file conflicting intents; the counterpart hears of it over SSE, misses
+/// nothing across a reconnect with Last-Event-ID, and the conflict resolves when the
+/// writer moves away. A party added while the server runs can use the service at once.
+fn two_parties_deconflict_over_http(backend: Backend) {
+    let coalition = party_add(&backend, "coalition", "party");
+    let server = Server::start(&backend);
+    let russia = party_add(&backend, "russia", "party");
+
+    let (status, body) = call("GET", &server.url("/v1/health"), None, None);
+    assert_eq!(
+        (status, json(&body)),
+        (200, serde_json::json!({"status": "ok"}))
+    );
+    let (status, _) = call("GET", &server.url("/v1/me"), None, None);
+    assert_eq!(status, 401);
+    let (status, me) = call("GET", &server.url("/v1/me"), Some(&russia), None);
+    assert_eq!(
+        (status, json(&me)["id"].clone()),
+        (200, "russia".into()),
+        "a party added while serving works"
+    );
+
+    let mut events = SseStream::open(&server.address, &coalition, Some(0));
+    let (status, created) = call(
+        "PUT",
+        &server.url("/v1/intents/c-1"),
+        Some(&coalition),
+        Some(&square_intent(35.2, 38.3, None)),
+    );
+    assert_eq!(status, 201, "{created}");
+    let (status, written) = call(
+        "PUT",
+        &server.url("/v1/intents/r-1"),
+        Some(&russia),
+        Some(&square_intent(35.25, 38.35, None)),
+    );
+    assert_eq!(status, 201, "{written}");
+    let conflict_id = json(&written)["conflicts"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let opened = events.next_event();
+    assert_eq!(opened.kind, "conflict.opened");
+    assert_eq!(opened.data["id"], conflict_id.as_str());
+    assert_eq!(opened.data["intent"], "c-1");
+    assert!(!opened.data.to_string().contains("r-1"), "{}", opened.data);
+    events.close();
+
+    // While the coalition is away, russia moves its intent away: the conflict resolves.
+    let (status, _) = call(
+        "PUT",
+        &server.url("/v1/intents/r-1"),
+        Some(&russia),
+        Some(&square_intent(10.0, 10.0, Some(1))),
+    );
+    assert_eq!(status, 200);
+    let mut resumed = SseStream::open(&server.address, &coalition, Some(opened.id));
+    let resolved = resumed.next_event();
+    assert_eq!(resolved.kind, "conflict.resolved");
+    assert_eq!(resolved.data["id"], conflict_id.as_str());
+    assert!(resolved.id > opened.id);
+    resumed.close();
+
+    let (status, stale) = call(
+        "PUT",
+        &server.url("/v1/intents/r-1"),
+        Some(&russia),
+        Some(&square_intent(10.0, 10.0, Some(1))),
+    );
+    assert_eq!(status, 409, "{stale}");
+    let (status, malformed) = call(
+        "PUT",
+        &server.url("/v1/intents/r-2"),
+        Some(&russia),
+        Some(&serde_json::json!({"volumes": 3})),
+    );
+    assert_eq!(status, 422, "{malformed}");
+    assert!(json(&malformed)["detail"]
+        .as_str()
+        .unwrap()
+        .contains("volumes"));
+}
+
+/// SIGTERM stops the server cleanly (exit 0) and the data survives a restart.
+fn a_terminated_server_keeps_its_data(backend: Backend) {
+    let token = party_add(&backend, "coalition", "party");
+    let server = Server::start(&backend);
+    let (status, _) = call(
+        "PUT",
+        &server.url("/v1/intents/c-1"),
+        Some(&token),
+        Some(&square_intent(35.2, 38.3, None)),
+    );
+    assert_eq!(status, 201);
+    let mut server = server;
+    let pid = server.child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let exit = server.child.wait().unwrap();
+    assert!(exit.success(), "graceful shutdown exits 0, not {exit}");
+    let server = Server::start(&backend);
+    let (status, body) = call("GET", &server.url("/v1/intents/c-1"), Some(&token), None);
+    assert_eq!((status, json(&body)["version"].clone()), (200, 1.into()));
+}
+
+macro_rules! on_both_backends {
+    ($($name:ident),+ $(,)?) => {
+        mod sqlite {
+            $(#[test] fn $name() { super::$name(super::Backend::sqlite()); })+
+        }
+        mod postgres {
+            $(#[test] fn $name() {
+                if let Some(backend) = super::Backend::postgres(stringify!($name)) { super::$name(backend); }
+            })+
+        }
+    };
+}
+
+on_both_backends!(
+    two_parties_deconflict_over_http,
+    a_terminated_server_keeps_its_data
+);
+
+#[test]
+fn party_add_refuses_a_taken_id_and_bad_input_with_exit_2() {
+    let backend = Backend::sqlite();
+    party_add(&backend, "coalition", "party");
+    let again = Command::new(BIN)
+        .args(["party", "add", "coalition", "--name", "x"])
+        .args(backend.args())
+        .output()
+        .unwrap();
+    assert_eq!(again.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already exists"));
+    let bad = Command::new(BIN)
+        .args(["party", "add", "a/b", "--name", "x"])
+        .args(backend.args())
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    let listed = Command::new(BIN)
+        .args(["party", "list"])
+        .args(backend.args())
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&listed.stdout).contains("coalition\tparty"));
+}
+
+#[test]
+fn serve_refuses_an_unusable_agreement_file_with_exit_2() {
+    let backend = Backend::sqlite();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("terms.json");
+    std::fs::write(&file, r#"{"separation": {"horizontal_m": -5}}"#).unwrap();
+    let output = Command::new(BIN)
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--agreement",
+            file.to_str().unwrap(),
+        ])
+        .args(backend.args())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("terms.json"));
+}

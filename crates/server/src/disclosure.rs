@@ -1,0 +1,245 @@
+//! What each viewer sees of a conflict: the stored details computed at detection, cut down
+//! to what the agreement's disclosure policy and the viewer's role allow.
+//!
+//! | viewer      | sees                                                                   |
+//! |-------------|------------------------------------------------------------------------|
+//! | a party in it | its own intent id and volume indexes; of the counterpart its party, an opaque reference, and the overlaps (region where the buffered footprints meet, altitude band, time window); under `volume` also the counterpart's conflicting volumes, under `full` its whole intent (id, state, volumes) |
+//! | an observer | the two parties, the overlaps, times and acknowledgements; never an intent id or volume, whatever the policy |
+//! | anyone else | nothing (the conflict does not exist for them: 404)                    |
+//!
+//! Architecture invariant: every conflict a client receives (HTTP answer or event) is
+//! built here, from [`ConflictDetails`]; nothing else serializes a conflict.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use deconflict_core::geometry::{LatLng, Volume4D};
+use deconflict_core::strategic::{disclosure_region, IntentsConflict, Separation};
+use deconflict_store::{ConflictRecord, IntentRecord, PartyRecord, Role};
+
+use crate::clock::{rfc3339_ms, rfc3339_s};
+use crate::limits::CONFLICT_OVERLAPS_MAX;
+use crate::terms::DisclosurePolicy;
+
+/// Where two conflicting volumes' buffered extents overlap, as disclosed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Overlap {
+    /// GeoJSON `MultiPolygon` (positions `[lng, lat]`).
+    pub region: Value,
+    pub altitude_lower_m: f64,
+    pub altitude_upper_m: f64,
+    pub time_start: String,
+    pub time_end: String,
+}
+
+/// The closest conflicting pair of volumes and its gaps.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Closest {
+    pub horizontal_distance_m: f64,
+    pub vertical_gap_m: f64,
+    pub time_gap_s: f64,
+}
+
+/// What the server stores about a conflict (`ConflictRecord::details`). Volume indexes
+/// are `(index in a's intent, index in b's intent)`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConflictDetails {
+    pub volume_pairs: Vec<(usize, usize)>,
+    pub closest: Closest,
+    pub overlaps: Vec<Overlap>,
+    /// The opaque references each side sees for the other's intent.
+    pub reference_a: String,
+    pub reference_b: String,
+}
+
+impl ConflictDetails {
+    /// The details of a conflict between `a_volumes` and `b_volumes`, as found by the
+    /// index (pairs oriented (a, b)). Overlaps are computed for the closest pair first,
+    /// then the others in order, at most [`CONFLICT_OVERLAPS_MAX`].
+    pub fn compute(
+        a_volumes: &[Volume4D],
+        b_volumes: &[Volume4D],
+        conflict: &IntentsConflict,
+        separation: &Separation,
+        reference_a: String,
+        reference_b: String,
+    ) -> ConflictDetails {
+        let mut pairs = vec![conflict.closest_pair];
+        pairs.extend(
+            conflict
+                .volume_pairs
+                .iter()
+                .copied()
+                .filter(|pair| *pair != conflict.closest_pair),
+        );
+        let overlaps = pairs
+            .into_iter()
+            .take(CONFLICT_OVERLAPS_MAX)
+            .filter_map(|(a, b)| {
+                let region = disclosure_region(a_volumes.get(a)?, b_volumes.get(b)?, separation)?;
+                Some(Overlap {
+                    region: multipolygon(&region.outlines),
+                    altitude_lower_m: region.altitude.lower_m(),
+                    altitude_upper_m: region.altitude.upper_m(),
+                    time_start: rfc3339_s(region.window.start().unix_s()),
+                    time_end: rfc3339_s(region.window.end().unix_s()),
+                })
+            })
+            .collect();
+        ConflictDetails {
+            volume_pairs: conflict.volume_pairs.clone(),
+            closest: Closest {
+                horizontal_distance_m: conflict.closest.horizontal_distance_m,
+                vertical_gap_m: conflict.closest.vertical_gap_m,
+                time_gap_s: conflict.closest.time_gap_s,
+            },
+            overlaps,
+            reference_a,
+            reference_b,
+        }
+    }
+
+    pub fn to_value(&self) -> Value {
+        serde_json::to_value(self).expect("conflict details serialize")
+    }
+
+    pub fn from_value(value: &Value) -> Option<ConflictDetails> {
+        serde_json::from_value(value.clone()).ok()
+    }
+}
+
+/// GeoJSON MultiPolygon of outer rings (each closed by repeating its first position).
+fn multipolygon(outlines: &[Vec<LatLng>]) -> Value {
+    let polygons: Vec<Value> = outlines
+        .iter()
+        .filter(|ring| !ring.is_empty())
+        .map(|ring| {
+            let mut positions: Vec<Value> = ring
+                .iter()
+                .map(|p| json!([p.lng_deg(), p.lat_deg()]))
+                .collect();
+            positions.push(json!([ring[0].lng_deg(), ring[0].lat_deg()]));
+            json!([positions])
+        })
+        .collect();
+    json!({"type": "MultiPolygon", "coordinates": polygons})
+}
+
+/// The conflict as `viewer` may see it; `None` when the viewer may not see it at all.
+/// `counterpart` is the counterpart's intent (needed only under the `volume` and `full`
+/// policies; `None` when it is gone).
+pub fn conflict_view(
+    record: &ConflictRecord,
+    viewer: &PartyRecord,
+    policy: DisclosurePolicy,
+    counterpart: Option<&IntentRecord>,
+) -> Option<Value> {
+    let details = ConflictDetails::from_value(&record.details)?;
+    let status = if record.resolved_ms.is_some() {
+        "resolved"
+    } else {
+        "open"
+    };
+    let overlaps = serde_json::to_value(&details.overlaps).ok()?;
+    let common = |mut view: Value| {
+        view["id"] = json!(record.id);
+        view["status"] = json!(status);
+        view["opened_at"] = json!(rfc3339_ms(record.opened_ms));
+        view["updated_at"] = json!(rfc3339_ms(record.updated_ms));
+        view["resolved_at"] = json!(record.resolved_ms.map(rfc3339_ms));
+        view["overlaps"] = overlaps.clone();
+        view
+    };
+    match viewer.role {
+        Role::Observer => {
+            let mut acknowledged_by = Vec::new();
+            if record.acked_a_ms.is_some() {
+                acknowledged_by.push(record.party_a.clone());
+            }
+            if record.acked_b_ms.is_some() {
+                acknowledged_by.push(record.party_b.clone());
+            }
+            Some(common(json!({
+                "parties": [record.party_a, record.party_b],
+                "acknowledged_by": acknowledged_by,
+            })))
+        }
+        Role::Admin => None,
+        Role::Party => {
+            let viewer_is_a = if record.party_a == viewer.id {
+                true
+            } else if record.party_b == viewer.id {
+                false
+            } else {
+                return None;
+            };
+            let (own_intent, counterpart_party, reference, own_ack, their_ack) = if viewer_is_a {
+                (
+                    &record.intent_a,
+                    &record.party_b,
+                    &details.reference_b,
+                    record.acked_a_ms,
+                    record.acked_b_ms,
+                )
+            } else {
+                (
+                    &record.intent_b,
+                    &record.party_a,
+                    &details.reference_a,
+                    record.acked_b_ms,
+                    record.acked_a_ms,
+                )
+            };
+            let own_side = |pair: &(usize, usize)| if viewer_is_a { pair.0 } else { pair.1 };
+            let their_side = |pair: &(usize, usize)| if viewer_is_a { pair.1 } else { pair.0 };
+            let mut own_volumes: Vec<usize> = details.volume_pairs.iter().map(own_side).collect();
+            own_volumes.sort_unstable();
+            own_volumes.dedup();
+            let mut counterpart_view = json!({"party": counterpart_party, "reference": reference});
+            if let Some(intent) = counterpart.filter(|intent| &intent.party_id == counterpart_party)
+            {
+                match policy {
+                    DisclosurePolicy::Minimal => {}
+                    DisclosurePolicy::Volume => {
+                        let mut theirs: Vec<usize> =
+                            details.volume_pairs.iter().map(their_side).collect();
+                        theirs.sort_unstable();
+                        theirs.dedup();
+                        let volumes: Vec<Value> = theirs
+                            .iter()
+                            .filter_map(|&index| intent.volumes.get(index).cloned())
+                            .collect();
+                        counterpart_view["volumes"] = json!(volumes);
+                    }
+                    DisclosurePolicy::Full => {
+                        counterpart_view["intent"] = json!(intent.id);
+                        counterpart_view["state"] = json!(intent.state.as_str());
+                        counterpart_view["volumes"] = intent.volumes.clone();
+                    }
+                }
+            }
+            Some(common(json!({
+                "intent": own_intent,
+                "volumes": own_volumes,
+                "counterpart": counterpart_view,
+                "disclosure": policy,
+                "acknowledged_at": own_ack.map(rfc3339_ms),
+                "counterpart_acknowledged": their_ack.is_some(),
+            })))
+        }
+    }
+}
+
+/// The counterpart's (party, intent id) of a conflict seen by `viewer_id`.
+pub fn counterpart_of<'r>(
+    record: &'r ConflictRecord,
+    viewer_id: &str,
+) -> Option<(&'r str, &'r str)> {
+    if record.party_a == viewer_id {
+        Some((&record.party_b, &record.intent_b))
+    } else if record.party_b == viewer_id {
+        Some((&record.party_a, &record.intent_a))
+    } else {
+        None
+    }
+}

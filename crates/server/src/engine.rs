@@ -1,0 +1,1497 @@
+//! The writer: one task that owns every piece of state a write depends on (intent
+//! versions, the strategic index, open conflicts, the agreement, the audit chain's head,
+//! the event sequence) and applies writes in group commits.
+//!
+//! Handlers validate a request, then send a [`Command`] through an [`EngineHandle`] and
+//! wait. The engine takes up to [`GROUP_COMMIT_COMMANDS_MAX`] queued commands at once,
+//! decides each in order against its in-memory state (a stale version is refused at once;
+//! an accepted write is checked against other parties' intents, opens and resolves
+//! conflicts, and appends sealed audit entries and events), writes the whole batch to the
+//! store in one transaction, and only after the commit answers each command and publishes
+//! its events. A failed commit answers 503 to the whole batch and reloads the state from
+//! the store, so memory never runs ahead of what is durable.
+//!
+//! Architecture invariant: only this task writes intents, conflicts, agreements, events
+//! and audit entries; everything it acknowledges is durable. New kinds of writes (tracks,
+//! alerts, the hotline) join as new [`Command`] variants or through [`Command::Record`].
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, RwLock};
+
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde_json::{json, Value};
+use tokio::sync::{broadcast, mpsc, oneshot};
+
+use deconflict_audit::{AuditChain, AuditSigner, ChainHead, SealedEntry, Visibility};
+use deconflict_core::geometry::Volume4D;
+use deconflict_core::strategic::{IntentsConflict, Separation, StrategicIndex};
+use deconflict_store::{
+    AgreementAnswer, AgreementRecord, AgreementStatus, AuditRecord, Batch, ConflictRecord,
+    EventRecord, IntentRecord, IntentState, Mutation, PartyRecord, Role, Store, StoreError,
+};
+use deconflict_wire::volume::Volume4DJson;
+
+use crate::clock::{rfc3339_ms, Clock};
+use crate::disclosure::{conflict_view, ConflictDetails};
+use crate::error::ApiError;
+use crate::limits::{GROUP_COMMIT_COMMANDS_MAX, WRITE_QUEUE_MAX};
+use crate::terms::{DisclosurePolicy, Terms};
+
+type IntentKey = (String, String);
+type Reply = Box<dyn FnOnce(bool) + Send>;
+
+/// Intents read per page when the state is loaded from the store.
+const LOAD_PAGE_INTENTS_MAX: u32 = 10_000;
+
+/// A validated intent write.
+#[derive(Debug, Clone)]
+pub struct IntentWrite {
+    /// The volumes as the party sent them (kept and returned verbatim).
+    pub volumes_json: Value,
+    pub volumes: Vec<Volume4D>,
+    pub state: IntentState,
+    /// `None` creates; `Some(n)` updates version `n`.
+    pub version: Option<i64>,
+}
+
+/// The intent after a write and the open conflicts it is in, as records.
+#[derive(Debug, Clone)]
+pub struct IntentOutcome {
+    pub intent: IntentRecord,
+    pub conflicts: Vec<ConflictRecord>,
+}
+
+/// An event another part of the service records durably through the engine.
+#[derive(Debug, Clone)]
+pub struct NewEvent {
+    pub party_id: String,
+    pub kind: String,
+    pub data: Value,
+}
+
+/// An audit entry another part of the service appends through the engine.
+#[derive(Debug, Clone)]
+pub struct NewAudit {
+    pub kind: String,
+    pub actor: Option<String>,
+    pub visible_to: Visibility,
+    pub body: Value,
+}
+
+/// One write for the engine. Each carries the channel its answer goes to.
+pub enum Command {
+    PutIntent {
+        caller: Arc<PartyRecord>,
+        id: String,
+        write: IntentWrite,
+        reply: oneshot::Sender<Result<IntentOutcome, ApiError>>,
+    },
+    DeleteIntent {
+        caller: Arc<PartyRecord>,
+        id: String,
+        version: i64,
+        reply: oneshot::Sender<Result<(), ApiError>>,
+    },
+    AckConflict {
+        caller: Arc<PartyRecord>,
+        conflict_id: String,
+        reply: oneshot::Sender<Result<ConflictRecord, ApiError>>,
+    },
+    AddParty {
+        caller: Arc<PartyRecord>,
+        party: PartyRecord,
+        reply: oneshot::Sender<Result<(), ApiError>>,
+    },
+    Propose {
+        caller: Arc<PartyRecord>,
+        terms: Terms,
+        reply: oneshot::Sender<Result<AgreementRecord, ApiError>>,
+    },
+    Answer {
+        caller: Arc<PartyRecord>,
+        version: i64,
+        accept: bool,
+        reply: oneshot::Sender<Result<AgreementRecord, ApiError>>,
+    },
+    /// Durably records events and audit entries decided elsewhere (the seam for tracks,
+    /// alerts and the hotline).
+    Record {
+        events: Vec<NewEvent>,
+        audit: Vec<NewAudit>,
+        reply: oneshot::Sender<Result<(), ApiError>>,
+    },
+}
+
+/// The sending side of the engine's queue; cheap to clone.
+#[derive(Clone)]
+pub struct EngineHandle {
+    sender: mpsc::Sender<Command>,
+}
+
+impl EngineHandle {
+    /// Sends a command built around a fresh reply channel and waits for its answer.
+    pub async fn call<T>(
+        &self,
+        build: impl FnOnce(oneshot::Sender<Result<T, ApiError>>) -> Command,
+    ) -> Result<T, ApiError> {
+        let (reply, answer) = oneshot::channel();
+        self.sender
+            .send(build(reply))
+            .await
+            .map_err(|_| ApiError::Unavailable)?;
+        answer.await.map_err(|_| ApiError::Unavailable)?
+    }
+}
+
+/// What handlers read of the agreement without going through the engine.
+#[derive(Debug, Clone)]
+pub struct AgreementSnapshot {
+    pub version: i64,
+    pub terms: Arc<Terms>,
+}
+
+/// Shared between the engine (writer) and handlers (readers).
+pub struct Published {
+    pub agreement: RwLock<AgreementSnapshot>,
+    pub events: broadcast::Sender<Arc<EventRecord>>,
+}
+
+impl Published {
+    pub fn agreement(&self) -> AgreementSnapshot {
+        self.agreement
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct IntentMeta {
+    version: i64,
+    state: IntentState,
+    created_ms: i64,
+}
+
+/// Everything a write depends on, loaded from the store at start (and after a failed
+/// commit).
+struct State {
+    terms: Terms,
+    separation: Separation,
+    agreements: Vec<AgreementRecord>,
+    intents: HashMap<IntentKey, IntentMeta>,
+    index: StrategicIndex<String, String>,
+    open: HashMap<String, ConflictRecord>,
+    open_by_intent: HashMap<IntentKey, BTreeSet<String>>,
+    chain: AuditChain,
+    next_event_seq: i64,
+}
+
+/// The batch being assembled: mutations, answers to send after the commit, events to
+/// publish after it, and conflicts resolved in it (still visible to later commands).
+#[derive(Default)]
+struct Pending {
+    batch: Batch,
+    replies: Vec<Reply>,
+    events: Vec<EventRecord>,
+    resolved: HashMap<String, ConflictRecord>,
+}
+
+pub struct Engine {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    signer: AuditSigner,
+    published: Arc<Published>,
+    rng: StdRng,
+    state: State,
+    receiver: mpsc::Receiver<Command>,
+}
+
+/// Why the engine could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("stored data is unusable: {0}")]
+    Corrupt(String),
+}
+
+impl Engine {
+    /// Loads the state from the store, storing `initial_terms` as agreement version 1 when
+    /// the store has no agreement yet. `rng_seed` seeds the random conflict ids and
+    /// references (`None`: from the operating system).
+    pub async fn start(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        signer: AuditSigner,
+        initial_terms: Terms,
+        rng_seed: Option<u64>,
+    ) -> Result<(EngineHandle, Arc<Published>, Engine), EngineError> {
+        if store.agreements().await?.is_empty() {
+            let now = clock.now_ms();
+            let chain_head = load_chain_head(store.as_ref(), &signer).await?;
+            let mut chain = AuditChain::new(signer.clone(), chain_head);
+            let record = AgreementRecord {
+                version: 1,
+                terms: initial_terms.to_value(),
+                proposed_by: None,
+                proposed_ms: now,
+                status: AgreementStatus::InForce,
+                decided_ms: Some(now),
+                answers: Vec::new(),
+            };
+            let sealed = chain
+                .append(
+                    rfc3339_ms(now),
+                    "agreement.in_force",
+                    None,
+                    Visibility::All,
+                    json!({"version": 1, "terms": record.terms, "initial": true}),
+                )
+                .map_err(|error| EngineError::Corrupt(error.to_string()))?;
+            let batch = Batch {
+                mutations: vec![
+                    Mutation::PutAgreement(record),
+                    Mutation::AppendAudit(audit_record(&sealed)),
+                ],
+            };
+            store.apply(&batch).await?;
+        }
+        let state = State::load(store.as_ref(), &signer).await?;
+        let (events, _) = broadcast::channel(crate::limits::EVENT_BROADCAST_MAX);
+        let published = Arc::new(Published {
+            agreement: RwLock::new(AgreementSnapshot {
+                version: state.in_force_version(),
+                terms: Arc::new(state.terms.clone()),
+            }),
+            events,
+        });
+        let (sender, receiver) = mpsc::channel(WRITE_QUEUE_MAX);
+        let rng = match rng_seed {
+            Some(seed) => StdRng::seed_from_u64(seed),
+            None => StdRng::from_os_rng(),
+        };
+        let engine = Engine {
+            store,
+            clock,
+            signer,
+            published: published.clone(),
+            rng,
+            state,
+            receiver,
+        };
+        metrics::gauge!("deconflict_intents").set(engine.state.intents.len() as f64);
+        metrics::gauge!("deconflict_open_conflicts").set(engine.state.open.len() as f64);
+        Ok((EngineHandle { sender }, published, engine))
+    }
+}
+
+fn audit_record(sealed: &SealedEntry) -> AuditRecord {
+    AuditRecord {
+        seq: sealed.head().seq as i64,
+        sealed_json: sealed.to_canonical_json(),
+    }
+}
+
+async fn load_chain_head(
+    store: &dyn Store,
+    signer: &AuditSigner,
+) -> Result<ChainHead, EngineError> {
+    match store.last_audit().await? {
+        None => Ok(ChainHead::GENESIS),
+        Some(record) => {
+            let sealed: SealedEntry =
+                serde_json::from_str(&record.sealed_json).map_err(|error| {
+                    EngineError::Corrupt(format!("audit entry {}: {error}", record.seq))
+                })?;
+            sealed.check(&signer.public_key()).map_err(|error| {
+                EngineError::Corrupt(format!("audit entry {}: {error}", record.seq))
+            })?;
+            Ok(sealed.head())
+        }
+    }
+}
+
+/// Parses stored volumes back into core volumes (they were validated when written).
+pub fn core_volumes(volumes: &Value) -> Result<Vec<Volume4D>, String> {
+    let parsed: Vec<Volume4DJson> =
+        serde_json::from_value(volumes.clone()).map_err(|error| error.to_string())?;
+    parsed
+        .iter()
+        .enumerate()
+        .map(|(index, volume)| {
+            volume
+                .to_core(&format!("volumes[{index}]"))
+                .map_err(|error| error.to_string())
+        })
+        .collect()
+}
+
+impl State {
+    async fn load(store: &dyn Store, signer: &AuditSigner) -> Result<State, EngineError> {
+        let agreements = store.agreements().await?;
+        let in_force = agreements
+            .iter()
+            .rev()
+            .find(|a| a.status == AgreementStatus::InForce)
+            .ok_or_else(|| EngineError::Corrupt("no agreement version is in force".into()))?;
+        let terms: Terms = serde_json::from_value(in_force.terms.clone()).map_err(|error| {
+            EngineError::Corrupt(format!("agreement {} terms: {error}", in_force.version))
+        })?;
+        let separation = terms.strategic_separation().map_err(EngineError::Corrupt)?;
+
+        let mut intents = HashMap::new();
+        let mut live = Vec::new();
+        let mut after: Option<(String, String)> = None;
+        loop {
+            let page = store
+                .intents_page(
+                    after.as_ref().map(|(p, i)| (p.as_str(), i.as_str())),
+                    LOAD_PAGE_INTENTS_MAX,
+                )
+                .await?;
+            let Some(last) = page.last() else { break };
+            after = Some((last.party_id.clone(), last.id.clone()));
+            for record in page {
+                let key = (record.party_id.clone(), record.id.clone());
+                if record.state != IntentState::Ended {
+                    let volumes = core_volumes(&record.volumes).map_err(|error| {
+                        EngineError::Corrupt(format!(
+                            "intent {}/{}: {error}",
+                            record.party_id, record.id
+                        ))
+                    })?;
+                    live.push((key.0.clone(), key.1.clone(), volumes));
+                }
+                intents.insert(
+                    key,
+                    IntentMeta {
+                        version: record.version,
+                        state: record.state,
+                        created_ms: record.created_ms,
+                    },
+                );
+            }
+        }
+        let index = StrategicIndex::bulk_load(live);
+
+        let mut open = HashMap::new();
+        let mut open_by_intent: HashMap<IntentKey, BTreeSet<String>> = HashMap::new();
+        for conflict in store.open_conflicts().await? {
+            for key in [
+                (conflict.party_a.clone(), conflict.intent_a.clone()),
+                (conflict.party_b.clone(), conflict.intent_b.clone()),
+            ] {
+                open_by_intent
+                    .entry(key)
+                    .or_default()
+                    .insert(conflict.id.clone());
+            }
+            open.insert(conflict.id.clone(), conflict);
+        }
+        let chain = AuditChain::new(signer.clone(), load_chain_head(store, signer).await?);
+        let next_event_seq = store.last_event_seq().await? + 1;
+        Ok(State {
+            terms,
+            separation,
+            agreements,
+            intents,
+            index,
+            open,
+            open_by_intent,
+            chain,
+            next_event_seq,
+        })
+    }
+
+    fn in_force_version(&self) -> i64 {
+        self.agreements
+            .iter()
+            .rev()
+            .find(|a| a.status == AgreementStatus::InForce)
+            .map(|a| a.version)
+            .unwrap_or(0)
+    }
+}
+
+/// Who receives an event about the conflict besides its two parties: every observer.
+async fn observers(store: &dyn Store) -> Vec<Arc<PartyRecord>> {
+    match store.parties().await {
+        Ok(parties) => parties
+            .into_iter()
+            .filter(|p| p.role == Role::Observer)
+            .map(Arc::new)
+            .collect(),
+        Err(error) => {
+            tracing::warn!(%error, "cannot list observers; conflict events go to the parties only");
+            Vec::new()
+        }
+    }
+}
+
+impl Engine {
+    /// Runs until every [`EngineHandle`] is dropped and the queue is drained.
+    pub async fn run(mut self) {
+        let mut commands = Vec::with_capacity(GROUP_COMMIT_COMMANDS_MAX);
+        loop {
+            commands.clear();
+            if self
+                .receiver
+                .recv_many(&mut commands, GROUP_COMMIT_COMMANDS_MAX)
+                .await
+                == 0
+            {
+                break;
+            }
+            let now_ms = self.clock.now_ms();
+            let mut pending = Pending::default();
+            let observers = observers(self.store.as_ref()).await;
+            for command in commands.drain(..) {
+                self.decide(command, now_ms, &observers, &mut pending).await;
+            }
+            self.commit(pending).await;
+        }
+        tracing::info!("writer stopped: every queued write is committed");
+    }
+
+    async fn commit(&mut self, pending: Pending) {
+        let started = std::time::Instant::now();
+        let result = if pending.batch.is_empty() {
+            Ok(())
+        } else {
+            self.store.apply(&pending.batch).await
+        };
+        metrics::histogram!("deconflict_commit_seconds").record(started.elapsed().as_secs_f64());
+        metrics::histogram!("deconflict_commit_mutations").record(pending.batch.len() as f64);
+        match result {
+            Ok(()) => {
+                for reply in pending.replies {
+                    reply(true);
+                }
+                for event in pending.events {
+                    // No subscriber is not an error: the event is stored for later.
+                    let _ = self.published.events.send(Arc::new(event));
+                }
+            }
+            Err(error) => {
+                tracing::error!(%error, "group commit failed; answering 503 and reloading state");
+                metrics::counter!("deconflict_commit_failures_total").increment(1);
+                for reply in pending.replies {
+                    reply(false);
+                }
+                match State::load(self.store.as_ref(), &self.signer).await {
+                    Ok(state) => self.state = state,
+                    Err(error) => {
+                        tracing::error!(%error, "reloading state after a failed commit failed")
+                    }
+                }
+            }
+        }
+        metrics::gauge!("deconflict_intents").set(self.state.intents.len() as f64);
+        metrics::gauge!("deconflict_open_conflicts").set(self.state.open.len() as f64);
+        self.publish_agreement();
+    }
+
+    fn publish_agreement(&self) {
+        let snapshot = AgreementSnapshot {
+            version: self.state.in_force_version(),
+            terms: Arc::new(self.state.terms.clone()),
+        };
+        let mut slot = self
+            .published
+            .agreement
+            .write()
+            .unwrap_or_else(|p| p.into_inner());
+        if slot.version != snapshot.version {
+            *slot = snapshot;
+        }
+    }
+
+    async fn decide(
+        &mut self,
+        command: Command,
+        now_ms: i64,
+        observers: &[Arc<PartyRecord>],
+        pending: &mut Pending,
+    ) {
+        match command {
+            Command::PutIntent {
+                caller,
+                id,
+                write,
+                reply,
+            } => match self.put_intent(&caller, id, write, now_ms, observers, pending) {
+                Ok(outcome) => answer_after_commit(pending, reply, outcome),
+                Err(error) => {
+                    let _ = reply.send(Err(error));
+                }
+            },
+            Command::DeleteIntent {
+                caller,
+                id,
+                version,
+                reply,
+            } => match self.delete_intent(&caller, id, version, now_ms, observers, pending) {
+                Ok(()) => answer_after_commit(pending, reply, ()),
+                Err(error) => {
+                    let _ = reply.send(Err(error));
+                }
+            },
+            Command::AckConflict {
+                caller,
+                conflict_id,
+                reply,
+            } => {
+                match self
+                    .ack_conflict(&caller, &conflict_id, now_ms, pending)
+                    .await
+                {
+                    Ok(record) => answer_after_commit(pending, reply, record),
+                    Err(error) => {
+                        let _ = reply.send(Err(error));
+                    }
+                }
+            }
+            Command::AddParty {
+                caller,
+                party,
+                reply,
+            } => match self.add_party(&caller, party, now_ms, pending).await {
+                Ok(()) => answer_after_commit(pending, reply, ()),
+                Err(error) => {
+                    let _ = reply.send(Err(error));
+                }
+            },
+            Command::Propose {
+                caller,
+                terms,
+                reply,
+            } => {
+                match self
+                    .propose(&caller, terms, now_ms, observers, pending)
+                    .await
+                {
+                    Ok(record) => answer_after_commit(pending, reply, record),
+                    Err(error) => {
+                        let _ = reply.send(Err(error));
+                    }
+                }
+            }
+            Command::Answer {
+                caller,
+                version,
+                accept,
+                reply,
+            } => {
+                match self
+                    .answer(&caller, version, accept, now_ms, observers, pending)
+                    .await
+                {
+                    Ok(record) => answer_after_commit(pending, reply, record),
+                    Err(error) => {
+                        let _ = reply.send(Err(error));
+                    }
+                }
+            }
+            Command::Record {
+                events,
+                audit,
+                reply,
+            } => match self.record(events, audit, now_ms, pending) {
+                Ok(()) => answer_after_commit(pending, reply, ()),
+                Err(error) => {
+                    let _ = reply.send(Err(error));
+                }
+            },
+        }
+    }
+
+    fn audit(
+        &mut self,
+        pending: &mut Pending,
+        now_ms: i64,
+        kind: &str,
+        actor: Option<&str>,
+        visible_to: Visibility,
+        body: Value,
+    ) -> Result<(), ApiError> {
+        let sealed = self
+            .state
+            .chain
+            .append(
+                rfc3339_ms(now_ms),
+                kind,
+                actor.map(str::to_owned),
+                visible_to,
+                body,
+            )
+            .map_err(|error| {
+                tracing::error!(%error, kind, "cannot seal an audit entry");
+                ApiError::Internal
+            })?;
+        pending
+            .batch
+            .push(Mutation::AppendAudit(audit_record(&sealed)));
+        Ok(())
+    }
+
+    fn event(
+        &mut self,
+        pending: &mut Pending,
+        now_ms: i64,
+        party_id: &str,
+        kind: &str,
+        data: Value,
+    ) {
+        let record = EventRecord {
+            seq: self.state.next_event_seq,
+            party_id: party_id.to_owned(),
+            kind: kind.to_owned(),
+            data,
+            time_ms: now_ms,
+        };
+        self.state.next_event_seq += 1;
+        pending.batch.push(Mutation::AppendEvent(record.clone()));
+        pending.events.push(record);
+    }
+
+    fn random_id(&mut self, prefix: &str) -> String {
+        let bytes: [u8; 16] = self.rng.random();
+        format!("{prefix}{}", hex::encode(bytes))
+    }
+
+    fn put_intent(
+        &mut self,
+        caller: &PartyRecord,
+        id: String,
+        write: IntentWrite,
+        now_ms: i64,
+        observers: &[Arc<PartyRecord>],
+        pending: &mut Pending,
+    ) -> Result<IntentOutcome, ApiError> {
+        let key = (caller.id.clone(), id.clone());
+        let existing = self.state.intents.get(&key).copied();
+        let (version, created_ms) = match (existing, write.version) {
+            (None, None) => (1, now_ms),
+            (Some(meta), None) => {
+                return Err(ApiError::Conflict(format!(
+                    "intent {id:?} already exists at version {}; quote \"version\": {} to update it",
+                    meta.version, meta.version
+                )))
+            }
+            (None, Some(_)) => return Err(ApiError::not_found("intent", &id)),
+            (Some(meta), Some(quoted)) if quoted != meta.version => {
+                return Err(ApiError::Conflict(format!(
+                    "stale version {quoted} of intent {id:?}: the current version is {}; read it again and retry",
+                    meta.version
+                )))
+            }
+            (Some(meta), Some(_)) if meta.state == IntentState::Ended => {
+                return Err(ApiError::Conflict(format!(
+                    "intent {id:?} has ended and cannot change; file a new intent (or delete this one)"
+                )))
+            }
+            (Some(meta), Some(_)) => (meta.version + 1, meta.created_ms),
+        };
+        metrics::counter!("deconflict_checked_writes_total").increment(1);
+
+        let found = if write.state == IntentState::Ended {
+            self.state.index.remove(&key.0, &key.1);
+            Vec::new()
+        } else {
+            let found = self
+                .state
+                .index
+                .conflicts(&key.0, &write.volumes, &self.state.separation);
+            self.state
+                .index
+                .upsert(key.0.clone(), key.1.clone(), write.volumes.clone());
+            found
+        };
+        self.state.intents.insert(
+            key.clone(),
+            IntentMeta {
+                version,
+                state: write.state,
+                created_ms,
+            },
+        );
+
+        let record = IntentRecord {
+            party_id: caller.id.clone(),
+            id: id.clone(),
+            version,
+            state: write.state,
+            volumes: write.volumes_json,
+            created_ms,
+            updated_ms: now_ms,
+        };
+        pending.batch.push(Mutation::PutIntent(record.clone()));
+
+        let wanted: HashMap<IntentKey, IntentsConflict> = found
+            .into_iter()
+            .map(|c| ((c.party, c.intent), c.conflict))
+            .collect();
+        let reason = if write.state == IntentState::Ended {
+            "intent ended"
+        } else {
+            "intent updated"
+        };
+        let conflicts = self.reconcile(
+            &key,
+            &write.volumes,
+            wanted,
+            reason,
+            now_ms,
+            observers,
+            pending,
+        );
+        let conflict_ids: Vec<&str> = conflicts.iter().map(|c| c.id.as_str()).collect();
+        self.audit(
+            pending,
+            now_ms,
+            "intent.put",
+            Some(&caller.id),
+            Visibility::parties([caller.id.clone()]),
+            json!({
+                "intent": id,
+                "version": version,
+                "state": write.state.as_str(),
+                "volumes": record.volumes,
+                "conflicts": conflict_ids,
+            }),
+        )?;
+        Ok(IntentOutcome {
+            intent: record,
+            conflicts,
+        })
+    }
+
+    /// Brings the open conflicts of intent `key` (with volumes `volumes`) to exactly
+    /// `wanted` (counterpart key → how they conflict, pairs oriented (key, counterpart)):
+    /// resolves the others, opens the new ones, refreshes the kept ones. Returns the open
+    /// conflicts of the intent afterwards.
+    #[allow(clippy::too_many_arguments)]
+    fn reconcile(
+        &mut self,
+        key: &IntentKey,
+        volumes: &[Volume4D],
+        mut wanted: HashMap<IntentKey, IntentsConflict>,
+        reason: &str,
+        now_ms: i64,
+        observers: &[Arc<PartyRecord>],
+        pending: &mut Pending,
+    ) -> Vec<ConflictRecord> {
+        let existing: Vec<String> = self
+            .state
+            .open_by_intent
+            .get(key)
+            .map(|s| s.iter().cloned().collect())
+            .unwrap_or_default();
+        let mut result = Vec::new();
+        for conflict_id in existing {
+            let Some(record) = self.state.open.get(&conflict_id).cloned() else {
+                continue;
+            };
+            let key_is_a = record.party_a == key.0 && record.intent_a == key.1;
+            let counterpart = if key_is_a {
+                (record.party_b.clone(), record.intent_b.clone())
+            } else {
+                (record.party_a.clone(), record.intent_a.clone())
+            };
+            match wanted.remove(&counterpart) {
+                Some(conflict) => {
+                    let Some(their_volumes) = self
+                        .state
+                        .index
+                        .get(&counterpart.0, &counterpart.1)
+                        .map(<[Volume4D]>::to_vec)
+                    else {
+                        continue;
+                    };
+                    let old = ConflictDetails::from_value(&record.details);
+                    let (reference_a, reference_b) = match &old {
+                        Some(details) => (details.reference_a.clone(), details.reference_b.clone()),
+                        None => (self.random_id("ref_"), self.random_id("ref_")),
+                    };
+                    let details = if key_is_a {
+                        ConflictDetails::compute(
+                            volumes,
+                            &their_volumes,
+                            &conflict,
+                            &self.state.separation,
+                            reference_a,
+                            reference_b,
+                        )
+                    } else {
+                        ConflictDetails::compute(
+                            &their_volumes,
+                            volumes,
+                            &conflict.swapped(),
+                            &self.state.separation,
+                            reference_a,
+                            reference_b,
+                        )
+                    };
+                    let mut updated = record.clone();
+                    if old.as_ref() != Some(&details) {
+                        updated.details = details.to_value();
+                        updated.updated_ms = now_ms;
+                        self.state.open.insert(conflict_id.clone(), updated.clone());
+                        pending.batch.push(Mutation::PutConflict(updated.clone()));
+                        self.notify_conflict(
+                            &updated,
+                            "conflict.updated",
+                            now_ms,
+                            observers,
+                            pending,
+                        );
+                    }
+                    result.push(updated);
+                }
+                None => self.resolve(&conflict_id, reason, now_ms, observers, pending),
+            }
+        }
+        let mut new: Vec<(IntentKey, IntentsConflict)> = wanted.into_iter().collect();
+        new.sort_by(|a, b| a.0.cmp(&b.0));
+        for (counterpart, conflict) in new {
+            let Some(their_volumes) = self
+                .state
+                .index
+                .get(&counterpart.0, &counterpart.1)
+                .map(<[Volume4D]>::to_vec)
+            else {
+                continue;
+            };
+            let reference_a = self.random_id("ref_");
+            let reference_b = self.random_id("ref_");
+            let details = ConflictDetails::compute(
+                volumes,
+                &their_volumes,
+                &conflict,
+                &self.state.separation,
+                reference_a,
+                reference_b,
+            );
+            let record = ConflictRecord {
+                id: self.random_id("cf_"),
+                party_a: key.0.clone(),
+                intent_a: key.1.clone(),
+                party_b: counterpart.0.clone(),
+                intent_b: counterpart.1.clone(),
+                opened_ms: now_ms,
+                updated_ms: now_ms,
+                resolved_ms: None,
+                acked_a_ms: None,
+                acked_b_ms: None,
+                details: details.to_value(),
+            };
+            self.state
+                .open_by_intent
+                .entry(key.clone())
+                .or_default()
+                .insert(record.id.clone());
+            self.state
+                .open_by_intent
+                .entry(counterpart)
+                .or_default()
+                .insert(record.id.clone());
+            self.state.open.insert(record.id.clone(), record.clone());
+            pending.batch.push(Mutation::PutConflict(record.clone()));
+            metrics::counter!("deconflict_conflicts_opened_total").increment(1);
+            let overlaps = details.overlaps.clone();
+            if let Err(error) = self.audit(
+                pending,
+                now_ms,
+                "conflict.opened",
+                None,
+                Visibility::parties([record.party_a.clone(), record.party_b.clone()]),
+                json!({"conflict": record.id, "parties": [record.party_a, record.party_b], "overlaps": overlaps}),
+            ) {
+                tracing::error!(%error, "conflict audit entry not sealed");
+            }
+            self.notify_conflict(&record, "conflict.opened", now_ms, observers, pending);
+            result.push(record);
+        }
+        result.sort_by(|a, b| a.id.cmp(&b.id));
+        result
+    }
+
+    fn resolve(
+        &mut self,
+        conflict_id: &str,
+        reason: &str,
+        now_ms: i64,
+        observers: &[Arc<PartyRecord>],
+        pending: &mut Pending,
+    ) {
+        let Some(mut record) = self.state.open.remove(conflict_id) else {
+            return;
+        };
+        for key in [
+            (record.party_a.clone(), record.intent_a.clone()),
+            (record.party_b.clone(), record.intent_b.clone()),
+        ] {
+            if let Some(set) = self.state.open_by_intent.get_mut(&key) {
+                set.remove(conflict_id);
+                if set.is_empty() {
+                    self.state.open_by_intent.remove(&key);
+                }
+            }
+        }
+        record.resolved_ms = Some(now_ms);
+        record.updated_ms = now_ms;
+        pending.batch.push(Mutation::PutConflict(record.clone()));
+        metrics::counter!("deconflict_conflicts_resolved_total").increment(1);
+        let data = json!({"id": record.id, "resolved_at": rfc3339_ms(now_ms), "reason": reason});
+        for party in [record.party_a.clone(), record.party_b.clone()] {
+            self.event(pending, now_ms, &party, "conflict.resolved", data.clone());
+        }
+        for observer in observers {
+            self.event(
+                pending,
+                now_ms,
+                &observer.id,
+                "conflict.resolved",
+                data.clone(),
+            );
+        }
+        if let Err(error) = self.audit(
+            pending,
+            now_ms,
+            "conflict.resolved",
+            None,
+            Visibility::parties([record.party_a.clone(), record.party_b.clone()]),
+            json!({"conflict": record.id, "reason": reason}),
+        ) {
+            tracing::error!(%error, "conflict audit entry not sealed");
+        }
+        pending.resolved.insert(record.id.clone(), record);
+    }
+
+    /// Sends each party of the conflict, and every observer, its view of it.
+    fn notify_conflict(
+        &mut self,
+        record: &ConflictRecord,
+        kind: &str,
+        now_ms: i64,
+        observers: &[Arc<PartyRecord>],
+        pending: &mut Pending,
+    ) {
+        let policy = self.state.terms.disclosure;
+        for (viewer_id, counterpart) in [
+            (&record.party_a, (&record.party_b, &record.intent_b)),
+            (&record.party_b, (&record.party_a, &record.intent_a)),
+        ] {
+            let viewer = PartyRecord {
+                id: viewer_id.clone(),
+                name: String::new(),
+                role: Role::Party,
+                token_sha256: String::new(),
+                created_ms: 0,
+            };
+            let counterpart_intent = self.counterpart_intent(policy, counterpart.0, counterpart.1);
+            if let Some(view) = conflict_view(record, &viewer, policy, counterpart_intent.as_ref())
+            {
+                self.event(pending, now_ms, viewer_id, kind, view);
+            }
+        }
+        for observer in observers {
+            if let Some(view) = conflict_view(record, observer, policy, None) {
+                self.event(pending, now_ms, &observer.id, kind, view);
+            }
+        }
+    }
+
+    /// The counterpart's intent rebuilt from memory, only when the policy discloses it.
+    fn counterpart_intent(
+        &self,
+        policy: DisclosurePolicy,
+        party_id: &str,
+        intent_id: &str,
+    ) -> Option<IntentRecord> {
+        if policy == DisclosurePolicy::Minimal {
+            return None;
+        }
+        let key = (party_id.to_owned(), intent_id.to_owned());
+        let meta = self.state.intents.get(&key)?;
+        let volumes = self.state.index.get(&key.0, &key.1)?;
+        let volumes_json: Vec<Value> = volumes
+            .iter()
+            .map(|volume| {
+                serde_json::to_value(Volume4DJson::from_core(volume)).unwrap_or(Value::Null)
+            })
+            .collect();
+        Some(IntentRecord {
+            party_id: key.0,
+            id: key.1,
+            version: meta.version,
+            state: meta.state,
+            volumes: Value::Array(volumes_json),
+            created_ms: meta.created_ms,
+            updated_ms: meta.created_ms,
+        })
+    }
+
+    fn delete_intent(
+        &mut self,
+        caller: &PartyRecord,
+        id: String,
+        version: i64,
+        now_ms: i64,
+        observers: &[Arc<PartyRecord>],
+        pending: &mut Pending,
+    ) -> Result<(), ApiError> {
+        let key = (caller.id.clone(), id.clone());
+        let Some(meta) = self.state.intents.get(&key).copied() else {
+            return Err(ApiError::not_found("intent", &id));
+        };
+        if meta.version != version {
+            return Err(ApiError::Conflict(format!(
+                "stale version {version} of intent {id:?}: the current version is {}; read it again and retry",
+                meta.version
+            )));
+        }
+        self.state.intents.remove(&key);
+        self.state.index.remove(&key.0, &key.1);
+        let open: Vec<String> = self
+            .state
+            .open_by_intent
+            .get(&key)
+            .map(|s| s.iter().cloned().collect())
+            .unwrap_or_default();
+        for conflict_id in open {
+            self.resolve(&conflict_id, "intent deleted", now_ms, observers, pending);
+        }
+        pending.batch.push(Mutation::DeleteIntent {
+            party_id: key.0.clone(),
+            id: key.1.clone(),
+        });
+        metrics::counter!("deconflict_checked_writes_total").increment(1);
+        self.audit(
+            pending,
+            now_ms,
+            "intent.deleted",
+            Some(&caller.id),
+            Visibility::parties([caller.id.clone()]),
+            json!({"intent": id, "version": version}),
+        )
+    }
+
+    async fn ack_conflict(
+        &mut self,
+        caller: &PartyRecord,
+        conflict_id: &str,
+        now_ms: i64,
+        pending: &mut Pending,
+    ) -> Result<ConflictRecord, ApiError> {
+        let record = match self
+            .state
+            .open
+            .get(conflict_id)
+            .or_else(|| pending.resolved.get(conflict_id))
+        {
+            Some(record) => record.clone(),
+            None => self
+                .store
+                .conflict(conflict_id)
+                .await?
+                .ok_or_else(|| ApiError::not_found("conflict", conflict_id))?,
+        };
+        if caller.role != Role::Party || !record.involves(&caller.id) {
+            return Err(ApiError::not_found("conflict", conflict_id));
+        }
+        let mut updated = record;
+        let slot = if updated.party_a == caller.id {
+            &mut updated.acked_a_ms
+        } else {
+            &mut updated.acked_b_ms
+        };
+        if slot.is_some() {
+            // Acknowledging twice changes nothing and records nothing.
+            return Ok(updated);
+        }
+        *slot = Some(now_ms);
+        updated.updated_ms = now_ms;
+        if updated.resolved_ms.is_none() {
+            self.state.open.insert(updated.id.clone(), updated.clone());
+        } else if pending.resolved.contains_key(&updated.id) {
+            pending.resolved.insert(updated.id.clone(), updated.clone());
+        }
+        pending.batch.push(Mutation::PutConflict(updated.clone()));
+        let counterpart = if updated.party_a == caller.id {
+            updated.party_b.clone()
+        } else {
+            updated.party_a.clone()
+        };
+        self.event(
+            pending,
+            now_ms,
+            &counterpart,
+            "conflict.acknowledged",
+            json!({"id": updated.id, "acknowledged_at": rfc3339_ms(now_ms)}),
+        );
+        self.audit(
+            pending,
+            now_ms,
+            "conflict.acknowledged",
+            Some(&caller.id),
+            Visibility::parties([updated.party_a.clone(), updated.party_b.clone()]),
+            json!({"conflict": updated.id, "by": caller.id}),
+        )?;
+        Ok(updated)
+    }
+
+    async fn add_party(
+        &mut self,
+        caller: &PartyRecord,
+        party: PartyRecord,
+        now_ms: i64,
+        pending: &mut Pending,
+    ) -> Result<(), ApiError> {
+        let taken_in_batch = pending
+            .batch
+            .mutations
+            .iter()
+            .any(|m| matches!(m, Mutation::InsertParty(p) if p.id == party.id));
+        if taken_in_batch || self.store.party(&party.id).await?.is_some() {
+            return Err(ApiError::Conflict(format!(
+                "party {:?} already exists; choose another id",
+                party.id
+            )));
+        }
+        self.audit(
+            pending,
+            now_ms,
+            "party.added",
+            Some(&caller.id),
+            Visibility::parties([party.id.clone()]),
+            json!({"party": party.id, "name": party.name, "role": party.role.as_str()}),
+        )?;
+        pending.batch.push(Mutation::InsertParty(party));
+        Ok(())
+    }
+
+    fn agreement_event(
+        &mut self,
+        pending: &mut Pending,
+        now_ms: i64,
+        kind: &str,
+        record: &AgreementRecord,
+        recipients: &[PartyRecord],
+    ) {
+        let data = agreement_json(record);
+        for party in recipients {
+            self.event(pending, now_ms, &party.id, kind, data.clone());
+        }
+    }
+
+    async fn propose(
+        &mut self,
+        caller: &PartyRecord,
+        terms: Terms,
+        now_ms: i64,
+        observers: &[Arc<PartyRecord>],
+        pending: &mut Pending,
+    ) -> Result<AgreementRecord, ApiError> {
+        if caller.role != Role::Party {
+            return Err(ApiError::Forbidden(
+                "only parties propose terms; observers and admins read them".into(),
+            ));
+        }
+        let version = self
+            .state
+            .agreements
+            .iter()
+            .map(|a| a.version)
+            .max()
+            .unwrap_or(0)
+            + 1;
+        let record = AgreementRecord {
+            version,
+            terms: terms.to_value(),
+            proposed_by: Some(caller.id.clone()),
+            proposed_ms: now_ms,
+            status: AgreementStatus::Pending,
+            decided_ms: None,
+            answers: vec![AgreementAnswer {
+                party_id: caller.id.clone(),
+                accepted: true,
+                answered_ms: now_ms,
+            }],
+        };
+        pending.batch.push(Mutation::PutAgreement(record.clone()));
+        pending.batch.push(Mutation::PutAgreementAnswer {
+            version,
+            answer: record.answers[0].clone(),
+        });
+        self.state.agreements.push(record.clone());
+        let everyone = self.store.parties().await?;
+        self.agreement_event(pending, now_ms, "agreement.proposed", &record, &everyone);
+        self.audit(
+            pending,
+            now_ms,
+            "agreement.proposed",
+            Some(&caller.id),
+            Visibility::All,
+            json!({"version": version, "terms": record.terms}),
+        )?;
+        self.settle(version, now_ms, &everyone, observers, pending)
+    }
+
+    async fn answer(
+        &mut self,
+        caller: &PartyRecord,
+        version: i64,
+        accept: bool,
+        now_ms: i64,
+        observers: &[Arc<PartyRecord>],
+        pending: &mut Pending,
+    ) -> Result<AgreementRecord, ApiError> {
+        if caller.role != Role::Party {
+            return Err(ApiError::Forbidden("only parties answer proposals".into()));
+        }
+        let Some(position) = self
+            .state
+            .agreements
+            .iter()
+            .position(|a| a.version == version)
+        else {
+            return Err(ApiError::not_found("proposal", &version.to_string()));
+        };
+        let record = &mut self.state.agreements[position];
+        if record.status != AgreementStatus::Pending {
+            return Err(ApiError::Conflict(format!(
+                "proposal {version} is {} and can no longer be answered",
+                record.status
+            )));
+        }
+        let answer = AgreementAnswer {
+            party_id: caller.id.clone(),
+            accepted: accept,
+            answered_ms: now_ms,
+        };
+        record.answers.retain(|a| a.party_id != caller.id);
+        record.answers.push(answer.clone());
+        pending
+            .batch
+            .push(Mutation::PutAgreementAnswer { version, answer });
+        self.audit(
+            pending,
+            now_ms,
+            if accept {
+                "agreement.accepted"
+            } else {
+                "agreement.rejected"
+            },
+            Some(&caller.id),
+            Visibility::All,
+            json!({"version": version}),
+        )?;
+        let everyone = self.store.parties().await?;
+        self.settle(version, now_ms, &everyone, observers, pending)
+    }
+
+    /// Decides a pending proposal once its answers allow: rejected when any party
+    /// rejected it, in force when every party (role `party`) accepted it.
+    fn settle(
+        &mut self,
+        version: i64,
+        now_ms: i64,
+        everyone: &[PartyRecord],
+        observers: &[Arc<PartyRecord>],
+        pending: &mut Pending,
+    ) -> Result<AgreementRecord, ApiError> {
+        let position = self
+            .state
+            .agreements
+            .iter()
+            .position(|a| a.version == version)
+            .ok_or(ApiError::Internal)?;
+        let record = self.state.agreements[position].clone();
+        let rejected = record.answers.iter().any(|a| !a.accepted);
+        let all_accepted = everyone.iter().filter(|p| p.role == Role::Party).all(|p| {
+            record
+                .answers
+                .iter()
+                .any(|a| a.party_id == p.id && a.accepted)
+        });
+        if rejected {
+            let record = &mut self.state.agreements[position];
+            record.status = AgreementStatus::Rejected;
+            record.decided_ms = Some(now_ms);
+            let record = record.clone();
+            pending.batch.push(Mutation::PutAgreement(record.clone()));
+            self.agreement_event(pending, now_ms, "agreement.rejected", &record, everyone);
+            return Ok(record);
+        }
+        if !all_accepted {
+            return Ok(record);
+        }
+        let terms: Terms = serde_json::from_value(record.terms.clone()).map_err(|error| {
+            tracing::error!(%error, version, "stored proposal terms unreadable");
+            ApiError::Internal
+        })?;
+        let separation = terms
+            .strategic_separation()
+            .map_err(ApiError::Unprocessable)?;
+        for other in &mut self.state.agreements {
+            if other.status == AgreementStatus::InForce {
+                other.status = AgreementStatus::Superseded;
+                other.decided_ms = Some(now_ms);
+                pending.batch.push(Mutation::PutAgreement(other.clone()));
+            }
+        }
+        let record = &mut self.state.agreements[position];
+        record.status = AgreementStatus::InForce;
+        record.decided_ms = Some(now_ms);
+        let record = record.clone();
+        pending.batch.push(Mutation::PutAgreement(record.clone()));
+        self.state.terms = terms;
+        self.state.separation = separation;
+        self.agreement_event(pending, now_ms, "agreement.in_force", &record, everyone);
+        self.audit(
+            pending,
+            now_ms,
+            "agreement.in_force",
+            None,
+            Visibility::All,
+            json!({"version": version, "terms": record.terms}),
+        )?;
+        self.recheck_all(now_ms, observers, pending);
+        Ok(record)
+    }
+
+    /// Re-checks every live intent under the separation now in force: opens the conflicts
+    /// it creates, resolves those it removes, refreshes the rest.
+    fn recheck_all(&mut self, now_ms: i64, observers: &[Arc<PartyRecord>], pending: &mut Pending) {
+        let started = std::time::Instant::now();
+        let mut wanted: HashMap<IntentKey, HashMap<IntentKey, IntentsConflict>> = HashMap::new();
+        for (party, intent, volumes) in self.state.index.iter() {
+            let key = (party.clone(), intent.clone());
+            for found in self
+                .state
+                .index
+                .conflicts(party, volumes, &self.state.separation)
+            {
+                let other = (found.party, found.intent);
+                // Each pair once, from its smaller key.
+                if key < other {
+                    wanted
+                        .entry(key.clone())
+                        .or_default()
+                        .insert(other, found.conflict);
+                }
+            }
+        }
+        let mut keys: Vec<IntentKey> = self
+            .state
+            .index
+            .iter()
+            .map(|(p, i, _)| (p.clone(), i.clone()))
+            .collect();
+        keys.sort();
+        for key in keys {
+            let Some(volumes) = self
+                .state
+                .index
+                .get(&key.0, &key.1)
+                .map(<[Volume4D]>::to_vec)
+            else {
+                continue;
+            };
+            let mut mine = wanted.remove(&key).unwrap_or_default();
+            // Conflicts with smaller keys were handled from their side already; keep them.
+            if let Some(open) = self.state.open_by_intent.get(&key) {
+                for conflict_id in open {
+                    if let Some(record) = self.state.open.get(conflict_id) {
+                        let other = if record.party_a == key.0 && record.intent_a == key.1 {
+                            (record.party_b.clone(), record.intent_b.clone())
+                        } else {
+                            (record.party_a.clone(), record.intent_a.clone())
+                        };
+                        if other < key {
+                            if let Some(volumes_other) = self.state.index.get(&other.0, &other.1) {
+                                if let Some(conflict) = deconflict_core::strategic::intents_conflict(
+                                    &volumes,
+                                    volumes_other,
+                                    &self.state.separation,
+                                ) {
+                                    mine.insert(other, conflict);
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            self.reconcile(
+                &key,
+                &volumes,
+                mine,
+                "terms changed",
+                now_ms,
+                observers,
+                pending,
+            );
+        }
+        tracing::info!(
+            intents = self.state.index.len(),
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "re-checked every intent under the new terms"
+        );
+    }
+
+    fn record(
+        &mut self,
+        events: Vec<NewEvent>,
+        audit: Vec<NewAudit>,
+        now_ms: i64,
+        pending: &mut Pending,
+    ) -> Result<(), ApiError> {
+        for entry in audit {
+            self.audit(
+                pending,
+                now_ms,
+                &entry.kind,
+                entry.actor.as_deref(),
+                entry.visible_to,
+                entry.body,
+            )?;
+        }
+        for event in events {
+            self.event(pending, now_ms, &event.party_id, &event.kind, event.data);
+        }
+        Ok(())
+    }
+}
+
+fn answer_after_commit<T: Send + 'static>(
+    pending: &mut Pending,
+    reply: oneshot::Sender<Result<T, ApiError>>,
+    value: T,
+) {
+    pending.replies.push(Box::new(move |committed| {
+        let _ = reply.send(if committed {
+            Ok(value)
+        } else {
+            Err(ApiError::Unavailable)
+        });
+    }));
+}
+
+/// The JSON of an agreement version, as `GET /v1/agreement` and its events show it.
+pub fn agreement_json(record: &AgreementRecord) -> Value {
+    json!({
+        "version": record.version,
+        "status": record.status.as_str(),
+        "terms": record.terms,
+        "proposed_by": record.proposed_by,
+        "proposed_at": rfc3339_ms(record.proposed_ms),
+        "decided_at": record.decided_ms.map(rfc3339_ms),
+        "answers": record.answers.iter().map(|a| json!({
+            "party": a.party_id,
+            "accepted": a.accepted,
+            "answered_at": rfc3339_ms(a.answered_ms),
+        })).collect::<Vec<_>>(),
+    })
+}

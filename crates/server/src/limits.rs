@@ -1,0 +1,142 @@
+//! The service's named limits, and the per-party request rate limiter.
+//!
+//! Every bound a client can run into has a name here, appears in the problem `detail`
+//! that enforces it and in the OpenAPI document, so a client can plan for it.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+/// Largest request body accepted (413 beyond).
+pub const BODY_BYTES_MAX: usize = 1024 * 1024;
+/// Most volumes in one intent (422 beyond).
+pub const INTENT_VOLUMES_MAX: usize = 64;
+/// Most polygon vertices in one intent, all volumes together (422 beyond).
+pub const INTENT_VERTICES_MAX: usize = 10_000;
+/// Longest intent, party or conflict id, in characters (400 beyond).
+pub const ID_CHARS_MAX: usize = 128;
+/// Longest party name, in characters (422 beyond).
+pub const PARTY_NAME_CHARS_MAX: usize = 200;
+/// Most items one list request returns (`limit` is clamped to it).
+pub const LIST_LIMIT_MAX: u32 = 1000;
+/// Items a list request returns when it names no `limit`.
+pub const LIST_LIMIT_DEFAULT: u32 = 100;
+/// Most write commands one group commit takes from the queue.
+pub const GROUP_COMMIT_COMMANDS_MAX: usize = 2048;
+/// Most write commands waiting for the writer; callers wait for room beyond it.
+pub const WRITE_QUEUE_MAX: usize = 16_384;
+/// Events buffered for live SSE subscribers before a slow one falls back to the store.
+pub const EVENT_BROADCAST_MAX: usize = 16_384;
+/// Most counterpart overlaps computed and disclosed per conflict (closest first).
+pub const CONFLICT_OVERLAPS_MAX: usize = 16;
+/// Events older than this are pruned; a client reconnecting with `Last-Event-ID` within
+/// it misses nothing.
+pub const EVENT_RETENTION_S: u64 = 7 * 24 * 3600;
+
+const _: () = assert!(GROUP_COMMIT_COMMANDS_MAX <= WRITE_QUEUE_MAX);
+const _: () = assert!(LIST_LIMIT_DEFAULT <= LIST_LIMIT_MAX);
+
+/// Whether an id (intent, party) is usable in a path: 1 to [`ID_CHARS_MAX`] characters of
+/// ASCII letters, digits, `-`, `_`, `.`, `:`.
+pub fn check_id(what: &str, id: &str) -> Result<(), String> {
+    if id.is_empty() || id.len() > ID_CHARS_MAX {
+        return Err(format!(
+            "{what} {id:?} must be 1 to {ID_CHARS_MAX} characters (ID_CHARS_MAX)"
+        ));
+    }
+    if let Some(bad) = id
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || "-_.:".contains(*c)))
+    {
+        return Err(format!(
+            "{what} {id:?} contains {bad:?}; use ASCII letters, digits, '-', '_', '.' or ':'"
+        ));
+    }
+    Ok(())
+}
+
+/// The rate a party may send requests at: a token bucket per party, refilled at
+/// `per_s` and holding at most `burst`.
+#[derive(Debug, Clone, Copy)]
+pub struct RateLimit {
+    pub per_s: u32,
+    pub burst: u32,
+}
+
+impl Default for RateLimit {
+    fn default() -> Self {
+        RateLimit {
+            per_s: 20_000,
+            burst: 40_000,
+        }
+    }
+}
+
+/// Per-party token buckets. Hand-written because it is a dozen lines on the hot path and
+/// must take time as an argument (the clock is injected).
+#[derive(Debug)]
+pub struct RateLimiter {
+    limit: RateLimit,
+    buckets: Mutex<HashMap<String, (f64, f64)>>,
+}
+
+impl RateLimiter {
+    pub fn new(limit: RateLimit) -> Self {
+        RateLimiter {
+            limit,
+            buckets: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn limit(&self) -> RateLimit {
+        self.limit
+    }
+
+    /// Takes one token for `party` at `now_s`; `Err(seconds to wait)` when none is left.
+    pub fn take(&self, party: &str, now_s: f64) -> Result<(), f64> {
+        let mut buckets = self
+            .buckets
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let burst = f64::from(self.limit.burst);
+        let per_s = f64::from(self.limit.per_s);
+        let bucket = buckets.entry(party.to_owned()).or_insert((burst, now_s));
+        let elapsed_s = (now_s - bucket.1).max(0.0);
+        bucket.0 = (bucket.0 + elapsed_s * per_s).min(burst);
+        bucket.1 = now_s;
+        if bucket.0 >= 1.0 {
+            bucket.0 -= 1.0;
+            Ok(())
+        } else {
+            Err((1.0 - bucket.0) / per_s)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_party_that_spends_its_burst_waits_for_the_refill() {
+        let limiter = RateLimiter::new(RateLimit {
+            per_s: 10,
+            burst: 3,
+        });
+        for _ in 0..3 {
+            assert!(limiter.take("a", 100.0).is_ok());
+        }
+        let wait_s = limiter.take("a", 100.0).unwrap_err();
+        assert!((wait_s - 0.1).abs() < 1e-9, "{wait_s}");
+        assert!(limiter.take("b", 100.0).is_ok(), "buckets are per party");
+        assert!(limiter.take("a", 100.11).is_ok());
+    }
+
+    #[test]
+    fn ids_outside_the_allowed_alphabet_are_refused() {
+        assert!(check_id("intent id", "flight-7:leg_2.a").is_ok());
+        assert!(check_id("intent id", "").is_err());
+        assert!(check_id("intent id", "a/b").is_err());
+        assert!(check_id("intent id", "é").is_err());
+        assert!(check_id("intent id", &"x".repeat(ID_CHARS_MAX + 1)).is_err());
+    }
+}

@@ -1,0 +1,577 @@
+//! The two backends. Their SQL text is identical (portable SQL with `$n` placeholders,
+//! which SQLite accepts too), so one macro stamps out both implementations of
+//! [`Store`](crate::Store) and they cannot drift apart; only how each opens its pool and
+//! which embedded migrations it runs differ.
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde_json::Value;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use sqlx::{ConnectOptions, Connection, QueryBuilder, Row};
+
+use crate::model::{
+    AgreementAnswer, AgreementRecord, AuditRecord, Batch, ConflictRecord, EventRecord,
+    IntentRecord, PartyRecord,
+};
+use crate::{Store, StoreError, UnixMillis};
+
+/// Rows per multi-row statement: well under SQLite's 32,766 and PostgreSQL's 65,535 bound
+/// parameters with the widest row (conflicts, 11 columns).
+const ROWS_PER_STATEMENT_MAX: usize = 500;
+const _: () = assert!(ROWS_PER_STATEMENT_MAX * 11 < 32_766);
+
+/// How long a SQLite connection waits for another process's write lock (the `party add`
+/// command writing while the server runs) before giving up.
+const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The embedded store: one SQLite file in WAL mode with `synchronous=FULL`, so a commit
+/// is on disk before [`Store::apply`] returns.
+#[derive(Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+/// The shared store on PostgreSQL.
+#[derive(Clone)]
+pub struct PostgresStore {
+    pool: PgPool,
+}
+
+/// Opens (creating if needed) the SQLite store at `path` and runs its migrations.
+pub async fn open_sqlite(path: &Path) -> Result<SqliteStore, StoreError> {
+    let options = SqliteConnectOptions::new()
+        .filename(path)
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Full)
+        .busy_timeout(SQLITE_BUSY_TIMEOUT)
+        .disable_statement_logging();
+    let pool = SqlitePoolOptions::new()
+        .max_connections(4)
+        .connect_with(options)
+        .await?;
+    sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
+    Ok(SqliteStore { pool })
+}
+
+/// Opens the PostgreSQL store at `url` (its default schema) and runs its migrations.
+pub async fn open_postgres(url: &str) -> Result<PostgresStore, StoreError> {
+    let options = PgConnectOptions::from_str(url)
+        .map_err(|error| StoreError::Open(format!("bad PostgreSQL URL: {error}")))?
+        .disable_statement_logging();
+    let pool = PgPoolOptions::new()
+        .max_connections(8)
+        .connect_with(options)
+        .await?;
+    sqlx::migrate!("./migrations/postgres").run(&pool).await?;
+    Ok(PostgresStore { pool })
+}
+
+/// Opens the PostgreSQL store at `url` inside `schema` (created when absent; every
+/// connection's `search_path` is set to it), so tests and several deployments can share
+/// one database without seeing each other's tables.
+pub async fn open_postgres_in_schema(url: &str, schema: &str) -> Result<PostgresStore, StoreError> {
+    if schema.is_empty()
+        || !schema
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_')
+    {
+        return Err(StoreError::Open(format!(
+            "schema name {schema:?} must be non-empty ASCII letters, digits and underscores"
+        )));
+    }
+    let base = PgConnectOptions::from_str(url)
+        .map_err(|error| StoreError::Open(format!("bad PostgreSQL URL: {error}")))?
+        .disable_statement_logging();
+    let mut connection = base.connect().await?;
+    sqlx::query(&format!("CREATE SCHEMA IF NOT EXISTS {schema}"))
+        .execute(&mut connection)
+        .await?;
+    connection.close().await?;
+    let options = base.options([("search_path", schema)]);
+    let pool = PgPoolOptions::new()
+        .max_connections(8)
+        .connect_with(options)
+        .await?;
+    sqlx::migrate!("./migrations/postgres").run(&pool).await?;
+    Ok(PostgresStore { pool })
+}
+
+impl PostgresStore {
+    /// Drops `schema` and everything in it (test clean-up).
+    pub async fn drop_schema(&self, schema: &str) -> Result<(), StoreError> {
+        sqlx::query(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+}
+
+fn corrupt(what: &'static str, detail: impl ToString) -> StoreError {
+    StoreError::Corrupt {
+        what,
+        detail: detail.to_string(),
+    }
+}
+
+fn json_text(value: &Value) -> String {
+    value.to_string()
+}
+
+fn parse_json(what: &'static str, text: &str) -> Result<Value, StoreError> {
+    serde_json::from_str(text).map_err(|error| corrupt(what, error))
+}
+
+macro_rules! row_readers {
+    ($Row:ty) => {
+        fn party_from(row: &$Row) -> Result<PartyRecord, StoreError> {
+            let role: String = row.try_get("role")?;
+            Ok(PartyRecord {
+                id: row.try_get("id")?,
+                name: row.try_get("name")?,
+                role: role.parse().map_err(|error| corrupt("party role", error))?,
+                token_sha256: row.try_get("token_sha256")?,
+                created_ms: row.try_get("created_ms")?,
+            })
+        }
+
+        fn intent_from(row: &$Row) -> Result<IntentRecord, StoreError> {
+            let state: String = row.try_get("state")?;
+            let volumes: String = row.try_get("volumes")?;
+            Ok(IntentRecord {
+                party_id: row.try_get("party_id")?,
+                id: row.try_get("id")?,
+                version: row.try_get("version")?,
+                state: state
+                    .parse()
+                    .map_err(|error| corrupt("intent state", error))?,
+                volumes: parse_json("intent volumes", &volumes)?,
+                created_ms: row.try_get("created_ms")?,
+                updated_ms: row.try_get("updated_ms")?,
+            })
+        }
+
+        fn conflict_from(row: &$Row) -> Result<ConflictRecord, StoreError> {
+            let details: String = row.try_get("details")?;
+            Ok(ConflictRecord {
+                id: row.try_get("id")?,
+                party_a: row.try_get("party_a")?,
+                intent_a: row.try_get("intent_a")?,
+                party_b: row.try_get("party_b")?,
+                intent_b: row.try_get("intent_b")?,
+                opened_ms: row.try_get("opened_ms")?,
+                updated_ms: row.try_get("updated_ms")?,
+                resolved_ms: row.try_get("resolved_ms")?,
+                acked_a_ms: row.try_get("acked_a_ms")?,
+                acked_b_ms: row.try_get("acked_b_ms")?,
+                details: parse_json("conflict details", &details)?,
+            })
+        }
+
+        fn event_from(row: &$Row) -> Result<EventRecord, StoreError> {
+            let data: String = row.try_get("data")?;
+            Ok(EventRecord {
+                seq: row.try_get("seq")?,
+                party_id: row.try_get("party_id")?,
+                kind: row.try_get("kind")?,
+                data: parse_json("event data", &data)?,
+                time_ms: row.try_get("time_ms")?,
+            })
+        }
+
+        fn audit_from(row: &$Row) -> Result<AuditRecord, StoreError> {
+            Ok(AuditRecord {
+                seq: row.try_get("seq")?,
+                sealed_json: row.try_get("sealed")?,
+            })
+        }
+    };
+}
+
+const PARTY_COLUMNS: &str = "id, name, role, token_sha256, created_ms";
+const INTENT_COLUMNS: &str = "party_id, id, version, state, volumes, created_ms, updated_ms";
+const CONFLICT_COLUMNS: &str = "id, party_a, intent_a, party_b, intent_b, opened_ms, updated_ms, resolved_ms, acked_a_ms, acked_b_ms, details";
+
+macro_rules! store_impl {
+    ($Store:ident, $Db:ty, $Row:ty, $name:literal) => {
+        row_readers!($Row);
+
+        #[async_trait]
+        impl Store for $Store {
+            fn backend(&self) -> &'static str {
+                $name
+            }
+
+            async fn apply(&self, batch: &Batch) -> Result<(), StoreError> {
+                if batch.is_empty() {
+                    return Ok(());
+                }
+                let net = batch.coalesce();
+                let mut tx = self.pool.begin().await?;
+                for chunk in net.parties.chunks(ROWS_PER_STATEMENT_MAX) {
+                    let mut q = QueryBuilder::<$Db>::new(format!("INSERT INTO parties ({PARTY_COLUMNS}) "));
+                    q.push_values(chunk, |mut b, p| {
+                        b.push_bind(p.id.clone())
+                            .push_bind(p.name.clone())
+                            .push_bind(p.role.as_str())
+                            .push_bind(p.token_sha256.clone())
+                            .push_bind(p.created_ms);
+                    });
+                    q.build().execute(&mut *tx).await?;
+                }
+                for chunk in net.intent_deletes.chunks(ROWS_PER_STATEMENT_MAX) {
+                    let mut q = QueryBuilder::<$Db>::new("DELETE FROM intents WHERE ");
+                    for (index, (party_id, id)) in chunk.iter().enumerate() {
+                        if index > 0 {
+                            q.push(" OR ");
+                        }
+                        q.push("(party_id = ").push_bind(party_id.to_string());
+                        q.push(" AND id = ").push_bind(id.to_string()).push(")");
+                    }
+                    q.build().execute(&mut *tx).await?;
+                }
+                for chunk in net.intent_puts.chunks(ROWS_PER_STATEMENT_MAX) {
+                    let mut q = QueryBuilder::<$Db>::new(format!("INSERT INTO intents ({INTENT_COLUMNS}) "));
+                    q.push_values(chunk, |mut b, i| {
+                        b.push_bind(i.party_id.clone())
+                            .push_bind(i.id.clone())
+                            .push_bind(i.version)
+                            .push_bind(i.state.as_str())
+                            .push_bind(json_text(&i.volumes))
+                            .push_bind(i.created_ms)
+                            .push_bind(i.updated_ms);
+                    });
+                    q.push(
+                        " ON CONFLICT (party_id, id) DO UPDATE SET version = excluded.version, \
+                         state = excluded.state, volumes = excluded.volumes, updated_ms = excluded.updated_ms",
+                    );
+                    q.build().execute(&mut *tx).await?;
+                }
+                for chunk in net.conflicts.chunks(ROWS_PER_STATEMENT_MAX) {
+                    let mut q = QueryBuilder::<$Db>::new(format!("INSERT INTO conflicts ({CONFLICT_COLUMNS}) "));
+                    q.push_values(chunk, |mut b, c| {
+                        b.push_bind(c.id.clone())
+                            .push_bind(c.party_a.clone())
+                            .push_bind(c.intent_a.clone())
+                            .push_bind(c.party_b.clone())
+                            .push_bind(c.intent_b.clone())
+                            .push_bind(c.opened_ms)
+                            .push_bind(c.updated_ms)
+                            .push_bind(c.resolved_ms)
+                            .push_bind(c.acked_a_ms)
+                            .push_bind(c.acked_b_ms)
+                            .push_bind(json_text(&c.details));
+                    });
+                    q.push(
+                        " ON CONFLICT (id) DO UPDATE SET updated_ms = excluded.updated_ms, \
+                         resolved_ms = excluded.resolved_ms, acked_a_ms = excluded.acked_a_ms, \
+                         acked_b_ms = excluded.acked_b_ms, details = excluded.details",
+                    );
+                    q.build().execute(&mut *tx).await?;
+                }
+                for chunk in net.events.chunks(ROWS_PER_STATEMENT_MAX) {
+                    let mut q = QueryBuilder::<$Db>::new("INSERT INTO events (seq, party_id, kind, data, time_ms) ");
+                    q.push_values(chunk, |mut b, e| {
+                        b.push_bind(e.seq)
+                            .push_bind(e.party_id.clone())
+                            .push_bind(e.kind.clone())
+                            .push_bind(json_text(&e.data))
+                            .push_bind(e.time_ms);
+                    });
+                    q.build().execute(&mut *tx).await?;
+                }
+                for chunk in net.audit.chunks(ROWS_PER_STATEMENT_MAX) {
+                    let mut q = QueryBuilder::<$Db>::new("INSERT INTO audit (seq, sealed) ");
+                    q.push_values(chunk, |mut b, a| {
+                        b.push_bind(a.seq).push_bind(a.sealed_json.clone());
+                    });
+                    q.build().execute(&mut *tx).await?;
+                }
+                for agreement in &net.agreements {
+                    sqlx::query(
+                        "INSERT INTO agreements (version, terms, proposed_by, proposed_ms, status, decided_ms) \
+                         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (version) DO UPDATE SET \
+                         status = excluded.status, decided_ms = excluded.decided_ms",
+                    )
+                    .bind(agreement.version)
+                    .bind(json_text(&agreement.terms))
+                    .bind(agreement.proposed_by.clone())
+                    .bind(agreement.proposed_ms)
+                    .bind(agreement.status.as_str())
+                    .bind(agreement.decided_ms)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                for (version, answer) in &net.answers {
+                    sqlx::query(
+                        "INSERT INTO agreement_answers (version, party_id, accepted, answered_ms) \
+                         VALUES ($1, $2, $3, $4) ON CONFLICT (version, party_id) DO UPDATE SET \
+                         accepted = excluded.accepted, answered_ms = excluded.answered_ms",
+                    )
+                    .bind(*version)
+                    .bind(answer.party_id.clone())
+                    .bind(i64::from(answer.accepted))
+                    .bind(answer.answered_ms)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn party(&self, id: &str) -> Result<Option<PartyRecord>, StoreError> {
+                let row = sqlx::query(&format!("SELECT {PARTY_COLUMNS} FROM parties WHERE id = $1"))
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                row.as_ref().map(party_from).transpose()
+            }
+
+            async fn party_by_token_sha256(&self, token_sha256_hex: &str) -> Result<Option<PartyRecord>, StoreError> {
+                let row = sqlx::query(&format!("SELECT {PARTY_COLUMNS} FROM parties WHERE token_sha256 = $1"))
+                    .bind(token_sha256_hex)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                row.as_ref().map(party_from).transpose()
+            }
+
+            async fn parties(&self) -> Result<Vec<PartyRecord>, StoreError> {
+                let rows = sqlx::query(&format!("SELECT {PARTY_COLUMNS} FROM parties ORDER BY id"))
+                    .fetch_all(&self.pool)
+                    .await?;
+                rows.iter().map(party_from).collect()
+            }
+
+            async fn insert_party(&self, party: &PartyRecord) -> Result<(), StoreError> {
+                sqlx::query(&format!("INSERT INTO parties ({PARTY_COLUMNS}) VALUES ($1, $2, $3, $4, $5)"))
+                    .bind(&party.id)
+                    .bind(&party.name)
+                    .bind(party.role.as_str())
+                    .bind(&party.token_sha256)
+                    .bind(party.created_ms)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn intent(&self, party_id: &str, id: &str) -> Result<Option<IntentRecord>, StoreError> {
+                let row = sqlx::query(&format!(
+                    "SELECT {INTENT_COLUMNS} FROM intents WHERE party_id = $1 AND id = $2"
+                ))
+                .bind(party_id)
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
+                row.as_ref().map(intent_from).transpose()
+            }
+
+            async fn intents_of(
+                &self,
+                party_id: &str,
+                after_id: Option<&str>,
+                limit: u32,
+            ) -> Result<Vec<IntentRecord>, StoreError> {
+                let rows = sqlx::query(&format!(
+                    "SELECT {INTENT_COLUMNS} FROM intents WHERE party_id = $1 AND id > $2 ORDER BY id LIMIT $3"
+                ))
+                .bind(party_id)
+                .bind(after_id.unwrap_or(""))
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter().map(intent_from).collect()
+            }
+
+            async fn intents_page(
+                &self,
+                after: Option<(&str, &str)>,
+                limit: u32,
+            ) -> Result<Vec<IntentRecord>, StoreError> {
+                let rows = match after {
+                    None => {
+                        sqlx::query(&format!(
+                            "SELECT {INTENT_COLUMNS} FROM intents ORDER BY party_id, id LIMIT $1"
+                        ))
+                        .bind(i64::from(limit))
+                        .fetch_all(&self.pool)
+                        .await?
+                    }
+                    Some((party_id, id)) => {
+                        sqlx::query(&format!(
+                            "SELECT {INTENT_COLUMNS} FROM intents WHERE party_id > $1 OR (party_id = $1 AND id > $2) \
+                             ORDER BY party_id, id LIMIT $3"
+                        ))
+                        .bind(party_id)
+                        .bind(id)
+                        .bind(i64::from(limit))
+                        .fetch_all(&self.pool)
+                        .await?
+                    }
+                };
+                rows.iter().map(intent_from).collect()
+            }
+
+            async fn intent_count(&self) -> Result<u64, StoreError> {
+                let count: i64 = sqlx::query("SELECT COUNT(*) AS n FROM intents").fetch_one(&self.pool).await?.try_get("n")?;
+                Ok(u64::try_from(count).unwrap_or(0))
+            }
+
+            async fn conflict(&self, id: &str) -> Result<Option<ConflictRecord>, StoreError> {
+                let row = sqlx::query(&format!("SELECT {CONFLICT_COLUMNS} FROM conflicts WHERE id = $1"))
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                row.as_ref().map(conflict_from).transpose()
+            }
+
+            async fn conflicts_of(
+                &self,
+                party_id: &str,
+                include_resolved: bool,
+                limit: u32,
+            ) -> Result<Vec<ConflictRecord>, StoreError> {
+                let open_only = if include_resolved { "" } else { "AND resolved_ms IS NULL" };
+                let rows = sqlx::query(&format!(
+                    "SELECT {CONFLICT_COLUMNS} FROM conflicts WHERE (party_a = $1 OR party_b = $1) {open_only} \
+                     ORDER BY opened_ms DESC, id LIMIT $2"
+                ))
+                .bind(party_id)
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter().map(conflict_from).collect()
+            }
+
+            async fn conflicts_all(&self, include_resolved: bool, limit: u32) -> Result<Vec<ConflictRecord>, StoreError> {
+                let open_only = if include_resolved { "" } else { "WHERE resolved_ms IS NULL" };
+                let rows = sqlx::query(&format!(
+                    "SELECT {CONFLICT_COLUMNS} FROM conflicts {open_only} ORDER BY opened_ms DESC, id LIMIT $1"
+                ))
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter().map(conflict_from).collect()
+            }
+
+            async fn open_conflicts(&self) -> Result<Vec<ConflictRecord>, StoreError> {
+                let rows = sqlx::query(&format!(
+                    "SELECT {CONFLICT_COLUMNS} FROM conflicts WHERE resolved_ms IS NULL ORDER BY id"
+                ))
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter().map(conflict_from).collect()
+            }
+
+            async fn events_after(&self, party_id: &str, after_seq: i64, limit: u32) -> Result<Vec<EventRecord>, StoreError> {
+                let rows = sqlx::query(
+                    "SELECT seq, party_id, kind, data, time_ms FROM events WHERE party_id = $1 AND seq > $2 \
+                     ORDER BY seq LIMIT $3",
+                )
+                .bind(party_id)
+                .bind(after_seq)
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter().map(event_from).collect()
+            }
+
+            async fn last_event_seq(&self) -> Result<i64, StoreError> {
+                let row = sqlx::query("SELECT MAX(seq) AS m FROM events").fetch_one(&self.pool).await?;
+                let max: Option<i64> = row.try_get("m")?;
+                Ok(max.unwrap_or(0))
+            }
+
+            async fn prune_events(&self, before_ms: UnixMillis) -> Result<u64, StoreError> {
+                let done = sqlx::query("DELETE FROM events WHERE time_ms < $1").bind(before_ms).execute(&self.pool).await?;
+                Ok(done.rows_affected())
+            }
+
+            async fn audit_after(&self, after_seq: i64, limit: u32) -> Result<Vec<AuditRecord>, StoreError> {
+                let rows = sqlx::query("SELECT seq, sealed FROM audit WHERE seq > $1 ORDER BY seq LIMIT $2")
+                    .bind(after_seq)
+                    .bind(i64::from(limit))
+                    .fetch_all(&self.pool)
+                    .await?;
+                rows.iter().map(audit_from).collect()
+            }
+
+            async fn last_audit(&self) -> Result<Option<AuditRecord>, StoreError> {
+                let row = sqlx::query("SELECT seq, sealed FROM audit ORDER BY seq DESC LIMIT 1")
+                    .fetch_optional(&self.pool)
+                    .await?;
+                row.as_ref().map(audit_from).transpose()
+            }
+
+            async fn agreements(&self) -> Result<Vec<AgreementRecord>, StoreError> {
+                let rows = sqlx::query(
+                    "SELECT version, terms, proposed_by, proposed_ms, status, decided_ms FROM agreements ORDER BY version",
+                )
+                .fetch_all(&self.pool)
+                .await?;
+                let answers = sqlx::query(
+                    "SELECT version, party_id, accepted, answered_ms FROM agreement_answers ORDER BY version, party_id",
+                )
+                .fetch_all(&self.pool)
+                .await?;
+                let mut out = Vec::with_capacity(rows.len());
+                for row in &rows {
+                    let terms: String = row.try_get("terms")?;
+                    let status: String = row.try_get("status")?;
+                    out.push(AgreementRecord {
+                        version: row.try_get("version")?,
+                        terms: parse_json("agreement terms", &terms)?,
+                        proposed_by: row.try_get("proposed_by")?,
+                        proposed_ms: row.try_get("proposed_ms")?,
+                        status: status.parse().map_err(|error| corrupt("agreement status", error))?,
+                        decided_ms: row.try_get("decided_ms")?,
+                        answers: Vec::new(),
+                    });
+                }
+                for row in &answers {
+                    let version: i64 = row.try_get("version")?;
+                    let accepted: i64 = row.try_get("accepted")?;
+                    let answer = AgreementAnswer {
+                        party_id: row.try_get("party_id")?,
+                        accepted: accepted != 0,
+                        answered_ms: row.try_get("answered_ms")?,
+                    };
+                    match out.iter_mut().find(|a| a.version == version) {
+                        Some(agreement) => agreement.answers.push(answer),
+                        None => return Err(corrupt("agreement answer", format!("answer to unknown version {version}"))),
+                    }
+                }
+                Ok(out)
+            }
+
+            async fn server_key_seed_or_insert(&self, seed_hex: &str) -> Result<String, StoreError> {
+                sqlx::query("INSERT INTO server_key (id, seed) VALUES (1, $1) ON CONFLICT (id) DO NOTHING")
+                    .bind(seed_hex)
+                    .execute(&self.pool)
+                    .await?;
+                let row = sqlx::query("SELECT seed FROM server_key WHERE id = 1").fetch_one(&self.pool).await?;
+                Ok(row.try_get("seed")?)
+            }
+        }
+    };
+}
+
+mod sqlite_impl {
+    use super::*;
+    store_impl!(SqliteStore, sqlx::Sqlite, sqlx::sqlite::SqliteRow, "sqlite");
+}
+
+mod postgres_impl {
+    use super::*;
+    store_impl!(
+        PostgresStore,
+        sqlx::Postgres,
+        sqlx::postgres::PgRow,
+        "postgres"
+    );
+}

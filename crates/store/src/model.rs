@@ -1,0 +1,281 @@
+//! The rows the store keeps and the mutations a group commit is made of.
+//!
+//! JSON columns (intent volumes, conflict details, event data, sealed audit entries,
+//! agreement terms) are held as `serde_json::Value`: the server owns their shape and
+//! validates it before it writes; the store only keeps it.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::str::FromStr;
+
+use serde_json::Value;
+
+use crate::UnixMillis;
+
+/// A name read from the database or from a client that no variant carries.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown {what} {name:?}; expected one of {expected}")]
+pub struct UnknownName {
+    pub what: &'static str,
+    pub name: String,
+    pub expected: &'static str,
+}
+
+macro_rules! named_enum {
+    ($(#[$meta:meta])* $name:ident, $what:literal, { $($variant:ident => $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum $name { $($variant),+ }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = UnknownName;
+            fn from_str(text: &str) -> Result<Self, UnknownName> {
+                match text {
+                    $($text => Ok($name::$variant),)+
+                    _ => Err(UnknownName {
+                        what: $what,
+                        name: text.to_owned(),
+                        expected: concat!($("`", $text, "` "),+),
+                    }),
+                }
+            }
+        }
+    };
+}
+
+named_enum!(
+    /// What a party may do: `party` files intents and answers proposals; `observer` (the
+    /// working group) reads what is disclosed to observers; `admin` manages parties.
+    Role, "role", { Party => "party", Observer => "observer", Admin => "admin" }
+);
+
+named_enum!(
+    /// The lifecycle of an operational intent (ASTM F3548 states the contract keeps).
+    IntentState, "intent state", { Accepted => "accepted", Activated => "activated", Ended => "ended" }
+);
+
+named_enum!(
+    /// Where a version of the agreement stands.
+    AgreementStatus, "agreement status", {
+        Pending => "pending",
+        InForce => "in_force",
+        Superseded => "superseded",
+        Rejected => "rejected",
+    }
+);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartyRecord {
+    pub id: String,
+    pub name: String,
+    pub role: Role,
+    /// Hex SHA-256 of the bearer token; the token itself is never stored.
+    pub token_sha256: String,
+    pub created_ms: UnixMillis,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct IntentRecord {
+    pub party_id: String,
+    /// Chosen by the party; unique within the party only.
+    pub id: String,
+    pub version: i64,
+    pub state: IntentState,
+    /// The contract's Volume4D array as the party sent it (validated).
+    pub volumes: Value,
+    pub created_ms: UnixMillis,
+    pub updated_ms: UnixMillis,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConflictRecord {
+    /// Opaque and random; the only reference either side gets to the other's intent.
+    pub id: String,
+    pub party_a: String,
+    pub intent_a: String,
+    pub party_b: String,
+    pub intent_b: String,
+    pub opened_ms: UnixMillis,
+    pub updated_ms: UnixMillis,
+    pub resolved_ms: Option<UnixMillis>,
+    pub acked_a_ms: Option<UnixMillis>,
+    pub acked_b_ms: Option<UnixMillis>,
+    /// What the server computed about the conflict (regions, bands, windows, and the
+    /// volume indexes of each side); the server decides what each viewer sees of it.
+    pub details: Value,
+}
+
+impl ConflictRecord {
+    pub fn involves(&self, party_id: &str) -> bool {
+        self.party_a == party_id || self.party_b == party_id
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventRecord {
+    /// Global and increasing; the SSE event id.
+    pub seq: i64,
+    pub party_id: String,
+    pub kind: String,
+    pub data: Value,
+    pub time_ms: UnixMillis,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditRecord {
+    pub seq: i64,
+    /// One sealed audit entry as its canonical JSON text, kept byte for byte (re-spelling
+    /// its numbers would change nothing it hashes, but the text is what was signed).
+    pub sealed_json: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct AgreementAnswer {
+    pub party_id: String,
+    pub accepted: bool,
+    pub answered_ms: UnixMillis,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct AgreementRecord {
+    pub version: i64,
+    pub terms: Value,
+    /// `None` for the initial terms the server started with.
+    pub proposed_by: Option<String>,
+    pub proposed_ms: UnixMillis,
+    pub status: AgreementStatus,
+    pub decided_ms: Option<UnixMillis>,
+    /// Read back by [`crate::Store::agreements`]; ignored by [`Mutation::PutAgreement`]
+    /// (answers are written with [`Mutation::PutAgreementAnswer`]).
+    pub answers: Vec<AgreementAnswer>,
+}
+
+/// One change to durable state.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Mutation {
+    InsertParty(PartyRecord),
+    PutIntent(IntentRecord),
+    DeleteIntent {
+        party_id: String,
+        id: String,
+    },
+    PutConflict(ConflictRecord),
+    AppendEvent(EventRecord),
+    AppendAudit(AuditRecord),
+    PutAgreement(AgreementRecord),
+    PutAgreementAnswer {
+        version: i64,
+        answer: AgreementAnswer,
+    },
+}
+
+/// The mutations of one group commit, in the order they were decided.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Batch {
+    pub mutations: Vec<Mutation>,
+}
+
+impl Batch {
+    pub fn push(&mut self, mutation: Mutation) {
+        self.mutations.push(mutation);
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.mutations.is_empty()
+    }
+
+    pub fn len(&self) -> usize {
+        self.mutations.len()
+    }
+
+    /// The batch reduced to its net effect, so each row is written by one multi-row
+    /// statement: the last write of each key wins, a delete after a put removes the row.
+    pub(crate) fn coalesce(&self) -> Coalesced<'_> {
+        let mut out = Coalesced::default();
+        let mut intents: HashMap<(&str, &str), Option<&IntentRecord>> = HashMap::new();
+        let mut intent_order: Vec<(&str, &str)> = Vec::new();
+        let mut conflicts: HashMap<&str, &ConflictRecord> = HashMap::new();
+        let mut conflict_order: Vec<&str> = Vec::new();
+        let mut agreements: HashMap<i64, &AgreementRecord> = HashMap::new();
+        let mut agreement_order: Vec<i64> = Vec::new();
+        let mut answers: HashMap<(i64, &str), &AgreementAnswer> = HashMap::new();
+        let mut answer_order: Vec<(i64, &str)> = Vec::new();
+        for mutation in &self.mutations {
+            match mutation {
+                Mutation::InsertParty(party) => out.parties.push(party),
+                Mutation::PutIntent(intent) => {
+                    let key = (intent.party_id.as_str(), intent.id.as_str());
+                    if intents.insert(key, Some(intent)).is_none() {
+                        intent_order.push(key);
+                    }
+                }
+                Mutation::DeleteIntent { party_id, id } => {
+                    let key = (party_id.as_str(), id.as_str());
+                    if intents.insert(key, None).is_none() {
+                        intent_order.push(key);
+                    }
+                }
+                Mutation::PutConflict(conflict) => {
+                    if conflicts.insert(conflict.id.as_str(), conflict).is_none() {
+                        conflict_order.push(conflict.id.as_str());
+                    }
+                }
+                Mutation::AppendEvent(event) => out.events.push(event),
+                Mutation::AppendAudit(record) => out.audit.push(record),
+                Mutation::PutAgreement(agreement) => {
+                    if agreements.insert(agreement.version, agreement).is_none() {
+                        agreement_order.push(agreement.version);
+                    }
+                }
+                Mutation::PutAgreementAnswer { version, answer } => {
+                    let key = (*version, answer.party_id.as_str());
+                    if answers.insert(key, answer).is_none() {
+                        answer_order.push(key);
+                    }
+                }
+            }
+        }
+        for key in intent_order {
+            match intents[&key] {
+                Some(intent) => out.intent_puts.push(intent),
+                None => out.intent_deletes.push(key),
+            }
+        }
+        out.conflicts = conflict_order.into_iter().map(|id| conflicts[id]).collect();
+        out.agreements = agreement_order
+            .into_iter()
+            .map(|v| agreements[&v])
+            .collect();
+        out.answers = answer_order
+            .into_iter()
+            .map(|key| (key.0, answers[&key]))
+            .collect();
+        out
+    }
+}
+
+#[derive(Default)]
+pub(crate) struct Coalesced<'a> {
+    pub parties: Vec<&'a PartyRecord>,
+    pub intent_puts: Vec<&'a IntentRecord>,
+    pub intent_deletes: Vec<(&'a str, &'a str)>,
+    pub conflicts: Vec<&'a ConflictRecord>,
+    pub events: Vec<&'a EventRecord>,
+    pub audit: Vec<&'a AuditRecord>,
+    pub agreements: Vec<&'a AgreementRecord>,
+    pub answers: Vec<(i64, &'a AgreementAnswer)>,
+}

@@ -1,0 +1,467 @@
+//! The storage test suite, run against both backends: every test function takes a
+//! `&dyn Store` and the `backend_suite!` macro stamps it out once for SQLite (a fresh file)
+//! and once for PostgreSQL (a fresh schema in `DECONFLICT_TEST_POSTGRES_URL`, skipped with
+//! a message when that is unset, except under `CI=true`, where a missing server fails).
+
+use deconflict_store::{
+    AgreementAnswer, AgreementRecord, AgreementStatus, AuditRecord, Batch, ConflictRecord,
+    EventRecord, IntentRecord, IntentState, Mutation, PartyRecord, Role, Store,
+};
+use serde_json::json;
+
+fn party(id: &str, role: Role) -> PartyRecord {
+    PartyRecord {
+        id: id.into(),
+        name: format!("{id} operations"),
+        role,
+        token_sha256: format!("{:0>64}", id),
+        created_ms: 1_000,
+    }
+}
+
+fn intent(party_id: &str, id: &str, version: i64) -> IntentRecord {
+    IntentRecord {
+        party_id: party_id.into(),
+        id: id.into(),
+        version,
+        state: IntentState::Accepted,
+        volumes: json!([{"marker": format!("{party_id}/{id}/{version}")}]),
+        created_ms: 10,
+        updated_ms: 10 + version,
+    }
+}
+
+fn conflict(id: &str, a: &str, b: &str) -> ConflictRecord {
+    ConflictRecord {
+        id: id.into(),
+        party_a: a.into(),
+        intent_a: format!("{a}-intent"),
+        party_b: b.into(),
+        intent_b: format!("{b}-intent"),
+        opened_ms: 100,
+        updated_ms: 100,
+        resolved_ms: None,
+        acked_a_ms: None,
+        acked_b_ms: None,
+        details: json!({"overlaps": []}),
+    }
+}
+
+fn batch(mutations: Vec<Mutation>) -> Batch {
+    Batch { mutations }
+}
+
+async fn parties_are_found_by_id_and_token_and_duplicates_are_refused(store: &dyn Store) {
+    store
+        .insert_party(&party("coalition", Role::Party))
+        .await
+        .unwrap();
+    store
+        .apply(&batch(vec![Mutation::InsertParty(party(
+            "russia",
+            Role::Party,
+        ))]))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.party("coalition").await.unwrap(),
+        Some(party("coalition", Role::Party))
+    );
+    let by_token = store
+        .party_by_token_sha256(&party("russia", Role::Party).token_sha256)
+        .await
+        .unwrap();
+    assert_eq!(by_token.map(|p| p.id), Some("russia".to_string()));
+    assert_eq!(store.party("nobody").await.unwrap(), None);
+    let ids: Vec<String> = store
+        .parties()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|p| p.id)
+        .collect();
+    assert_eq!(ids, ["coalition", "russia"]);
+    let duplicate = store
+        .insert_party(&party("coalition", Role::Admin))
+        .await
+        .unwrap_err();
+    assert!(duplicate.is_unique_violation(), "{duplicate}");
+}
+
+async fn an_applied_batch_is_read_back_whole(store: &dyn Store) {
+    store
+        .apply(&batch(vec![
+            Mutation::PutIntent(intent("a", "i1", 1)),
+            Mutation::PutIntent(intent("a", "i2", 1)),
+            Mutation::PutIntent(intent("b", "i1", 1)),
+            Mutation::PutConflict(conflict("c1", "a", "b")),
+            Mutation::AppendEvent(EventRecord {
+                seq: 1,
+                party_id: "a".into(),
+                kind: "conflict.opened".into(),
+                data: json!({"id": "c1"}),
+                time_ms: 100,
+            }),
+            Mutation::AppendEvent(EventRecord {
+                seq: 2,
+                party_id: "b".into(),
+                kind: "conflict.opened".into(),
+                data: json!({"id": "c1"}),
+                time_ms: 100,
+            }),
+            Mutation::AppendAudit(AuditRecord {
+                seq: 1,
+                sealed_json: r#"{"seq":1}"#.into(),
+            }),
+        ]))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.intent("a", "i1").await.unwrap(),
+        Some(intent("a", "i1", 1))
+    );
+    assert_eq!(
+        store.intent("b", "i1").await.unwrap(),
+        Some(intent("b", "i1", 1))
+    );
+    assert_eq!(
+        store.intent("b", "i2").await.unwrap(),
+        None,
+        "intent ids are per party"
+    );
+    assert_eq!(store.intent_count().await.unwrap(), 3);
+    assert_eq!(
+        store.conflict("c1").await.unwrap(),
+        Some(conflict("c1", "a", "b"))
+    );
+    assert_eq!(store.events_after("a", 0, 10).await.unwrap().len(), 1);
+    assert_eq!(store.last_event_seq().await.unwrap(), 2);
+    assert_eq!(store.last_audit().await.unwrap().map(|r| r.seq), Some(1));
+}
+
+async fn the_last_write_of_a_row_in_a_batch_wins(store: &dyn Store) {
+    store
+        .apply(&batch(vec![
+            Mutation::PutIntent(intent("a", "kept", 1)),
+            Mutation::PutIntent(intent("a", "kept", 2)),
+            Mutation::PutIntent(intent("a", "gone", 1)),
+            Mutation::DeleteIntent {
+                party_id: "a".into(),
+                id: "gone".into(),
+            },
+            Mutation::DeleteIntent {
+                party_id: "a".into(),
+                id: "back".into(),
+            },
+            Mutation::PutIntent(intent("a", "back", 1)),
+        ]))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.intent("a", "kept").await.unwrap().map(|i| i.version),
+        Some(2)
+    );
+    assert_eq!(store.intent("a", "gone").await.unwrap(), None);
+    assert_eq!(
+        store.intent("a", "back").await.unwrap().map(|i| i.version),
+        Some(1)
+    );
+
+    let mut resolved = conflict("c", "a", "b");
+    resolved.resolved_ms = Some(500);
+    resolved.acked_b_ms = Some(400);
+    store
+        .apply(&batch(vec![
+            Mutation::PutConflict(conflict("c", "a", "b")),
+            Mutation::PutConflict(resolved.clone()),
+        ]))
+        .await
+        .unwrap();
+    assert_eq!(store.conflict("c").await.unwrap(), Some(resolved));
+    assert!(store.open_conflicts().await.unwrap().is_empty());
+}
+
+async fn an_update_replaces_the_stored_intent(store: &dyn Store) {
+    store
+        .apply(&batch(vec![Mutation::PutIntent(intent("a", "i", 1))]))
+        .await
+        .unwrap();
+    let mut updated = intent("a", "i", 2);
+    updated.state = IntentState::Ended;
+    store
+        .apply(&batch(vec![Mutation::PutIntent(updated.clone())]))
+        .await
+        .unwrap();
+    let stored = store.intent("a", "i").await.unwrap().unwrap();
+    assert_eq!(stored.version, 2);
+    assert_eq!(stored.state, IntentState::Ended);
+    assert_eq!(stored.volumes, updated.volumes);
+    assert_eq!(stored.created_ms, 10, "creation time survives updates");
+}
+
+async fn pages_of_intents_walk_every_intent_once_in_order(store: &dyn Store) {
+    let mut mutations = Vec::new();
+    for party_id in ["p1", "p2", "p3"] {
+        for n in 0..7 {
+            mutations.push(Mutation::PutIntent(intent(
+                party_id,
+                &format!("i{n:02}"),
+                1,
+            )));
+        }
+    }
+    store.apply(&batch(mutations)).await.unwrap();
+    let mut seen = Vec::new();
+    let mut after: Option<(String, String)> = None;
+    loop {
+        let page = store
+            .intents_page(after.as_ref().map(|(p, i)| (p.as_str(), i.as_str())), 4)
+            .await
+            .unwrap();
+        if page.is_empty() {
+            break;
+        }
+        for record in &page {
+            seen.push(format!("{}/{}", record.party_id, record.id));
+        }
+        let last = page.last().unwrap();
+        after = Some((last.party_id.clone(), last.id.clone()));
+    }
+    assert_eq!(seen.len(), 21);
+    let mut sorted = seen.clone();
+    sorted.sort();
+    assert_eq!(seen, sorted);
+    let own = store.intents_of("p2", Some("i03"), 2).await.unwrap();
+    assert_eq!(
+        own.iter().map(|i| i.id.as_str()).collect::<Vec<_>>(),
+        ["i04", "i05"]
+    );
+}
+
+async fn conflicts_are_listed_for_either_side_and_observers(store: &dyn Store) {
+    let mut old = conflict("c-old", "a", "b");
+    old.resolved_ms = Some(150);
+    let mut newer = conflict("c-new", "c", "a");
+    newer.opened_ms = 200;
+    store
+        .apply(&batch(vec![
+            Mutation::PutConflict(old),
+            Mutation::PutConflict(newer),
+            Mutation::PutConflict(conflict("c-other", "b", "c")),
+        ]))
+        .await
+        .unwrap();
+    let open_of_a: Vec<String> = store
+        .conflicts_of("a", false, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.id)
+        .collect();
+    assert_eq!(open_of_a, ["c-new"]);
+    let all_of_a: Vec<String> = store
+        .conflicts_of("a", true, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.id)
+        .collect();
+    assert_eq!(all_of_a, ["c-new", "c-old"]);
+    assert_eq!(store.conflicts_all(true, 10).await.unwrap().len(), 3);
+    assert_eq!(store.open_conflicts().await.unwrap().len(), 2);
+}
+
+async fn events_are_read_per_party_after_a_sequence_number_and_pruned_by_age(store: &dyn Store) {
+    let mut mutations = Vec::new();
+    for seq in 1..=10 {
+        mutations.push(Mutation::AppendEvent(EventRecord {
+            seq,
+            party_id: if seq % 2 == 0 {
+                "even".into()
+            } else {
+                "odd".into()
+            },
+            kind: "conflict.opened".into(),
+            data: json!({"n": seq}),
+            time_ms: seq * 100,
+        }));
+    }
+    store.apply(&batch(mutations)).await.unwrap();
+    let even: Vec<i64> = store
+        .events_after("even", 4, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.seq)
+        .collect();
+    assert_eq!(even, [6, 8, 10]);
+    assert_eq!(store.events_after("odd", 0, 2).await.unwrap().len(), 2);
+    assert_eq!(store.prune_events(450).await.unwrap(), 4);
+    assert_eq!(
+        store
+            .events_after("odd", 0, 100)
+            .await
+            .unwrap()
+            .first()
+            .map(|e| e.seq),
+        Some(5)
+    );
+    assert_eq!(store.last_event_seq().await.unwrap(), 10);
+}
+
+async fn audit_records_come_back_in_sequence(store: &dyn Store) {
+    assert_eq!(store.last_audit().await.unwrap(), None);
+    let records: Vec<Mutation> = (1..=5)
+        .map(|seq| {
+            Mutation::AppendAudit(AuditRecord {
+                seq,
+                sealed_json: format!(r#"{{"hash":"h{seq}", "seq":{seq}}}"#),
+            })
+        })
+        .collect();
+    store.apply(&batch(records)).await.unwrap();
+    let after_two: Vec<i64> = store
+        .audit_after(2, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.seq)
+        .collect();
+    assert_eq!(after_two, [3, 4, 5]);
+    assert_eq!(
+        store.last_audit().await.unwrap().unwrap().sealed_json,
+        r#"{"hash":"h5", "seq":5}"#,
+        "the sealed text is kept byte for byte"
+    );
+}
+
+async fn agreements_keep_every_version_with_its_answers(store: &dyn Store) {
+    let first = AgreementRecord {
+        version: 1,
+        terms: json!({"separation": {"horizontal_m": 9260}}),
+        proposed_by: None,
+        proposed_ms: 1,
+        status: AgreementStatus::InForce,
+        decided_ms: Some(1),
+        answers: vec![],
+    };
+    let mut second = AgreementRecord {
+        version: 2,
+        terms: json!({"separation": {"horizontal_m": 5000}}),
+        proposed_by: Some("a".into()),
+        proposed_ms: 5,
+        status: AgreementStatus::Pending,
+        decided_ms: None,
+        answers: vec![],
+    };
+    let yes = |party_id: &str, at| AgreementAnswer {
+        party_id: party_id.into(),
+        accepted: true,
+        answered_ms: at,
+    };
+    store
+        .apply(&batch(vec![
+            Mutation::PutAgreement(first.clone()),
+            Mutation::PutAgreement(second.clone()),
+            Mutation::PutAgreementAnswer {
+                version: 2,
+                answer: yes("a", 5),
+            },
+        ]))
+        .await
+        .unwrap();
+    second.status = AgreementStatus::InForce;
+    second.decided_ms = Some(9);
+    let mut superseded = first.clone();
+    superseded.status = AgreementStatus::Superseded;
+    superseded.decided_ms = Some(9);
+    store
+        .apply(&batch(vec![
+            Mutation::PutAgreementAnswer {
+                version: 2,
+                answer: yes("b", 9),
+            },
+            Mutation::PutAgreement(second.clone()),
+            Mutation::PutAgreement(superseded.clone()),
+        ]))
+        .await
+        .unwrap();
+    let stored = store.agreements().await.unwrap();
+    assert_eq!(stored.len(), 2);
+    assert_eq!(stored[0].status, AgreementStatus::Superseded);
+    assert_eq!(stored[1].status, AgreementStatus::InForce);
+    assert_eq!(stored[1].terms, second.terms);
+    assert_eq!(stored[1].answers, vec![yes("a", 5), yes("b", 9)]);
+}
+
+async fn the_server_key_seed_is_stored_once(store: &dyn Store) {
+    let first = store.server_key_seed_or_insert("aa").await.unwrap();
+    let second = store.server_key_seed_or_insert("bb").await.unwrap();
+    assert_eq!(first, "aa");
+    assert_eq!(second, "aa");
+}
+
+async fn an_empty_batch_writes_nothing(store: &dyn Store) {
+    store.apply(&Batch::default()).await.unwrap();
+    assert_eq!(store.intent_count().await.unwrap(), 0);
+}
+
+/// Runs each named test function against a fresh SQLite file and a fresh PostgreSQL
+/// schema.
+macro_rules! backend_suite {
+    ($($test:ident),+ $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $test() {
+                    let dir = tempfile::tempdir().unwrap();
+                    let store = deconflict_store::open_sqlite(&dir.path().join("store.db")).await.unwrap();
+                    super::$test(&store).await;
+                }
+            )+
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $test() {
+                    let Some(url) = super::postgres_url(stringify!($test)) else { return };
+                    let schema = format!("suite_{}_{}", stringify!($test), std::process::id());
+                    let store = deconflict_store::open_postgres_in_schema(&url, &schema).await.unwrap();
+                    store.drop_schema(&schema).await.unwrap();
+                    let store = deconflict_store::open_postgres_in_schema(&url, &schema).await.unwrap();
+                    super::$test(&store).await;
+                    store.drop_schema(&schema).await.unwrap();
+                }
+            )+
+        }
+    };
+}
+
+/// The PostgreSQL URL to test against, or `None` (after saying so) when none is set
+/// outside CI.
+fn postgres_url(test: &str) -> Option<String> {
+    match std::env::var("DECONFLICT_TEST_POSTGRES_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ if std::env::var("CI").as_deref() == Ok("true") => {
+            panic!("DECONFLICT_TEST_POSTGRES_URL is unset under CI=true; the PostgreSQL suite must run")
+        }
+        _ => {
+            eprintln!("skipping postgres::{test}: DECONFLICT_TEST_POSTGRES_URL is unset");
+            None
+        }
+    }
+}
+
+backend_suite!(
+    parties_are_found_by_id_and_token_and_duplicates_are_refused,
+    an_applied_batch_is_read_back_whole,
+    the_last_write_of_a_row_in_a_batch_wins,
+    an_update_replaces_the_stored_intent,
+    pages_of_intents_walk_every_intent_once_in_order,
+    conflicts_are_listed_for_either_side_and_observers,
+    events_are_read_per_party_after_a_sequence_number_and_pruned_by_age,
+    audit_records_come_back_in_sequence,
+    agreements_keep_every_version_with_its_answers,
+    the_server_key_seed_is_stored_once,
+    an_empty_batch_writes_nothing,
+);
