@@ -17,6 +17,7 @@ pub mod sbs;
 pub mod source;
 pub mod summary;
 
+use std::collections::BTreeMap;
 use std::io::{self, Write};
 
 use deconflict_core::tactical::AircraftState;
@@ -63,6 +64,11 @@ impl Observation {
 /// A reader of recorded traffic: the states it yields, and its account of the input.
 pub trait StateSource: Iterator<Item = Observation> {
     fn summary(&self) -> &Summary;
+    /// The error that ended a stream before its end (a reset connection), if any; what
+    /// came before it stands.
+    fn io_error(&self) -> Option<&io::Error> {
+        None
+    }
 }
 
 /// North and east velocity (m/s) from a ground speed and a track angle (degrees true,
@@ -90,6 +96,59 @@ pub fn track_rows(observations: Vec<Observation>, rule: &PartyRule) -> Vec<Track
         .collect();
     rows.sort_by(|a, b| a.time_s.total_cmp(&b.time_s).then_with(|| a.id.cmp(&b.id)));
     rows
+}
+
+/// The observations brought onto a common time grid (multiples of `step_s` since the Unix
+/// epoch), because `deconflict detect` judges each time step on the states of that exact
+/// time and recorded reports of different aircraft almost never share one. At each grid
+/// time from an aircraft's first report to `age_max_s` after its last, its latest report at or before that
+/// time, if at most `age_max_s` old, is extrapolated to it at constant velocity (as the
+/// detector itself predicts); across longer gaps the aircraft has no state. The result is
+/// sorted by time then id.
+pub fn resampled(observations: Vec<Observation>, step_s: f64, age_max_s: f64) -> Vec<Observation> {
+    assert!(
+        step_s > 0.0 && step_s.is_finite(),
+        "the step must be a positive duration"
+    );
+    let mut by_aircraft: BTreeMap<String, Vec<Observation>> = BTreeMap::new();
+    for observation in observations {
+        by_aircraft
+            .entry(observation.id.clone())
+            .or_default()
+            .push(observation);
+    }
+    let mut out = Vec::new();
+    for reports in by_aircraft.values_mut() {
+        reports.sort_by(|a, b| a.time_s.total_cmp(&b.time_s));
+        let (Some(first), Some(last)) = (reports.first(), reports.last()) else {
+            continue;
+        };
+        let mut k = (first.time_s / step_s).ceil() as i64;
+        let mut latest = 0usize;
+        loop {
+            let time_s = k as f64 * step_s;
+            if time_s > last.time_s + age_max_s {
+                break;
+            }
+            while latest + 1 < reports.len() && reports[latest + 1].time_s <= time_s {
+                latest += 1;
+            }
+            let report = &reports[latest];
+            let age_s = time_s - report.time_s;
+            if age_s <= age_max_s {
+                if let Ok(state) = report.state.extrapolated(age_s) {
+                    out.push(Observation {
+                        time_s,
+                        state,
+                        ..report.clone()
+                    });
+                }
+            }
+            k += 1;
+        }
+    }
+    out.sort_by(|a, b| a.time_s.total_cmp(&b.time_s).then_with(|| a.id.cmp(&b.id)));
+    out
 }
 
 /// Writes rows as the contract's tracks CSV, in the order given. Times are written as
@@ -139,6 +198,46 @@ mod tests {
         assert_eq!(1000.0 * M_PER_FT, 304.8);
         assert!((450.0 * MPS_PER_KT - 231.5).abs() < 1e-12);
         assert!((1200.0 * MPS_PER_FT_PER_MIN - 6.096).abs() < 1e-12);
+    }
+
+    #[test]
+    fn resampling_puts_every_aircraft_on_the_common_grid_and_leaves_gaps_empty() {
+        // East at 100 m/s; reports at 0.4 s and 2.7 s, then a 20 s gap, then 23.2 s.
+        let report = |time_s: f64, id: &str| Observation {
+            time_s,
+            id: id.to_string(),
+            icao24: None,
+            callsign: None,
+            recorded_party: None,
+            state: AircraftState::new(PartyIndex(0), 0.0, 0.0, 1000.0, 0.0, 100.0, 0.0).unwrap(),
+            place: 1,
+        };
+        let out = resampled(
+            vec![
+                report(23.2, "A"),
+                report(0.4, "A"),
+                report(2.7, "A"),
+                report(5.0, "B"),
+            ],
+            1.0,
+            5.0,
+        );
+        let times: Vec<(f64, &str)> = out.iter().map(|o| (o.time_s, o.id.as_str())).collect();
+        let mut expected: Vec<(f64, &str)> = Vec::new();
+        // A: 1..=7 (up to 5 s after its 2.7 s report), nothing across the gap, 24..=28.
+        expected.extend((1..=7).map(|t| (t as f64, "A")));
+        expected.extend((5..=10).map(|t| (t as f64, "B")));
+        expected.extend((24..=28).map(|t| (t as f64, "A")));
+        expected.sort_by(|a, b| a.0.total_cmp(&b.0).then_with(|| a.1.cmp(b.1)));
+        assert_eq!(times, expected);
+        // At 2 s the 0.4 s report has moved 160 m east: 160 m / 6,378,137 m in radians.
+        let expected_lon_deg = (160.0 / 6_378_137.0f64).to_degrees();
+        let at_two = &out[1];
+        assert!(
+            (at_two.state.lon_deg() - expected_lon_deg).abs() < 1e-6,
+            "{}",
+            at_two.state.lon_deg()
+        );
     }
 
     #[test]

@@ -83,11 +83,6 @@ impl<R: BufRead> SbsReader<R> {
         }
     }
 
-    /// The error that ended the input before its end, if any.
-    pub fn io_error(&self) -> Option<&std::io::Error> {
-        self.io_error.as_ref()
-    }
-
     /// One line: `Ok(Some)` a state, `Ok(None)` merged or nothing to do, `Err` a skip.
     fn take(&mut self, text: &str) -> Result<Option<Observation>, Refusal> {
         let fields: Vec<&str> = text.split(',').map(str::trim).collect();
@@ -251,6 +246,9 @@ impl<R: BufRead> Iterator for SbsReader<R> {
 impl<R: BufRead> StateSource for SbsReader<R> {
     fn summary(&self) -> &Summary {
         &self.summary
+    }
+    fn io_error(&self) -> Option<&std::io::Error> {
+        self.io_error.as_ref()
     }
 }
 
