@@ -138,7 +138,7 @@ fn an_sbs_feed_over_tcp_merges_identification_velocity_and_position_per_aircraft
     assert!((southbound.vu_mps() - 5.08).abs() < 1e-12);
     assert!((southbound.alt_m() - 3657.6).abs() < 1e-9);
     let summary = reader.summary();
-    assert_eq!((summary.records_read, summary.states_produced), (9, 3));
+    assert_eq!((summary.records_read, summary.states_produced), (8, 3));
     assert_eq!(summary.records_merged, 4);
     assert_eq!(summary.skipped_for(SkipReason::Malformed), 1);
     assert!(reader.io_error().is_none());

@@ -163,7 +163,7 @@ impl<R: BufRead> SbsReader<R> {
                 let lat_deg = number(field(LAT_DEG), "latitude", SkipReason::MissingPosition)?;
                 let lon_deg = number(field(LON_DEG), "longitude", SkipReason::MissingPosition)?;
                 let aircraft = self.aircraft.entry(hex.clone()).or_default();
-                if field(CALLSIGN) != "" {
+                if !field(CALLSIGN).is_empty() {
                     aircraft.callsign = Some(field(CALLSIGN).to_string());
                 }
                 let velocity = match aircraft.velocity {
