@@ -179,3 +179,61 @@ fn serve_refuses_an_unusable_agreement_file_with_exit_2() {
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("terms.json"));
 }
+
+#[test]
+fn bench_strategic_over_http_times_checked_writes_against_a_running_server() {
+    let backend = Backend::sqlite();
+    let admin = party_add(&backend, "root", "admin");
+    let server = Server::start(&backend);
+    let output = Command::new(BIN)
+        .args([
+            "bench",
+            "strategic",
+            "--intents",
+            "60",
+            "--writes",
+            "80",
+            "--clients",
+            "4",
+            "--json",
+        ])
+        .args(["--url", &server.base, "--admin-token", &admin])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report = json(String::from_utf8_lossy(&output.stdout).trim());
+    assert_eq!(report["intents"], 60);
+    assert_eq!(report["writes"], 80);
+    assert_eq!(report["errors"], 0);
+    assert!(report["writes_per_s"].as_f64().unwrap() > 0.0);
+    assert!(report["check_p99_ms"].as_f64().unwrap() >= report["check_p50_ms"].as_f64().unwrap());
+    // The writes really reached the server: one of the benchmark's parties holds intents.
+    let (_, parties) = call("GET", &server.url("/v1/parties"), Some(&admin), None);
+    assert_eq!(
+        json(&parties).as_array().unwrap().len(),
+        9,
+        "root and eight benchmark parties"
+    );
+    let wrong = Command::new(BIN)
+        .args([
+            "bench",
+            "strategic",
+            "--intents",
+            "5",
+            "--url",
+            &server.base,
+            "--admin-token",
+            "nope",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        wrong.status.code(),
+        Some(2),
+        "a wrong admin token is unusable input"
+    );
+}

@@ -33,7 +33,7 @@ fn acknowledged_writes_survive_sigkill(backend: Backend) {
         let (acknowledged, count, stop) = (acknowledged.clone(), count.clone(), stop.clone());
         threads.push(std::thread::spawn(move || {
             let agent = ureq::agent();
-            let mut versions = vec![None::<i64>; INTENTS_PER_WRITER];
+            let mut versions = [None::<i64>; INTENTS_PER_WRITER];
             let started = Instant::now();
             for n in 0.. {
                 if stop.load(Ordering::SeqCst) || started.elapsed() > Duration::from_secs(120) {

@@ -104,7 +104,8 @@ impl ConflictDetails {
     }
 
     pub fn from_value(value: &Value) -> Option<ConflictDetails> {
-        serde_json::from_value(value.clone()).ok()
+        // Deserializing from a reference avoids copying the whole document first.
+        ConflictDetails::deserialize(value).ok()
     }
 }
 

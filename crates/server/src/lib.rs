@@ -41,23 +41,13 @@ pub use limits::RateLimit;
 pub use terms::Terms;
 
 /// How the service is set up (besides its store and clock).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct ServerConfig {
     /// The terms in force when the store holds no agreement yet.
     pub initial_terms: Terms,
     pub rate_limit: RateLimit,
     /// Seeds conflict ids, references and tokens; `None` draws from the operating system.
     pub rng_seed: Option<u64>,
-}
-
-impl Default for ServerConfig {
-    fn default() -> Self {
-        ServerConfig {
-            initial_terms: Terms::default(),
-            rate_limit: RateLimit::default(),
-            rng_seed: None,
-        }
-    }
 }
 
 /// What every handler shares.

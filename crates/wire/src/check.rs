@@ -23,10 +23,8 @@ pub struct SeparationJson {
 
 impl SeparationJson {
     pub fn to_core(&self, path: &str) -> Result<Separation, WireError> {
-        Separation::new(self.horizontal_m, self.vertical_m, self.time_s).map_err(|error| {
-            let deconflict_core::strategic::SeparationError::NotPositive { what, .. } = &error;
-            WireError::at(format!("{path}.{what}"), error.to_string())
-        })
+        Separation::new(self.horizontal_m, self.vertical_m, self.time_s)
+            .map_err(|error| WireError::at(format!("{path}.{}", error.what()), error.to_string()))
     }
 
     pub fn from_core(separation: &Separation) -> Self {
@@ -226,6 +224,18 @@ mod tests {
             number_index += 1;
         }
         out
+    }
+
+    #[test]
+    fn a_separation_minimum_beyond_its_maximum_is_refused_naming_it() {
+        let text = EXAMPLE.replacen("\"time_s\": 120", "\"time_s\": 1e308", 1);
+        assert_ne!(
+            text, EXAMPLE,
+            "the example's time buffer moved; update this test"
+        );
+        let error = parse_check_input(&text).unwrap_err().to_string();
+        assert!(error.contains("separation.time_s"), "{error}");
+        assert!(error.contains("above the maximum"), "{error}");
     }
 
     #[test]

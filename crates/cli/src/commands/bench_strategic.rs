@@ -42,9 +42,19 @@ pub struct Args {
     /// Print one JSON object.
     #[arg(long)]
     pub json: bool,
+    /// Time checked writes over HTTP against the server at this URL (for example
+    /// http://127.0.0.1:8080) instead of in this process.
+    #[arg(long, value_name = "URL")]
+    pub url: Option<String>,
+    /// With --url: an admin's token, to add the benchmark's parties.
+    #[arg(long, env = "DECONFLICT_ADMIN_TOKEN", requires = "url")]
+    pub admin_token: Option<String>,
+    /// With --url: concurrent HTTP clients.
+    #[arg(long, default_value_t = 32)]
+    pub clients: usize,
 }
 
-const PARTIES: u32 = 8;
+pub(crate) const PARTIES: u32 = 8;
 const REGION_LAT_DEG: (f64, f64) = (25.0, 60.0);
 const REGION_LNG_DEG: (f64, f64) = (-15.0, 60.0);
 const DAY_START_S: f64 = 1_445_299_200.0; // 2015-10-20T00:00:00Z
@@ -52,6 +62,9 @@ const WRITES_MAX: usize = 10_000_000;
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     anyhow::ensure!(args.intents > 0, "--intents must be at least 1");
+    if let Some(url) = &args.url {
+        return super::bench_strategic_http::run(&args, url);
+    }
     anyhow::ensure!(
         (1..=WRITES_MAX).contains(&args.writes),
         "--writes must be between 1 and {WRITES_MAX}"
@@ -207,12 +220,12 @@ impl Report {
 }
 
 /// The latency below which the given fraction of writes fall (nearest rank).
-fn percentile_ms(sorted: &[Duration], fraction: f64) -> f64 {
+pub(crate) fn percentile_ms(sorted: &[Duration], fraction: f64) -> f64 {
     let rank = ((fraction * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
     sorted[rank - 1].as_secs_f64() * 1e3
 }
 
-fn progress_bar(length: u64, quiet: bool) -> ProgressBar {
+pub(crate) fn progress_bar(length: u64, quiet: bool) -> ProgressBar {
     let target = if !quiet && std::io::stderr().is_terminal() {
         ProgressDrawTarget::stderr()
     } else {
@@ -232,7 +245,7 @@ fn resident_memory_kb() -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
-fn random_intent(rng: &mut ChaCha8Rng) -> Vec<Volume4D> {
+pub(crate) fn random_intent(rng: &mut ChaCha8Rng) -> Vec<Volume4D> {
     let centre = LatLng::new(
         rng.random_range(REGION_LAT_DEG.0..REGION_LAT_DEG.1),
         rng.random_range(REGION_LNG_DEG.0..REGION_LNG_DEG.1),

@@ -12,24 +12,30 @@ use deconflict_core::tactical::{
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+/// What `deconflict bench tactical --help` says after the options.
+const AFTER_HELP: &str = "\
+Aircraft are spread uniformly over a spherical cap centred at 45 N 10 E whose area gives
+--density aircraft per 10,000 km² (the whole sphere when N needs more room than that);
+altitudes 0-13,000 m, ground speeds 50-300 m/s, random headings, a tenth climbing or
+descending at up to 20 m/s, each aircraft its own party. One cycle with the default
+cylinder (9260 m, 304.8 m, 300 s) warms the detector's buffers; cycle_ms is the next,
+steady-state cycle (as a service runs one every second), or the median of --cycles of
+them. The readable report also gives the first cycle, the CPU time per cycle over all
+threads (what the cycle would take on idle cores) and the bytes held per aircraft.
+
+--json prints one line:
+  {\"aircraft\": N, \"pairs\": P, \"cycle_ms\": T, \"threads\": K}
+with --verify adding \"brute_force_ms\" and \"verified\"; exit 1 when the pairs differ.";
+
 /// Mean Earth radius, for the area of the cap the traffic is spread over.
 const EARTH_MEAN_RADIUS_M: f64 = 6_371_008.8;
 const CAP_CENTRE_LAT_DEG: f64 = 45.0;
 const CAP_CENTRE_LON_DEG: f64 = 10.0;
 const SQUARE_METRES_PER_10000_KM2: f64 = 1e10;
 
-/// Time one full tactical detection cycle (default cylinder: 9260 m, 304.8 m, 300 s) over
-/// N random aircraft.
-///
-/// Aircraft are spread uniformly over a spherical cap centred at 45 N 10 E whose area gives
-/// --density aircraft per 10,000 km² (the whole sphere when N needs more room than that);
-/// altitudes 0-13,000 m, ground speeds 50-300 m/s, random headings, a tenth climbing or
-/// descending at up to 20 m/s, each aircraft its own party. A first cycle warms the
-/// detector's buffers; `cycle_ms` is the next, steady-state cycle (buffers reused, as the
-/// service runs it every second), or the median of --cycles of them; the first is shown in
-/// the readable output.
+/// Time one full tactical detection cycle over N random aircraft.
 #[derive(Debug, clap::Args)]
-#[command(verbatim_doc_comment)]
+#[command(after_help = AFTER_HELP)]
 pub struct Args {
     /// Number of aircraft.
     #[arg(long)]

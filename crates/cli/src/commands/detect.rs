@@ -18,6 +18,25 @@ use deconflict_wire::tracks::{
     party_indexes, read_tracks_csv, write_conflicts_csv, ConflictRow, TrackRow,
 };
 
+/// What `deconflict detect --help` says after the options.
+const AFTER_HELP: &str = "\
+Each time step is judged on its own states alone: every pair of aircraft of different
+parties is predicted in straight lines over the lookahead (an empty party in the CSV, and
+every aircraft of a .daa file, is its own party).
+
+Output (CSV on standard output):
+  time,a,b,level,time_to_los_s,tcpa_s,dcpa_m,distance_m,vertical_m
+one row per step per conflicting pair, a < b, sorted by time, then a, then b. level is
+warning (time to loss of separation at or below --warning-s, or already lost), caution (at
+or below --caution-s) or advisory (within the lookahead). tcpa_s is the time of closest
+horizontal approach within [0, lookahead], dcpa_m the distance then; distance_m and
+vertical_m are the distances now. Separation is lost strictly below a distance minimum;
+the well-clear time thresholds (TTHR, TCOA) are inclusive. Thresholds of the criterion not
+chosen are ignored.
+
+Exit status: 0 whether or not pairs conflict; 2 for unusable input (the message names the
+line and column).";
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Criterion {
     /// Horizontal distance below --horizontal-m and vertical below --vertical-m at once.
@@ -35,16 +54,8 @@ pub enum InputFormat {
 }
 
 /// Find every conflicting pair of aircraft at every time step of a tracks file.
-///
-/// Each time step is judged on its own states alone: every pair of aircraft of different
-/// parties is predicted in straight lines over the lookahead. Output is CSV on standard
-/// output, `time,a,b,level,time_to_los_s,tcpa_s,dcpa_m,distance_m,vertical_m`, one row per
-/// step per conflicting pair (a < b), sorted by time, then a, then b; `tcpa_s` is the time
-/// of closest horizontal approach within [0, lookahead]. Exits 0 whether or not there are
-/// conflicts (the output says which), 2 for unusable input. Thresholds of the criterion not
-/// chosen are ignored.
 #[derive(Debug, clap::Args)]
-#[command(verbatim_doc_comment, allow_negative_numbers = true)]
+#[command(allow_negative_numbers = true, after_help = AFTER_HELP)]
 pub struct Args {
     /// Tracks CSV, or DAIDALUS `.daa` (chosen by the `.daa` extension unless --format).
     pub file: PathBuf,

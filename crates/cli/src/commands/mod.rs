@@ -3,6 +3,7 @@
 pub mod audit;
 pub mod bench;
 pub mod bench_strategic;
+pub mod bench_strategic_http;
 pub mod bench_tactical;
 pub mod check;
 pub mod detect;

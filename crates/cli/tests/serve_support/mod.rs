@@ -173,7 +173,7 @@ pub fn call_with(
     url: &str,
     token: Option<&str>,
     body: Option<&Value>,
-) -> Result<(u16, String), ureq::Transport> {
+) -> Result<(u16, String), Box<ureq::Transport>> {
     let mut request = agent.request(method, url).timeout(Duration::from_secs(30));
     if let Some(token) = token {
         request = request.set("Authorization", &format!("Bearer {token}"));
@@ -192,7 +192,7 @@ pub fn call_with(
         Err(ureq::Error::Status(status, response)) => {
             Ok((status, response.into_string().unwrap_or_default()))
         }
-        Err(ureq::Error::Transport(transport)) => Err(transport),
+        Err(ureq::Error::Transport(transport)) => Err(Box::new(transport)),
     }
 }
 

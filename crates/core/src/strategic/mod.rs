@@ -44,17 +44,47 @@ pub enum SeparationError {
     /// every pair of volumes separated.
     #[error("{what} must be a positive finite number, not {value}")]
     NotPositive { what: &'static str, value: f64 },
+    /// A minimum beyond any aviation use would only make every volume conflict and push
+    /// buffered regions and windows past what the geometry and the timestamps represent.
+    #[error("{what} is {value}, above the maximum of {max}")]
+    TooLarge {
+        what: &'static str,
+        value: f64,
+        max: f64,
+    },
 }
+
+impl SeparationError {
+    /// The name of the minimum the error is about, so that a caller can point at it.
+    pub fn what(&self) -> &'static str {
+        match self {
+            SeparationError::NotPositive { what, .. } | SeparationError::TooLarge { what, .. } => {
+                what
+            }
+        }
+    }
+}
+
+/// The largest horizontal minimum: the distance accuracy holds for places up to 1,000 km
+/// apart, and no agreement separates aircraft by more.
+pub const SEPARATION_HORIZONTAL_M_MAX: f64 = 1_000_000.0;
+/// The largest vertical minimum: well beyond any airspace's height.
+pub const SEPARATION_VERTICAL_M_MAX: f64 = 100_000.0;
+/// The largest time buffer: one week.
+pub const SEPARATION_TIME_S_MAX: f64 = 7.0 * 24.0 * 3600.0;
 
 impl Separation {
     pub fn new(horizontal_m: f64, vertical_m: f64, time_s: f64) -> Result<Self, SeparationError> {
-        for (what, value) in [
-            ("horizontal_m", horizontal_m),
-            ("vertical_m", vertical_m),
-            ("time_s", time_s),
+        for (what, value, max) in [
+            ("horizontal_m", horizontal_m, SEPARATION_HORIZONTAL_M_MAX),
+            ("vertical_m", vertical_m, SEPARATION_VERTICAL_M_MAX),
+            ("time_s", time_s, SEPARATION_TIME_S_MAX),
         ] {
             if !(value.is_finite() && value > 0.0) {
                 return Err(SeparationError::NotPositive { what, value });
+            }
+            if value > max {
+                return Err(SeparationError::TooLarge { what, value, max });
             }
         }
         Ok(Separation {

@@ -1,0 +1,247 @@
+//! `deconflict bench strategic --url URL`: the same random intents as the in-process
+//! benchmark, written to a running server over HTTP by concurrent clients. Each timed
+//! write is one `PUT /v1/intents/{id}`: parsed, checked against every other party's
+//! intents, committed durably and answered, so the figures are the service's end to end.
+//!
+//! The benchmark adds eight parties through the admin API (ids `bench-<run>-<k>`, so runs
+//! against the same server do not collide; their intents stay in the server), preloads
+//! `--intents` intents, then times `--writes` writes: half updates of preloaded intents
+//! (each at most once, quoting its version), half new intents.
+
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::Context as _;
+use deconflict_core::geometry::Volume4D;
+use deconflict_wire::volume::Volume4DJson;
+use rand::seq::SliceRandom;
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde_json::{json, Value};
+
+use super::bench_strategic::{percentile_ms, progress_bar, random_intent, Args, PARTIES};
+
+/// A write that failed for a reason other than the server being unreachable.
+const ERRORS_SHOWN_MAX: usize = 5;
+
+struct Write {
+    party: usize,
+    id: u64,
+    body: String,
+}
+
+fn body(volumes: &[Volume4D], version: Option<i64>) -> String {
+    let volumes: Vec<Volume4DJson> = volumes.iter().map(Volume4DJson::from_core).collect();
+    let mut body = json!({"volumes": volumes});
+    if let Some(version) = version {
+        body["version"] = json!(version);
+    }
+    body.to_string()
+}
+
+/// Sends every write of `writes` from `clients` threads; returns each one's latency, the
+/// conflicts the answers reported, and the failures.
+fn send_all(
+    base: &str,
+    tokens: &[String],
+    run: &str,
+    writes: Vec<Write>,
+    clients: usize,
+    progress: &indicatif::ProgressBar,
+) -> (Vec<Duration>, usize, Vec<String>, f64) {
+    let queue = Arc::new(Mutex::new(writes.into_iter()));
+    let latencies = Arc::new(Mutex::new(Vec::new()));
+    let conflicts = Arc::new(AtomicUsize::new(0));
+    let errors = Arc::new(Mutex::new(Vec::new()));
+    let started = Instant::now();
+    std::thread::scope(|scope| {
+        for _ in 0..clients {
+            let (queue, latencies, conflicts, errors) = (
+                queue.clone(),
+                latencies.clone(),
+                conflicts.clone(),
+                errors.clone(),
+            );
+            scope.spawn(move || {
+                let agent = ureq::AgentBuilder::new()
+                    .timeout(Duration::from_secs(60))
+                    .build();
+                let mut mine = Vec::new();
+                loop {
+                    let Some(write) = queue.lock().unwrap_or_else(|p| p.into_inner()).next() else {
+                        break;
+                    };
+                    let url = format!("{base}/v1/intents/{run}-{}", write.id);
+                    let sent = Instant::now();
+                    let result = agent
+                        .put(&url)
+                        .set("Authorization", &format!("Bearer {}", tokens[write.party]))
+                        .set("Content-Type", "application/json")
+                        .send_string(&write.body);
+                    let elapsed = sent.elapsed();
+                    progress.inc(1);
+                    match result {
+                        Ok(response) => {
+                            mine.push(elapsed);
+                            let answer: Value = response.into_json().unwrap_or(Value::Null);
+                            conflicts.fetch_add(
+                                answer["conflicts"].as_array().map_or(0, Vec::len),
+                                Ordering::Relaxed,
+                            );
+                        }
+                        Err(error) => {
+                            errors
+                                .lock()
+                                .unwrap_or_else(|p| p.into_inner())
+                                .push(error.to_string());
+                        }
+                    }
+                }
+                latencies
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .extend(mine);
+            });
+        }
+    });
+    let elapsed_s = started.elapsed().as_secs_f64();
+    let latencies = std::mem::take(&mut *latencies.lock().unwrap_or_else(|p| p.into_inner()));
+    let errors = std::mem::take(&mut *errors.lock().unwrap_or_else(|p| p.into_inner()));
+    (
+        latencies,
+        conflicts.load(Ordering::Relaxed),
+        errors,
+        elapsed_s,
+    )
+}
+
+pub fn run(args: &Args, url: &str) -> anyhow::Result<ExitCode> {
+    let admin_token = args.admin_token.as_deref().context(
+        "--url needs --admin-token (or DECONFLICT_ADMIN_TOKEN): the benchmark adds its parties",
+    )?;
+    anyhow::ensure!(args.clients >= 1, "--clients must be at least 1");
+    let base = url.trim_end_matches('/');
+    let run = format!(
+        "{:x}",
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_millis()
+    );
+    let agent = ureq::agent();
+    let mut tokens = Vec::new();
+    for k in 0..PARTIES {
+        let answer: Value = agent
+            .post(&format!("{base}/v1/parties"))
+            .set("Authorization", &format!("Bearer {admin_token}"))
+            .send_json(
+                json!({"id": format!("bench-{run}-{k}"), "name": format!("benchmark party {k}")}),
+            )
+            .with_context(|| {
+                format!("cannot add a benchmark party at {base} (is the admin token right?)")
+            })?
+            .into_json()?;
+        tokens.push(
+            answer["token"]
+                .as_str()
+                .context("no token in the answer")?
+                .to_owned(),
+        );
+    }
+
+    let mut rng = ChaCha8Rng::seed_from_u64(args.seed);
+    let parties: Vec<usize> = (0..args.intents)
+        .map(|_| rng.random_range(0..PARTIES as usize))
+        .collect();
+    let preload: Vec<Write> = (0..args.intents)
+        .map(|id| Write {
+            party: parties[id],
+            id: id as u64,
+            body: body(&random_intent(&mut rng), None),
+        })
+        .collect();
+    let progress = progress_bar(args.intents as u64, args.json);
+    progress.set_message("preloading intents over HTTP");
+    let (loaded, _, load_errors, load_s) =
+        send_all(base, &tokens, &run, preload, args.clients, &progress);
+    progress.finish_and_clear();
+    anyhow::ensure!(
+        load_errors.is_empty(),
+        "{} of {} preload writes failed, first: {}",
+        load_errors.len(),
+        args.intents,
+        load_errors[0]
+    );
+
+    let mut updatable: Vec<u64> = (0..args.intents as u64).collect();
+    updatable.shuffle(&mut rng);
+    let mut updates = updatable.into_iter();
+    let writes: Vec<Write> = (0..args.writes)
+        .map(|k| match updates.next().filter(|_| k % 2 == 0) {
+            Some(id) => Write {
+                party: parties[id as usize],
+                id,
+                body: body(&random_intent(&mut rng), Some(1)),
+            },
+            None => {
+                let id = (args.intents + k) as u64;
+                Write {
+                    party: rng.random_range(0..PARTIES as usize),
+                    id,
+                    body: body(&random_intent(&mut rng), None),
+                }
+            }
+        })
+        .collect();
+    let progress = progress_bar(args.writes as u64, args.json);
+    progress.set_message("timing checked writes over HTTP");
+    let (mut latencies, conflicts, errors, timed_s) =
+        send_all(base, &tokens, &run, writes, args.clients, &progress);
+    progress.finish_and_clear();
+    anyhow::ensure!(
+        !latencies.is_empty(),
+        "every timed write failed, first: {}",
+        errors.first().map_or("", String::as_str)
+    );
+    latencies.sort_unstable();
+    let round = |value: f64, places: i32| (value * 10f64.powi(places)).round() / 10f64.powi(places);
+    let report = json!({
+        "intents": args.intents,
+        "writes_per_s": round(latencies.len() as f64 / timed_s, 1),
+        "check_p50_ms": round(percentile_ms(&latencies, 0.50), 3),
+        "check_p99_ms": round(percentile_ms(&latencies, 0.99), 3),
+        "check_max_ms": round(percentile_ms(&latencies, 1.0), 3),
+        "writes": latencies.len(),
+        "errors": errors.len(),
+        "clients": args.clients,
+        "conflicts_per_write": round(conflicts as f64 / latencies.len() as f64, 3),
+        "load_writes_per_s": round(loaded.len() as f64 / load_s, 1),
+        "url": base,
+    });
+    if args.json {
+        println!("{report}");
+    } else {
+        println!(
+            "{} intents preloaded over HTTP at {:.0} writes/s; {} checked writes from {} clients: {:.0} writes/s, p50 {:.3} ms, p99 {:.3} ms, max {:.3} ms, {} errors",
+            args.intents,
+            report["load_writes_per_s"].as_f64().unwrap_or(0.0),
+            latencies.len(),
+            args.clients,
+            report["writes_per_s"].as_f64().unwrap_or(0.0),
+            report["check_p50_ms"].as_f64().unwrap_or(0.0),
+            report["check_p99_ms"].as_f64().unwrap_or(0.0),
+            report["check_max_ms"].as_f64().unwrap_or(0.0),
+            errors.len()
+        );
+    }
+    for error in errors.iter().take(ERRORS_SHOWN_MAX) {
+        eprintln!("deconflict: a timed write failed: {error}");
+    }
+    Ok(if errors.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
