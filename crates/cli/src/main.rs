@@ -37,6 +37,8 @@ enum Command {
     Serve(commands::serve::Args),
     /// Add and list parties in the store.
     Party(commands::party::Args),
+    /// Convert recorded real traffic (OpenSky JSON, SBS-1 lines, tracks CSV) to a tracks CSV.
+    Replay(commands::replay::Args),
 }
 
 /// Exit status for unusable input, as the contract requires of every subcommand.
@@ -65,6 +67,7 @@ fn main() -> ExitCode {
         Command::Sim(args) => commands::sim::run(args),
         Command::Serve(args) => commands::serve::run(args),
         Command::Party(args) => commands::party::run(args),
+        Command::Replay(args) => commands::replay::run(args),
     };
     match outcome {
         Ok(code) => code,

@@ -124,8 +124,13 @@ pub fn step(
     );
     let speed_mps = state.speed_mps + speed_change;
 
-    let vertical_target = (command.altitude_rate_mps
-        + ALTITUDE_GAIN_PER_S * (command.altitude_m - state.altitude_m))
+    // Close the altitude error proportionally, but never faster than the vertical speed
+    // could still be taken off before the target (v² = 2·a·d, with a fifth in hand), so
+    // the aircraft levels off at its altitude instead of overshooting it.
+    let altitude_error_m = command.altitude_m - state.altitude_m;
+    let closing_mps = (ALTITUDE_GAIN_PER_S * altitude_error_m.abs())
+        .min((2.0 * 0.8 * VERTICAL_ACCELERATION_MPS2_MAX * altitude_error_m.abs()).sqrt());
+    let vertical_target = (command.altitude_rate_mps + closing_mps.copysign(altitude_error_m))
         .clamp(-aircraft.descent_rate_mps, aircraft.climb_rate_mps);
     let vertical_change = (vertical_target - state.vertical_speed_mps).clamp(
         -VERTICAL_ACCELERATION_MPS2_MAX * dt_s,
@@ -243,6 +248,28 @@ mod tests {
             "{}",
             state.altitude_m
         );
+    }
+
+    #[test]
+    fn a_fast_climb_levels_off_without_overshooting() {
+        let aircraft = AircraftType {
+            climb_rate_mps: 80.0,
+            ..fighter()
+        };
+        let command = Command {
+            steer: Steer::Toward(LatLon::from_degrees(36.0, 37.0)),
+            altitude_m: 9000.0,
+            altitude_rate_mps: 0.0,
+            speed_mps: 230.0,
+        };
+        let mut state = level(0.0);
+        let mut highest_m: f64 = 0.0;
+        for _ in 0..300 {
+            state = step(&state, &aircraft, &command, 1.0);
+            highest_m = highest_m.max(state.altitude_m);
+        }
+        assert!(highest_m < 9000.0 + 15.0, "overshot to {highest_m} m");
+        assert!((state.altitude_m - 9000.0).abs() < 5.0);
     }
 
     #[test]

@@ -13,6 +13,7 @@ pub mod geo;
 pub mod intents;
 pub mod kinematics;
 pub mod output;
+pub mod replay;
 pub mod scenario;
 
 pub use generate::{

@@ -694,6 +694,23 @@ fn validate_aircraft(place: &str, aircraft: AircraftFile) -> Result<AircraftType
             "speeds must satisfy speed_min_mps <= cruise_speed_mps <= speed_max_mps",
         ));
     }
+    // The vertical speed is a component of the speed through the air, so it cannot
+    // reach the slowest speed the type flies.
+    for (field, rate) in [
+        ("climb_rate_mps", aircraft.climb_rate_mps),
+        ("descent_rate_mps", aircraft.descent_rate_mps),
+    ] {
+        if rate >= aircraft.speed_min_mps {
+            return Err(invalid(
+                format!("{place}.{field}"),
+                format!(
+                    "{rate} m/s must be below speed_min_mps ({} m/s): a vertical speed cannot \
+                     reach the airspeed",
+                    aircraft.speed_min_mps
+                ),
+            ));
+        }
+    }
     if aircraft.speed_max_mps > 1_000.0 {
         return Err(invalid(
             format!("{place}.speed_max_mps"),

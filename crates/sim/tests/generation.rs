@@ -6,14 +6,13 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 
 use common::{
-    footprint_anchor, generate_with, horizontal_distance_m, outline, point_in_polygon,
-    predicted_conflict, syria, volumes_conflict,
+    assert_conforming, assert_plausible, generate_with, horizontal_distance_m, predicted_conflict,
+    syria, volumes_conflict,
 };
 use deconflict_core::strategic::intents_conflict;
 use deconflict_core::tactical::{DetectionParams, TacticalDetector};
-use deconflict_sim::geo::{haversine_distance_m, initial_bearing_rad, wrap_pi, LocalPlane};
+use deconflict_sim::geo::{haversine_distance_m, initial_bearing_rad, wrap_pi};
 use deconflict_sim::intents::PlannedVolume;
-use deconflict_sim::kinematics::VERTICAL_ACCELERATION_MPS2_MAX;
 use deconflict_sim::output::{write_geojson, write_intents_json, write_manifest, write_tracks_csv};
 use deconflict_sim::{GenerateOptions, Generated, Scenario};
 use deconflict_wire::check::parse_check_input;
@@ -48,93 +47,6 @@ fn the_same_seed_gives_byte_identical_files_and_another_seed_different_ones() {
     assert_ne!(first[1], other[1], "tracks are the same for seeds 7 and 8");
 }
 
-/// Checks every pair of consecutive states of every flight against its type's limits, and
-/// each displacement against the velocities reported at its two ends.
-fn assert_plausible(scenario: &Scenario, generated: &Generated, seed: u64) {
-    let step_s = generated.track_step_s as f64;
-    for flight in &generated.flights {
-        let aircraft = &scenario.aircraft_types[flight.aircraft_type];
-        let context = |time: i64| format!("seed {seed}, {} at {time}", flight.aircraft_id);
-        for state in &flight.track {
-            let s = &state.state;
-            assert!(
-                s.speed_mps >= aircraft.speed_min_mps - 1e-9
-                    && s.speed_mps <= aircraft.speed_max_mps + 1e-9,
-                "{}: speed {}",
-                context(state.time_unix_s),
-                s.speed_mps
-            );
-            assert!(
-                s.vertical_speed_mps <= aircraft.climb_rate_mps + 1e-9
-                    && s.vertical_speed_mps >= -aircraft.descent_rate_mps - 1e-9,
-                "{}: vertical speed {}",
-                context(state.time_unix_s),
-                s.vertical_speed_mps
-            );
-        }
-        for pair in flight.track.windows(2) {
-            let (a, b) = (&pair[0].state, &pair[1].state);
-            let dt = (pair[1].time_unix_s - pair[0].time_unix_s) as f64;
-            assert_eq!(dt, step_s);
-            let at = context(pair[0].time_unix_s);
-            let turned = wrap_pi(b.heading_rad - a.heading_rad).abs();
-            assert!(
-                turned <= aircraft.turn_rate_rad_s * dt * 1.01 + 1e-4,
-                "{at}: turned {:.2}° in {dt} s",
-                turned.to_degrees()
-            );
-            let climbed = b.altitude_m - a.altitude_m;
-            assert!(
-                climbed <= aircraft.climb_rate_mps * dt + 1e-6
-                    && climbed >= -aircraft.descent_rate_mps * dt - 1e-6,
-                "{at}: altitude changed {climbed} m in {dt} s"
-            );
-            // Exact for one-second steps (the model's own); over longer steps the vertical
-            // speed may change slope inside the step, by at most its acceleration limit.
-            let vertical_tolerance = if dt == 1.0 {
-                1e-6
-            } else {
-                0.25 * VERTICAL_ACCELERATION_MPS2_MAX * dt
-            };
-            assert!(
-                (climbed / dt - 0.5 * (a.vertical_speed_mps + b.vertical_speed_mps)).abs()
-                    <= vertical_tolerance,
-                "{at}: vertical speeds do not match the climb"
-            );
-            // Displacement against the mean of the two velocities. Over the model's own
-            // one-second step they agree to within the chord-to-arc ratio of the turn. Over
-            // longer steps the path inside the step is unknown to the check (a turn may
-            // start, end or reverse inside it), so the mean of the end velocities may point
-            // off by up to half the turn the type can make in the step, and its length be
-            // off by a quarter of the speed the type can gain in it.
-            let plane = LocalPlane::new(a.position);
-            let (east_m, north_m) = plane.project(b.position);
-            let (an, ae, _) = a.velocity_neu_mps();
-            let (bn, be, _) = b.velocity_neu_mps();
-            let (mean_north, mean_east) = (0.5 * (an + bn), 0.5 * (ae + be));
-            let error = (east_m / dt - mean_east).hypot(north_m / dt - mean_north);
-            let tolerance = if dt == 1.0 {
-                0.005 * a.speed_mps + 0.05
-            } else {
-                (0.01 + 0.5 * aircraft.turn_rate_rad_s * dt) * a.speed_mps.max(b.speed_mps)
-                    + 0.25 * aircraft.acceleration_mps2 * dt
-            };
-            assert!(
-                error <= tolerance,
-                "{at}: moved at ({:.1}, {:.1}) m/s north/east but reported ({mean_north:.1}, \
-                 {mean_east:.1})",
-                north_m / dt,
-                east_m / dt
-            );
-            let ground_speed = haversine_distance_m(a.position, b.position) / dt;
-            assert!(
-                ground_speed <= aircraft.speed_max_mps + 1e-6,
-                "{at}: covered ground at {ground_speed} m/s"
-            );
-        }
-    }
-}
-
 #[test]
 fn tracks_stay_within_their_types_limits_and_velocities_match_positions() {
     let scenario = syria();
@@ -158,47 +70,7 @@ fn every_track_state_lies_inside_a_volume_of_its_intent() {
             ..GenerateOptions::with_seed(seed)
         };
         let generated = generate_with(&scenario, &options);
-        let intents: BTreeMap<&str, _> = generated
-            .intents
-            .iter()
-            .map(|i| (i.id.as_str(), i))
-            .collect();
-        for flight in &generated.flights {
-            let intent = intents[flight.intent_id.as_str()];
-            assert_eq!(intent.party, flight.party);
-            let outlines: Vec<_> = intent
-                .volumes
-                .iter()
-                .map(|volume| {
-                    let plane = LocalPlane::new(footprint_anchor(&volume.footprint));
-                    (plane, outline(&volume.footprint, &plane))
-                })
-                .collect();
-            for state in &flight.track {
-                let inside =
-                    intent
-                        .volumes
-                        .iter()
-                        .zip(&outlines)
-                        .any(|(volume, (plane, polygon))| {
-                            (volume.time_start_unix_s..=volume.time_end_unix_s)
-                                .contains(&state.time_unix_s)
-                                && (volume.altitude_lower_m..=volume.altitude_upper_m)
-                                    .contains(&state.state.altitude_m)
-                                && point_in_polygon(plane.project(state.state.position), polygon)
-                        });
-                assert!(
-                    inside,
-                    "seed {seed}: {} at {} ({:.4}, {:.4}, {:.0} m) is outside every volume of {}",
-                    flight.aircraft_id,
-                    state.time_unix_s,
-                    state.state.position.lat_deg(),
-                    state.state.position.lon_deg(),
-                    state.state.altitude_m,
-                    intent.id
-                );
-            }
-        }
+        assert_conforming(&generated, seed);
     }
 }
 

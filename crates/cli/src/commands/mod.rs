@@ -8,5 +8,6 @@ pub mod bench_tactical;
 pub mod check;
 pub mod detect;
 pub mod party;
+pub mod replay;
 pub mod serve;
 pub mod sim;
