@@ -10,6 +10,7 @@ use std::io::{self, Write};
 
 use chrono::{DateTime, SecondsFormat};
 use deconflict_wire::check::{CheckInputJson, IntentJson, SeparationJson};
+use deconflict_wire::tracks::{TracksCsvRecord, TracksCsvWriter};
 use deconflict_wire::volume::{
     AltitudeJson, CircleJson, LatLngJson, PolygonJson, RadiusJson, TimeJson, Volume4DJson,
     VolumeJson,
@@ -137,7 +138,6 @@ pub const TRACKS_CSV_HEADER: &str = "time,id,party,lat,lon,alt_m,vn_mps,ve_mps,v
 /// Tracks as the contract's CSV, one row per aircraft per step, in time order then by id.
 /// `time` is Unix seconds.
 pub fn write_tracks_csv(generated: &Generated, out: &mut dyn Write) -> io::Result<()> {
-    writeln!(out, "{TRACKS_CSV_HEADER}")?;
     let mut rows: Vec<(i64, usize, usize)> = Vec::new();
     for (flight_index, flight) in generated.flights.iter().enumerate() {
         for state_index in 0..flight.track.len() {
@@ -151,24 +151,25 @@ pub fn write_tracks_csv(generated: &Generated, out: &mut dyn Write) -> io::Resul
     // Flights are sorted by aircraft id, so sorting by (time, flight) orders rows by
     // time, then id.
     rows.sort_unstable();
+    let mut writer = TracksCsvWriter::new(out)?;
     for (time, flight_index, state_index) in rows {
         let flight = &generated.flights[flight_index];
         let state = &flight.track[state_index].state;
         let (vn, ve, vu) = state.velocity_neu_mps();
-        writeln!(
-            out,
-            "{time},{},{},{:.7},{:.7},{:.2},{:.2},{:.2},{:.2}",
-            flight.aircraft_id,
-            flight.party,
-            degrees(state.position.lat_deg()),
-            degrees(state.position.lon_deg()),
-            centi(state.altitude_m),
-            centi(vn),
-            centi(ve),
-            centi(vu),
-        )?;
+        writer.write(&TracksCsvRecord {
+            // Whole Unix seconds are exact in an f64 and print without a fraction.
+            time_s: time as f64,
+            id: &flight.aircraft_id,
+            party: &flight.party,
+            lat_deg: state.position.lat_deg(),
+            lon_deg: state.position.lon_deg(),
+            alt_m: state.altitude_m,
+            vn_mps: vn,
+            ve_mps: ve,
+            vu_mps: vu,
+        })?;
     }
-    Ok(())
+    writer.finish()
 }
 
 const CIRCLE_VERTICES: usize = 48;

@@ -276,6 +276,62 @@ pub struct ConflictRow {
     pub assessment: PairAssessment,
 }
 
+/// One row of the contract's tracks CSV as plain numbers (degrees, metres, m/s, Unix
+/// seconds), so that any source of states, generated or recorded, writes it the same way.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TracksCsvRecord<'a> {
+    pub time_s: f64,
+    pub id: &'a str,
+    pub party: &'a str,
+    pub lat_deg: f64,
+    pub lon_deg: f64,
+    pub alt_m: f64,
+    pub vn_mps: f64,
+    pub ve_mps: f64,
+    pub vu_mps: f64,
+}
+
+/// Writes the contract's tracks CSV: the header on creation, then one line per record in
+/// the order given. Times in their shortest exact form (whole seconds print without a
+/// fraction); positions rounded to 1e-7 degree, altitudes and speeds to the centimetre,
+/// well inside any sensor's precision, never as a negative zero.
+pub struct TracksCsvWriter<W: Write> {
+    writer: csv::Writer<W>,
+}
+
+impl<W: Write> TracksCsvWriter<W> {
+    pub fn new(output: W) -> std::io::Result<Self> {
+        let mut writer = csv::Writer::from_writer(output);
+        writer.write_record(TRACKS_HEADER)?;
+        Ok(TracksCsvWriter { writer })
+    }
+
+    pub fn write(&mut self, record: &TracksCsvRecord<'_>) -> std::io::Result<()> {
+        // Rounded before formatting and then added to +0.0, so that a value that rounds
+        // to zero prints as 0, never -0.
+        fn rounded(value: f64, scale: f64) -> f64 {
+            (value * scale).round() / scale + 0.0
+        }
+        self.writer.write_record([
+            format!("{}", record.time_s),
+            record.id.to_string(),
+            record.party.to_string(),
+            format!("{:.7}", rounded(record.lat_deg, 1e7)),
+            format!("{:.7}", rounded(record.lon_deg, 1e7)),
+            format!("{:.2}", rounded(record.alt_m, 100.0)),
+            format!("{:.2}", rounded(record.vn_mps, 100.0)),
+            format!("{:.2}", rounded(record.ve_mps, 100.0)),
+            format!("{:.2}", rounded(record.vu_mps, 100.0)),
+        ])?;
+        Ok(())
+    }
+
+    /// Flushes what is buffered; dropping the writer without it may lose the last lines.
+    pub fn finish(mut self) -> std::io::Result<()> {
+        self.writer.flush()
+    }
+}
+
 /// Writes the `detect` output: the header, then one line per row as given. Times are
 /// written as read (shortest exact form); durations and distances to the millisecond and
 /// the millimetre.

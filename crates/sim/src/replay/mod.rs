@@ -21,7 +21,7 @@ use std::collections::BTreeMap;
 use std::io::{self, Write};
 
 use deconflict_core::tactical::AircraftState;
-use deconflict_wire::tracks::{TrackRow, TRACKS_HEADER};
+use deconflict_wire::tracks::{TrackRow, TracksCsvRecord, TracksCsvWriter};
 
 pub use opensky::OpenSkyReader;
 pub use party::{PartyMap, PartyMapError, PartyRule};
@@ -151,33 +151,25 @@ pub fn resampled(observations: Vec<Observation>, step_s: f64, age_max_s: f64) ->
     out
 }
 
-/// Writes rows as the contract's tracks CSV, in the order given. Times are written as
-/// read (shortest exact form); positions to 1e-7 degree, altitudes and speeds to the
-/// centimetre, which keeps files readable and well inside any sensor's precision.
+/// Writes rows as the contract's tracks CSV, in the order given (see
+/// [`TracksCsvWriter`] for the rounding).
 pub fn write_tracks_csv(out: impl Write, rows: &[TrackRow]) -> io::Result<()> {
-    let mut writer = csv::Writer::from_writer(out);
-    writer.write_record(TRACKS_HEADER)?;
+    let mut writer = TracksCsvWriter::new(out)?;
     for row in rows {
         let s = &row.state;
-        writer.write_record([
-            format!("{}", row.time_s),
-            row.id.clone(),
-            row.party.clone().unwrap_or_default(),
-            format!("{:.7}", s.lat_deg() + 0.0),
-            format!("{:.7}", s.lon_deg() + 0.0),
-            centi(s.alt_m()),
-            centi(s.vn_mps()),
-            centi(s.ve_mps()),
-            centi(s.vu_mps()),
-        ])?;
+        writer.write(&TracksCsvRecord {
+            time_s: row.time_s,
+            id: &row.id,
+            party: row.party.as_deref().unwrap_or_default(),
+            lat_deg: s.lat_deg(),
+            lon_deg: s.lon_deg(),
+            alt_m: s.alt_m(),
+            vn_mps: s.vn_mps(),
+            ve_mps: s.ve_mps(),
+            vu_mps: s.vu_mps(),
+        })?;
     }
-    writer.flush()
-}
-
-/// Two decimals without a negative zero.
-fn centi(value: f64) -> String {
-    let rounded = (value * 100.0).round() / 100.0 + 0.0;
-    format!("{rounded:.2}")
+    writer.finish()
 }
 
 #[cfg(test)]
