@@ -12,6 +12,7 @@
 pub mod api;
 pub mod auth;
 pub mod clock;
+pub mod console;
 pub mod disclosure;
 pub mod engine;
 pub mod error;
