@@ -132,8 +132,8 @@ class Console {
           <div id="hotline"></div>
           ${observer ? '' : this.composeForm()}
         </section>
+        <section aria-labelledby="agreement-heading"><h2 id="agreement-heading">Agreement <span id="agreement-count" class="count"></span></h2><div id="agreement"></div></section>
         ${observer ? '' : '<section aria-labelledby="intents-heading"><h2 id="intents-heading">Intents</h2><div id="intents"></div></section>'}
-        <section aria-labelledby="agreement-heading"><h2 id="agreement-heading">Agreement</h2><div id="agreement"></div></section>
         <p id="notice" class="notice" role="alert"></p>
       </aside>
     </div>`;
@@ -196,7 +196,8 @@ class Console {
   }
 
   private composeForm(): string {
-    return `<form id="compose-form" class="compose" aria-label="Send a hotline message">
+    return `<details id="compose-box" class="compose-box"><summary>New hotline message</summary>
+      <form id="compose-form" class="compose" aria-label="Send a hotline message">
       <p id="compose-reply" class="small" hidden>
         Replying to <span id="compose-reply-to"></span>
         <button type="button" id="compose-cancel-reply" aria-label="Cancel the reply">Cancel reply</button>
@@ -209,7 +210,7 @@ class Console {
       <label for="compose-within">Answer within (s, optional)</label>
       <input id="compose-within" name="answer_within_s" type="number" min="1" step="1" />
       <button type="submit">Send</button>
-    </form>`;
+    </form></details>`;
   }
 
   // ------------------------------------------------------------------ data
@@ -476,6 +477,7 @@ class Console {
     }
     note.hidden = message === null;
     if (message) {
+      (document.getElementById('compose-box') as HTMLDetailsElement).open = true;
       (document.getElementById('compose-reply-to') as HTMLElement).textContent = `${message.from ?? 'the service'}: “${message.text.slice(0, 60)}”`;
       to.value = this.replyRecipient(message) ?? '';
       (document.getElementById('compose-text') as HTMLTextAreaElement).focus();
@@ -597,6 +599,8 @@ class Console {
     if (!this.agreement) {
       return;
     }
+    const pending = this.agreement.pending.length;
+    this.setCount('agreement-count', pending ? `(${pending} pending)` : '');
     this.renderPanel('agreement', agreementPanel(this.agreement.in_force, this.agreement.pending, this.me));
     const extent = this.map.setRegion(this.agreement.in_force?.terms.region ?? null);
     this.map.fitOnce(extent);
@@ -633,6 +637,10 @@ class Console {
     const unread = list.reduce((sum, thread) => sum + thread.unread, 0);
     this.setCount('hotline-count', unread ? `(${unread} unread)` : '');
     this.renderPanel('hotline', hotlinePanel(list, this.me, Date.now(), this.hotlineUnavailable));
+    const compose = document.getElementById('compose-box');
+    if (compose) {
+      compose.hidden = this.hotlineUnavailable !== null;
+    }
     this.updatePartyList();
   }
 
