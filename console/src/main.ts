@@ -170,7 +170,8 @@ class Console {
 
   start(): void {
     this.stream.start();
-    void this.refreshAll();
+    // The first view shows everything there is; later arrivals only move an empty map.
+    void this.refreshAll().then(() => this.fitAll());
     this.timers.push(window.setInterval(() => void this.pollTracks(), TRACK_POLL_MS));
     this.timers.push(window.setInterval(() => void this.refreshAll(), FULL_REFRESH_MS));
     this.timers.push(

@@ -211,6 +211,7 @@ export class MapView {
     if (extent.empty) {
       return;
     }
+    this.fitted = true;
     const pad = 0.2;
     this.map.fitBounds(
       [

@@ -276,6 +276,8 @@ describe('the console', () => {
     await coalitionPage.locator(`.counterpart[data-alert="${alertId}"]`).waitFor({ timeout: WAIT_MS });
     await coalitionPage.locator(`.cpa[data-cpa="${alertId}"]`).first().waitFor({ timeout: WAIT_MS });
     assert.match(await coalitionPage.locator('[data-aircraft="F15-9"]').innerText(), /ADVISORY|CAUTION|WARNING/);
+    await item.first().getByRole('button', { name: /Show the .* alert/ }).click();
+    await coalitionPage.waitForTimeout(600);
     await screenshot(coalitionPage, 'alert');
 
     // The working group sees the same encounter, both aircraft as disclosed, read only.
