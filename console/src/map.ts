@@ -101,7 +101,12 @@ class MarkerSet {
   constructor(private readonly map: maplibregl.Map) {}
 
   sync(
-    items: { key: string; lngLat: [number, number]; build: (element: HTMLElement) => void }[],
+    items: {
+      key: string;
+      lngLat: [number, number];
+      anchor?: maplibregl.PositionAnchor;
+      build: (element: HTMLElement) => void;
+    }[],
   ): void {
     const seen = new Set<string>();
     for (const item of items) {
@@ -109,7 +114,9 @@ class MarkerSet {
       let entry = this.markers.get(item.key);
       if (!entry) {
         const element = document.createElement('div');
-        const marker = new maplibregl.Marker({ element, anchor: 'center' }).setLngLat(item.lngLat).addTo(this.map);
+        const marker = new maplibregl.Marker({ element, anchor: item.anchor ?? 'center' })
+          .setLngLat(item.lngLat)
+          .addTo(this.map);
         entry = { marker, element };
         this.markers.set(item.key, entry);
       } else {
@@ -284,10 +291,13 @@ export class MapView {
         if (firstRing?.length) {
           extent.addRing(firstRing);
           if (index === 0) {
-            const [lon, lat] = ringCenter(firstRing);
+            // The label sits just above the region so that it hides none of it.
+            const [lon] = ringCenter(firstRing);
+            const lat = Math.max(...firstRing.map((position) => position[1]));
             labels.push({
               key: conflict.id,
               lngLat: [lon, lat],
+              anchor: 'bottom',
               build: (element) => {
                 element.className = 'map-label conflict-label';
                 element.dataset.conflict = conflict.id;

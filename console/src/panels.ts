@@ -153,14 +153,14 @@ export function threads(messages: Iterable<HotlineMessage>, me: Me): Thread[] {
   return list.sort((a, b) => Number(b.unread > 0) - Number(a.unread > 0) || b.latestMs - a.latestMs);
 }
 
+/** "about conflict cf_f515…": enough of the id to tell threads apart. */
 function about(message: HotlineMessage): string {
   if (!message.about) {
     return '';
   }
-  if ('conflict' in message.about) {
-    return `about conflict ${e(message.about.conflict)}`;
-  }
-  return `about alert ${e(message.about.alert)}`;
+  const [kind, id] = 'conflict' in message.about ? ['conflict', message.about.conflict] : ['alert', message.about.alert];
+  const short = id.length > 14 ? `${id.slice(0, 12)}…` : id;
+  return `about ${kind} <span title="${e(id)}">${e(short)}</span>`;
 }
 
 export function hotlinePanel(list: Thread[], me: Me, nowMs: number, unavailable: string | null): string {
@@ -172,8 +172,9 @@ export function hotlinePanel(list: Thread[], me: Me, nowMs: number, unavailable:
   }
   const items = list.map((thread) => {
     const first = thread.messages[0];
+    const parties = [...new Set(thread.messages.flatMap((m) => [m.from ?? 'the service', m.to]))].join(', ');
     const header = `<div class="row thread-head">
-      <strong>Thread ${e(thread.id)}</strong> ${about(first)}
+      <strong>${first.about ? `Thread ${about(first)}` : 'Thread'}</strong> <span class="small">(${e(parties)})</span>
       ${thread.unread ? `<span class="badge unread" aria-label="${thread.unread} unacknowledged">${thread.unread} unread</span>` : ''}
       ${thread.escalated ? '<span class="badge escalated">ESCALATED</span>' : ''}
     </div>`;

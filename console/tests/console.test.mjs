@@ -315,6 +315,31 @@ describe('the console', () => {
     assert.equal(message.acked_by, 'russia');
   });
 
+  test('an unanswered hotline message is marked escalated in text, not colour alone', async (t) => {
+    if (!(await offers('GET', '/v1/hotline/messages'))) {
+      t.skip('this server has no hotline yet');
+      return;
+    }
+    const sent = await api('russia', 'POST', '/v1/hotline/messages', {
+      to: 'coalition',
+      text: 'Request deconfliction of the 11:00Z tanker track.',
+      answer_within_s: 1,
+    });
+    assert.equal(sent.status, 201, JSON.stringify(sent.json));
+    const page = await openConsole('coalition', t);
+    const item = page.locator(`[data-message-item="${sent.json.id}"]`);
+    await item.getByText(/ESCALATED at/).waitFor({ timeout: WAIT_MS });
+    assert.match(await page.locator(`[data-thread-item="${sent.json.thread}"]`).innerText(), /ESCALATED/);
+    await item.scrollIntoViewIfNeeded();
+    await screenshot(page, 'escalated');
+    // Answering it from the console acknowledges it.
+    await item.getByRole('button', { name: 'Reply to the message from russia' }).click();
+    assert.equal(await page.locator('#compose-to').inputValue(), 'russia');
+    await page.locator('#compose-text').fill('Tanker moved to FL250 until 11:30Z.');
+    await page.getByRole('button', { name: 'Send' }).click();
+    await item.getByText('ACKNOWLEDGED').waitFor({ timeout: WAIT_MS });
+  });
+
   test('the event stream shows a disconnection and comes back live', async (t) => {
     const page = await openConsole('coalition', t);
     await page.locator('#connection[data-state="live"]').waitFor({ timeout: WAIT_MS });
