@@ -133,6 +133,15 @@ class MarkerSet {
   }
 }
 
+/** Sets a marker's own classes, keeping those MapLibre gave it (its position depends on them). */
+function setClasses(element: HTMLElement, classes: string): void {
+  const kept = [...element.classList].filter((name) => name.startsWith('maplibregl-'));
+  const next = [...kept, ...classes.split(' ').filter(Boolean)].join(' ');
+  if (element.className !== next) {
+    element.className = next;
+  }
+}
+
 function setIfChanged(element: HTMLElement, html: string): void {
   if (element.dataset.html !== html) {
     element.innerHTML = html;
@@ -299,7 +308,7 @@ export class MapView {
               lngLat: [lon, lat],
               anchor: 'bottom',
               build: (element) => {
-                element.className = 'map-label conflict-label';
+                setClasses(element, 'map-label conflict-label');
                 element.dataset.conflict = conflict.id;
                 element.setAttribute('role', 'img');
                 element.setAttribute(
@@ -340,7 +349,7 @@ export class MapView {
         key: id,
         lngLat: [latest.lon, latest.lat],
         build: (element) => {
-          element.className = `aircraft${level ? ` in-alert level-${level}` : ''}`;
+          setClasses(element, `aircraft${level ? ` in-alert level-${level}` : ''}`);
           element.dataset.aircraft = id;
           element.dataset.lat = String(latest.lat);
           element.dataset.lon = String(latest.lon);
@@ -380,8 +389,10 @@ export class MapView {
         lngLat: [aircraft.lon, aircraft.lat],
         build: (element) => {
           const heading = Math.round(headingDeg(aircraft.vn_mps, aircraft.ve_mps));
-          element.className = `counterpart level-${alert.level}`;
+          setClasses(element, `counterpart level-${alert.level}`);
           element.dataset.counterpart = aircraft.ref;
+          element.dataset.lat = String(aircraft.lat);
+          element.dataset.lon = String(aircraft.lon);
           element.dataset.alert = alert.id;
           element.setAttribute('role', 'img');
           element.setAttribute(
@@ -402,7 +413,7 @@ export class MapView {
         key: `${alert.id}:cpa:${index}`,
         lngLat: [point.lon, point.lat],
         build: (element) => {
-          element.className = `cpa level-${alert.level}`;
+          setClasses(element, `cpa level-${alert.level}`);
           element.dataset.cpa = alert.id;
           element.setAttribute('role', 'img');
           element.setAttribute(

@@ -123,6 +123,21 @@ async function centre(locator) {
   return { x: box.x + box.width / 2, y: box.y + box.height / 2 };
 }
 
+/** Asserts that a marker's glyph is drawn where the map puts (lon, lat), within 2 px. */
+async function assertAt(page, locator, lon, lat) {
+  const expected = await page.evaluate(([lon, lat]) => {
+    const map = window.deconflictConsole.map.map;
+    const point = map.project([lon, lat]);
+    const box = map.getContainer().getBoundingClientRect();
+    return { x: box.x + point.x, y: box.y + point.y };
+  }, [lon, lat]);
+  const actual = await centre(locator.locator('.glyph'));
+  assert.ok(
+    Math.abs(actual.x - expected.x) <= 2 && Math.abs(actual.y - expected.y) <= 2,
+    `marker at ${JSON.stringify(actual)}, map position ${JSON.stringify(expected)}`,
+  );
+}
+
 describe('the console', () => {
   test('a party signs in with the token from the address, which then leaves the address bar', async (t) => {
     const page = await openConsole('coalition', t);
@@ -252,6 +267,7 @@ describe('the console', () => {
     );
     const second = await centre(marker);
     assert.ok(second.x > first.x, `the aircraft moved east on the screen (${first.x} → ${second.x})`);
+    await assertAt(page, marker, 37.3, 34.6);
     await screenshot(page, 'aircraft');
   });
 
@@ -278,6 +294,9 @@ describe('the console', () => {
     assert.match(await coalitionPage.locator('[data-aircraft="F15-9"]').innerText(), /ADVISORY|CAUTION|WARNING/);
     await item.first().getByRole('button', { name: /Show the .* alert/ }).click();
     await coalitionPage.waitForTimeout(600);
+    await assertAt(coalitionPage, coalitionPage.locator('[data-aircraft="F15-9"]'), 37.5, 36.0);
+    const counterpart = coalitionPage.locator(`.counterpart[data-alert="${alertId}"]`);
+    await assertAt(coalitionPage, counterpart, Number(await counterpart.getAttribute('data-lon')), Number(await counterpart.getAttribute('data-lat')));
     await screenshot(coalitionPage, 'alert');
 
     // The working group sees the same encounter, both aircraft as disclosed, read only.
