@@ -531,12 +531,26 @@ class Console {
     }
   }
 
+  /** Fits the map to an alert's aircraft and predicted closest points. */
   private showAlert(id: string): void {
     const alert = this.alerts.get(id);
-    const at = alert?.own ?? alert?.aircraft?.[0];
-    if (at) {
-      this.map.flyTo(at.lon, at.lat);
+    if (!alert) {
+      return;
     }
+    const extent = new Extent();
+    for (const point of [
+      alert.own,
+      alert.counterpart,
+      ...(alert.aircraft ?? []),
+      alert.cpa.own,
+      alert.cpa.counterpart,
+      ...(alert.cpa.points ?? []),
+    ]) {
+      if (point) {
+        extent.add(point.lon, point.lat);
+      }
+    }
+    this.map.fit(extent, 0.05);
   }
 
   private showConflict(id: string): void {

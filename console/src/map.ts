@@ -223,12 +223,12 @@ export class MapView {
     this.fit(extent);
   }
 
-  fit(extent: Extent): void {
+  /** Shows `extent` with `pad` degrees around it. */
+  fit(extent: Extent, pad = 0.2): void {
     if (extent.empty) {
       return;
     }
     this.fitted = true;
-    const pad = 0.2;
     this.map.fitBounds(
       [
         [extent.west - pad, extent.south - pad],
@@ -236,10 +236,6 @@ export class MapView {
       ],
       { padding: 40, maxZoom: 9, duration: 0 },
     );
-  }
-
-  flyTo(lon: number, lat: number): void {
-    this.map.easeTo({ center: [lon, lat], zoom: Math.max(this.map.getZoom(), 7), duration: 400 });
   }
 
   setRegion(region: { vertices: LatLng[] } | null): Extent {

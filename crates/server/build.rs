@@ -25,7 +25,8 @@ fn collect(root: &Path, dir: &Path, files: &mut Vec<(String, PathBuf)>) {
 }
 
 fn main() {
-    let manifest_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
+    let manifest_dir =
+        PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
     let root = manifest_dir.join("console-dist");
     println!("cargo:rerun-if-changed={}", root.display());
     let mut files = Vec::new();
@@ -33,10 +34,15 @@ fn main() {
     files.sort();
     let mut table = String::from("/// The console's files, by path relative to `console-dist/`.\npub static CONSOLE_FILES: &[(&str, &[u8])] = &[\n");
     for (name, path) in &files {
-        writeln!(table, "    ({name:?}, include_bytes!({:?})),", path.display().to_string())
-            .expect("writing to a String cannot fail");
+        writeln!(
+            table,
+            "    ({name:?}, include_bytes!({:?})),",
+            path.display().to_string()
+        )
+        .expect("writing to a String cannot fail");
     }
     table.push_str("];\n");
-    let out = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR")).join("console_files.rs");
+    let out = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR"))
+        .join("console_files.rs");
     std::fs::write(out, table).expect("OUT_DIR is writable");
 }
