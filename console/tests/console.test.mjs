@@ -359,19 +359,42 @@ describe('the console', () => {
     await item.getByText('ACKNOWLEDGED').waitFor({ timeout: WAIT_MS });
   });
 
-  test('the event stream shows a disconnection and comes back live', async (t) => {
+  test('a broken event stream is shown, retried, and resumed after the last event it saw', async (t) => {
     const page = await openConsole('coalition', t);
+    const eventRequests = [];
+    page.on('request', (request) => {
+      if (request.url().endsWith('/v1/events')) {
+        eventRequests.push(request.headers());
+      }
+    });
     await page.locator('#connection[data-state="live"]').waitFor({ timeout: WAIT_MS });
-    await page.evaluate(() => window.deconflictConsole.reconnectEvents());
-    await page.locator('#connection[data-state="live"]').waitFor({ timeout: WAIT_MS });
-    // Events flow again after the reconnection: a proposal made now reaches the open page.
     const { json: agreement } = await api('coalition', 'GET', '/v1/agreement');
     const terms = structuredClone(agreement.in_force.terms);
     terms.hotline.answer_within_s = 900;
-    const proposed = await api('russia', 'POST', '/v1/agreement/proposals', terms);
-    assert.equal(proposed.status, 201, JSON.stringify(proposed.json));
-    await page.locator(`[data-proposal-item="${proposed.json.version}"]`).waitFor({ timeout: WAIT_MS });
-    await page.getByRole('button', { name: `Reject proposal version ${proposed.json.version}` }).click();
-    await page.locator(`[data-proposal-item="${proposed.json.version}"]`).waitFor({ state: 'detached', timeout: WAIT_MS });
+    const first = await api('russia', 'POST', '/v1/agreement/proposals', terms);
+    assert.equal(first.status, 201, JSON.stringify(first.json));
+    // The proposal arrives as an event, so the stream now has a last event id.
+    await page.locator(`[data-proposal-item="${first.json.version}"]`).waitFor({ timeout: WAIT_MS });
+
+    // The service becomes unreachable: the page says so and keeps trying.
+    await page.route('**/v1/events', (route) => route.abort());
+    await page.evaluate(() => window.deconflictConsole.reconnectEvents());
+    const status = page.locator('#connection[data-state="reconnecting"]');
+    await status.waitFor({ timeout: WAIT_MS });
+    assert.match(await status.innerText(), /Disconnected, reconnecting/);
+    await screenshot(page, 'reconnecting');
+
+    // What happens meanwhile is caught up once the stream is back.
+    await page.getByRole('button', { name: `Reject proposal version ${first.json.version}` }).click();
+    await page.locator(`[data-proposal-item="${first.json.version}"]`).waitFor({ state: 'detached', timeout: WAIT_MS });
+    terms.hotline.answer_within_s = 1200;
+    const second = await api('russia', 'POST', '/v1/agreement/proposals', terms);
+    assert.equal(second.status, 201, JSON.stringify(second.json));
+    await page.unroute('**/v1/events');
+    await page.locator('#connection[data-state="live"]').waitFor({ timeout: 20_000 });
+    await page.locator(`[data-proposal-item="${second.json.version}"]`).waitFor({ timeout: WAIT_MS });
+    const resumed = eventRequests[eventRequests.length - 1];
+    assert.match(resumed['last-event-id'] ?? '', /^[0-9]+$/, 'the reconnection names the last event seen');
+    await page.getByRole('button', { name: `Reject proposal version ${second.json.version}` }).click();
   });
 });
