@@ -135,6 +135,7 @@ class Console {
         <section aria-labelledby="agreement-heading"><h2 id="agreement-heading">Agreement <span id="agreement-count" class="count"></span></h2><div id="agreement"></div></section>
         ${observer ? '' : '<section aria-labelledby="intents-heading"><h2 id="intents-heading">Intents</h2><div id="intents"></div></section>'}
         <p id="notice" class="notice" role="alert"></p>
+        <p id="announcer" class="visually-hidden" role="status" aria-live="assertive"></p>
       </aside>
     </div>`;
     this.map = new MapView(document.getElementById('map') as HTMLElement);
@@ -406,6 +407,10 @@ class Console {
       }
     } else if (kind === 'alert.raised' || kind === 'alert.updated') {
       const alert = data as Alert;
+      const previous = this.alerts.get(alert.id);
+      if (!previous || previous.level !== alert.level) {
+        this.announce(alert);
+      }
       this.alerts.set(alert.id, alert);
       this.alertsUnavailable = null;
       this.renderAlerts();
@@ -417,6 +422,15 @@ class Console {
       this.messages.set(message.id, message);
       this.hotlineUnavailable = null;
       this.renderHotline();
+    }
+  }
+
+  /** Tells screen readers of a new alert or a change of level. */
+  private announce(alert: Alert): void {
+    const announcer = document.getElementById('announcer');
+    if (announcer) {
+      const who = alert.own ? `${alert.own.id} and a ${alert.counterpart?.party ?? 'counterpart'} aircraft` : 'two aircraft';
+      announcer.textContent = `${alert.level} alert: ${who}, loss of separation in ${Math.round(alert.time_to_los_s)} seconds`;
     }
   }
 

@@ -76,6 +76,12 @@ async function openConsole(party, t) {
   const errors = [];
   const foreign = [];
   page.on('pageerror', (error) => errors.push(String(error)));
+  page.on('console', (message) => {
+    // Anything the page's Content-Security-Policy refused (a script, style or worker).
+    if (message.type() === 'error' && /Refused to|Content Security Policy/.test(message.text())) {
+      errors.push(message.text());
+    }
+  });
   page.on('request', (request) => {
     const url = request.url();
     if (!url.startsWith(BASE) && !url.startsWith('blob:') && !url.startsWith('data:')) {
