@@ -365,6 +365,36 @@ describe('the console', () => {
     await item.getByText('ACKNOWLEDGED').waitFor({ timeout: WAIT_MS });
   });
 
+  test('every control has a name and is reached with the Tab key', async (t) => {
+    const page = await openConsole('coalition', t);
+    await page.locator('#connection[data-state="live"]').waitFor({ timeout: WAIT_MS });
+    await page.locator('[data-intent-item]').first().waitFor({ timeout: WAIT_MS });
+    const unnamed = await page.evaluate(() =>
+      [...document.querySelectorAll('button, input, textarea, [tabindex="0"]')]
+        .filter((element) => {
+          const label = element.getAttribute('aria-label') || element.textContent?.trim();
+          const labelled = element.id && document.querySelector(`label[for="${element.id}"]`);
+          return !label && !labelled;
+        })
+        .map((element) => element.outerHTML.slice(0, 80)),
+    );
+    assert.deepEqual(unnamed, [], 'controls without an accessible name');
+    const reached = new Set();
+    for (let i = 0; i < 80; i++) {
+      await page.keyboard.press('Tab');
+      reached.add(
+        await page.evaluate(() => {
+          const element = document.activeElement;
+          return element?.getAttribute('aria-label') || element?.textContent?.trim() || element?.tagName;
+        }),
+      );
+    }
+    for (const name of ['Sign out of the console', 'Fit the map to what is shown']) {
+      assert.ok(reached.has(name), `${name} is reached with Tab (reached: ${[...reached].join(' | ')})`);
+    }
+    assert.ok([...reached].some((name) => /^Intent /.test(name)), 'an intent is reached with Tab');
+  });
+
   test('a broken event stream is shown, retried, and resumed after the last event it saw', async (t) => {
     const page = await openConsole('coalition', t);
     const eventRequests = [];
