@@ -26,6 +26,12 @@ impl Clock for TestClock {
     }
 }
 
+impl TestClock {
+    pub fn advance_ms(&self, ms: i64) {
+        self.0.fetch_add(ms, Ordering::SeqCst);
+    }
+}
+
 pub const PARTIES: [(&str, Role); 5] = [
     ("coalition", Role::Party),
     ("russia", Role::Party),
@@ -41,6 +47,8 @@ pub fn token(party: &str) -> String {
 pub struct TestApp {
     pub router: Router,
     pub store: Arc<dyn Store>,
+    /// The service's clock; tests move it with [`TestClock::advance_ms`].
+    pub clock: Arc<TestClock>,
     _dir: tempfile::TempDir,
 }
 
@@ -92,11 +100,12 @@ pub async fn test_app_with(config: ServerConfig) -> TestApp {
             .unwrap();
     }
     let clock = Arc::new(TestClock(AtomicI64::new(1_445_335_200_000)));
-    let (state, engine) = start(store.clone(), clock, config).await.unwrap();
+    let (state, engine) = start(store.clone(), clock.clone(), config).await.unwrap();
     tokio::spawn(engine.run());
     TestApp {
         router: app(state),
         store,
+        clock,
         _dir: dir,
     }
 }
