@@ -425,6 +425,40 @@ async fn an_unanswered_message_escalates_once_its_deadline_passes() {
 }
 
 #[tokio::test]
+async fn deadlines_survive_a_restart() {
+    let app = test_app().await;
+    let unanswered = send(
+        &app,
+        "russia",
+        json!({"to": "coalition", "text": "Our Su-34s return to Hmeimim at 11:10Z.", "answer_within_s": 30}),
+    )
+    .await;
+    let acked = send(
+        &app,
+        "russia",
+        json!({"to": "coalition", "text": "Noted.", "answer_within_s": 30}),
+    )
+    .await;
+    app.post(
+        &format!("{MESSAGES}/{}/ack", acked["id"].as_str().unwrap()),
+        "coalition",
+        None,
+    )
+    .await;
+    let app = app.restart().await;
+    app.clock.advance_ms(31_000);
+    let id = unanswered["id"].as_str().unwrap();
+    let escalated = wait_for_event(&app, "coalition", "hotline.escalated", id).await;
+    assert_eq!(escalated["text"], unanswered["text"]);
+    let escalations = events_of(&app, "russia", "hotline.escalated").await;
+    assert_eq!(
+        escalations,
+        vec![escalated],
+        "the acknowledged one stays quiet"
+    );
+}
+
+#[tokio::test]
 async fn the_audit_export_of_each_party_holds_its_hotline_entries() {
     let app = test_app().await;
     let sent = send(

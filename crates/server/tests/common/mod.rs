@@ -119,6 +119,30 @@ pub fn limited(per_s: u32, burst: u32) -> ServerConfig {
 }
 
 impl TestApp {
+    /// Stops this service (its writer ends once the router is dropped) and starts a new
+    /// one on the same store and clock, as a restart would.
+    pub async fn restart(self) -> TestApp {
+        let TestApp {
+            router,
+            store,
+            clock,
+            _dir,
+        } = self;
+        drop(router);
+        let config = ServerConfig {
+            rng_seed: Some(43),
+            ..ServerConfig::default()
+        };
+        let (state, engine) = start(store.clone(), clock.clone(), config).await.unwrap();
+        tokio::spawn(engine.run());
+        TestApp {
+            router: app(state),
+            store,
+            clock,
+            _dir,
+        }
+    }
+
     pub async fn raw(&self, request: Request<Body>) -> Answer {
         let response = self.router.clone().oneshot(request).await.unwrap();
         let status = response.status();
