@@ -764,3 +764,35 @@ async fn observers_may_write_and_be_written_to() {
         "an observer at one end gets each event once"
     );
 }
+
+#[tokio::test]
+async fn the_openapi_document_describes_the_hotline() {
+    let app = test_app().await;
+    let doc = app
+        .call(Method::GET, "/v1/openapi.json", None, None)
+        .await
+        .json();
+    assert!(doc["paths"][MESSAGES]["post"].is_object());
+    assert!(doc["paths"][MESSAGES]["get"].is_object());
+    assert!(doc["paths"]["/v1/hotline/messages/{id}/ack"]["post"].is_object());
+    let schemas = &doc["components"]["schemas"];
+    for field in ["to", "text", "about", "answer_within_s", "reply_to"] {
+        assert!(
+            schemas["NewHotlineMessage"]["properties"][field].is_object(),
+            "NewHotlineMessage.{field} is missing"
+        );
+    }
+    for field in [
+        "id",
+        "thread",
+        "from",
+        "answer_by",
+        "acked_by",
+        "escalated_at",
+    ] {
+        assert!(
+            schemas["HotlineMessageJson"]["properties"][field].is_object(),
+            "HotlineMessageJson.{field} is missing"
+        );
+    }
+}
