@@ -59,6 +59,13 @@ pub fn router(state: AppState) -> Router {
             "/v1/hotline/messages/{id}/ack",
             post(crate::hotline::ack_message),
         )
+        .route(
+            "/v1/tracks",
+            get(crate::live_api::list_tracks).post(crate::live_api::post_tracks),
+        )
+        .route("/v1/tracks/history", get(crate::live_api::track_history))
+        .route("/v1/tracks/stream", get(crate::live_api::track_stream))
+        .route("/v1/alerts", get(crate::live_api::list_alerts))
         .route("/v1/events", get(crate::events::events))
         .route("/v1/audit/export", get(audit_export))
         .route("/v1/audit/key", get(audit_key))
@@ -670,6 +677,7 @@ pub fn audit_visible(viewer: &PartyRecord, entry: &AuditEntry) -> bool {
             kind.starts_with("conflict.")
                 || kind.starts_with("agreement.")
                 || kind.starts_with("hotline.")
+                || kind.starts_with("alert.")
         }
         Role::Admin => kind.starts_with("party.") || kind.starts_with("agreement."),
     }

@@ -18,6 +18,8 @@ pub mod error;
 pub mod events;
 pub mod hotline;
 pub mod limits;
+pub mod live;
+pub mod live_api;
 pub mod openapi;
 pub mod terms;
 
@@ -49,6 +51,8 @@ pub struct ServerConfig {
     pub rate_limit: RateLimit,
     /// Seeds conflict ids, references and tokens; `None` draws from the operating system.
     pub rng_seed: Option<u64>,
+    /// Live tracks and tactical detection.
+    pub live: live::LiveConfig,
 }
 
 /// What every handler shares.
@@ -64,6 +68,8 @@ pub struct Shared {
     pub shutdown: CancellationToken,
     pub metrics: PrometheusHandle,
     pub rng: Mutex<StdRng>,
+    /// Live tracks and the active alerts.
+    pub live: Arc<live::Live>,
 }
 
 #[derive(Clone)]
@@ -118,8 +124,9 @@ pub async fn server_signer(store: &dyn Store, rng: &mut StdRng) -> Result<AuditS
 }
 
 /// Loads the state from `store` and returns the handlers' state and the writer to spawn
-/// (`tokio::spawn(engine.run())`). Also spawns the hotline's escalation ticker, which
-/// stops at shutdown or once the writer is gone.
+/// (`tokio::spawn(engine.run())`). The background tasks (live detection, the hotline's
+/// escalation ticker) start here and stop when `state.shutdown` is cancelled or the writer
+/// is gone.
 pub async fn start(
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
@@ -156,7 +163,10 @@ pub async fn start(
         shutdown,
         metrics: metrics_handle(),
         rng: Mutex::new(rng),
+        live: Arc::new(live::Live::new(config.live.clone())?),
     }));
+    let detection_seed = config.rng_seed.map(|seed| seed.wrapping_add(2));
+    tokio::spawn(live::run_detection(state.clone(), detection_seed));
     Ok((state, engine))
 }
 

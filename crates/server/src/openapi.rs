@@ -7,6 +7,7 @@ use utoipa::{Modify, OpenApi};
 use crate::api;
 use crate::events;
 use crate::hotline;
+use crate::live_api;
 
 struct BearerAuth;
 
@@ -35,6 +36,8 @@ impl Modify for BearerAuth {
         api::put_intent, api::get_intent, api::list_intents, api::delete_intent,
         api::list_conflicts, api::ack_conflict,
         hotline::send_message, hotline::list_messages, hotline::ack_message,
+        live_api::post_tracks, live_api::list_tracks, live_api::track_history,
+        live_api::track_stream, live_api::list_alerts,
         events::events,
         api::audit_export, api::audit_key, api::metrics,
     ),
