@@ -300,6 +300,30 @@ async fn a_new_strategic_conflict_opens_a_thread_to_both_parties() {
     assert_eq!(acked.status, StatusCode::OK, "{}", acked.text);
     assert_eq!(acked.json()["acked_by"], "russia");
 
+    // The other party answers the service by replying to its message, to its counterpart:
+    // the reply joins the thread, acknowledges the service's message, and shows the
+    // counterpart nothing of the message the service sent the replier.
+    let mine = &list(&app, "coalition").await[0];
+    let reply = send(
+        &app,
+        "coalition",
+        json!({"to": "russia", "text": "Seen. Our package leaves the area by 10:20Z.", "reply_to": mine["id"]}),
+    )
+    .await;
+    assert_eq!(reply["thread"], mine["thread"]);
+    let thread_uri = format!("{MESSAGES}?thread={}", mine["thread"].as_str().unwrap());
+    let seen_by_coalition = app.get(&thread_uri, "coalition").await.json();
+    assert_eq!(seen_by_coalition[0]["acked_by"], "coalition");
+    assert_eq!(
+        ids(seen_by_coalition.as_array().unwrap()),
+        [&mine["id"], &reply["id"]]
+    );
+    let seen_by_russia = app.get(&thread_uri, "russia").await.json();
+    assert_eq!(
+        ids(seen_by_russia.as_array().unwrap()),
+        [&own["id"], &reply["id"]]
+    );
+
     // Parties may then talk about the conflict; a third party cannot name it.
     let about = send(
         &app,
