@@ -1551,6 +1551,23 @@ impl Engine {
                     self.event(pending, now_ms, &observer.id, update.kind, view);
                 }
             }
+            if update.reaches_warning {
+                // Both parties and the observers read the thread: it names no aircraft.
+                let text = format!(
+                    "Tactical alert {} reached warning: one of your aircraft and another party's \
+                     are predicted to lose separation within {:.0} s. Acknowledge, and call on \
+                     the agreed frequency.",
+                    record.id, self.state.terms.tactical.warning_s
+                );
+                self.open_thread(
+                    json!({"alert": record.id}),
+                    [&record.party_a, &record.party_b],
+                    &text,
+                    now_ms,
+                    observers,
+                    pending,
+                );
+            }
             pending.batch.push(Mutation::PutAlert(record));
         }
         Ok(())
