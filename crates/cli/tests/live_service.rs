@@ -116,6 +116,25 @@ fn converging_tracks_alert_both_parties_and_clear(backend: Backend) {
     assert_eq!(warned.data["id"], raised.data["id"]);
     let warned = next_of(&mut russia_events, "alert.updated", &mut seen);
     assert_eq!(warned.data["level"], "warning");
+    // The warning opened a hotline thread about the alert for both duty officers.
+    for token in [&coalition, &russia] {
+        let (status, messages) = call(
+            "GET",
+            &server.url("/v1/hotline/messages"),
+            Some(token),
+            None,
+        );
+        assert_eq!(status, 200, "{messages}");
+        let messages = json(&messages);
+        assert!(
+            messages
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|m| m["about"]["alert"] == raised.data["id"]),
+            "{messages}"
+        );
+    }
 
     // They turn apart; the alert clears for both.
     let (f16, su30) = pair(20_000.0, false);

@@ -227,6 +227,51 @@ fn watch_alerts(
     }
 }
 
+/// Posts pre-serialised reports (each the text after its `"time"` member) as batches of
+/// one party, all stamped with the current time, over the client threads: the ingest
+/// phase spends its client time on sending, not on formatting numbers.
+fn post_prepared_round(
+    clients: &[Client],
+    batches: &[(usize, Vec<String>)],
+    sent: &AtomicU64,
+    errors: &Mutex<Vec<String>>,
+) {
+    let time = now_rfc3339();
+    let next = AtomicUsize::new(0);
+    std::thread::scope(|scope| {
+        for client in clients {
+            let (next, time) = (&next, &time);
+            scope.spawn(move || {
+                while let Some((party, tails)) = batches.get(next.fetch_add(1, Ordering::SeqCst)) {
+                    let mut body = String::with_capacity(tails.len() * 180 + 2);
+                    body.push('[');
+                    for (index, tail) in tails.iter().enumerate() {
+                        if index > 0 {
+                            body.push(',');
+                        }
+                        body.push_str("{\"time\":\"");
+                        body.push_str(time);
+                        body.push('"');
+                        body.push_str(tail);
+                    }
+                    body.push(']');
+                    match client.post(*party, body) {
+                        Ok(count) => {
+                            sent.fetch_add(count as u64, Ordering::Relaxed);
+                        }
+                        Err(error) => {
+                            let mut errors = errors.lock().unwrap_or_else(|p| p.into_inner());
+                            if errors.len() < 5 {
+                                errors.push(error);
+                            }
+                        }
+                    }
+                }
+            });
+        }
+    });
+}
+
 /// Posts every flight's report at `now` in batches over the client threads; returns
 /// reports answered and the first errors.
 fn post_round(
@@ -334,16 +379,31 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if args.burst_s > 0.0 && !flights.is_empty() {
         let progress = progress_bar(args.burst_s.ceil() as u64, args.json);
         progress.set_message("ingest: posting reports as fast as the server takes them");
+        let mut batches: Vec<(usize, Vec<String>)> = Vec::new();
+        for party in 0..args.parties {
+            let mine: Vec<&Flight> = flights.iter().filter(|f| f.party == party).collect();
+            for chunk in mine.chunks(args.batch) {
+                let tails = chunk
+                    .iter()
+                    .map(|flight| {
+                        let mut text = String::new();
+                        report_json(&mut text, &flight.id, "", &flight.state);
+                        // Drop `{"time":""` and keep `,"id":…}`.
+                        text.split_off("{\"time\":\"\"".len())
+                    })
+                    .collect();
+                batches.push((party, tails));
+            }
+        }
         let started = Instant::now();
         while started.elapsed().as_secs_f64() < args.burst_s {
-            post_round(
-                &clients,
-                &flights,
-                args.batch,
-                Instant::now(),
-                &sent,
-                &errors,
-            );
+            // Rounds are at least a few milliseconds apart, so each report is newer than
+            // the last one of its aircraft and is accepted.
+            let round_started = Instant::now();
+            post_prepared_round(&clients, &batches, &sent, &errors);
+            if round_started.elapsed() < Duration::from_millis(2) {
+                std::thread::sleep(Duration::from_millis(2));
+            }
             progress.set_position(started.elapsed().as_secs());
         }
         let elapsed = started.elapsed().as_secs_f64();
