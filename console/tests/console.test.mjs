@@ -63,12 +63,6 @@ async function api(party, method, path, body) {
   return { status: response.status, json };
 }
 
-/** True when the server offers `path` (the live parts may be absent from older builds). */
-async function offers(method, path, body) {
-  const { status } = await api('coalition', method, path, body);
-  return status !== 404 && status !== 405;
-}
-
 /** A page at 1366×768, signed in as `party`, failing the test on any page error. */
 async function openConsole(party, t) {
   const context = await browser.newContext({ viewport: { width: 1366, height: 768 } });
@@ -250,10 +244,6 @@ describe('the console', () => {
   });
 
   test('an aircraft posted through the API appears on the map and moves', async (t) => {
-    if (!(await offers('GET', '/v1/tracks'))) {
-      t.skip('this server has no live tracks yet');
-      return;
-    }
     const post = (lon) => api('coalition', 'POST', '/v1/tracks', [stateVector('F16-1', 34.6, lon, 250)]);
     assert.equal((await post(37.0)).status, 202);
     const page = await openConsole('coalition', t);
@@ -278,10 +268,6 @@ describe('the console', () => {
   });
 
   test('converging aircraft of two parties raise an alert in the list and on the map within seconds', async (t) => {
-    if (!(await offers('GET', '/v1/alerts'))) {
-      t.skip('this server has no live alerts yet');
-      return;
-    }
     const coalitionPage = await openConsole('coalition', t);
     // About 55 km apart, closing at 500 m/s on the same level: 5 NM lost in about 90 s.
     const coalition = await api('coalition', 'POST', '/v1/tracks', [stateVector('F15-9', 36.0, 37.5, 250)]);
@@ -315,10 +301,6 @@ describe('the console', () => {
   });
 
   test('a hotline message is acknowledged by its recipient from the console', async (t) => {
-    if (!(await offers('GET', '/v1/hotline/messages'))) {
-      t.skip('this server has no hotline yet');
-      return;
-    }
     const sent = await api('coalition', 'POST', '/v1/hotline/messages', {
       to: 'russia',
       text: 'Two F-15E departing Incirlik 10:40Z, FL280 eastbound.',
@@ -341,10 +323,6 @@ describe('the console', () => {
   });
 
   test('an unanswered hotline message is marked escalated in text, not colour alone', async (t) => {
-    if (!(await offers('GET', '/v1/hotline/messages'))) {
-      t.skip('this server has no hotline yet');
-      return;
-    }
     const sent = await api('russia', 'POST', '/v1/hotline/messages', {
       to: 'coalition',
       text: 'Request deconfliction of the 11:00Z tanker track.',
