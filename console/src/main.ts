@@ -98,6 +98,7 @@ class Console {
   private hotlineUnavailable: string | null = null;
   private tracks = new Map<string, TrackView>();
   private historyRequested = new Set<string>();
+  private tracksInFlight = false;
   private replyTo: HotlineMessage | null = null;
 
   constructor(
@@ -313,16 +314,19 @@ class Console {
   }
 
   private async pollTracks(): Promise<void> {
-    if (this.me.role === 'admin' || this.stopped) {
+    // A slow answer is not overtaken by the next poll.
+    if (this.me.role === 'admin' || this.stopped || this.tracksInFlight) {
       return;
     }
     let latest: StateVector[];
+    this.tracksInFlight = true;
     try {
       latest = await this.api.get<StateVector[]>('/v1/tracks');
     } catch {
-      // Tracks are polled every second; a miss (or a server without live tracks) only
-      // leaves the last positions on the map.
+      // Tracks are polled every second; a miss only leaves the last positions on the map.
       return;
+    } finally {
+      this.tracksInFlight = false;
     }
     const seen = new Set<string>();
     for (const state of latest) {
