@@ -92,7 +92,18 @@ async function openConsole(party, t) {
   return page;
 }
 
+/** Saves a screenshot once the basemap is drawn (best effort: a slow machine still gets one). */
 async function screenshot(page, name) {
+  await page
+    .waitForFunction(
+      () => {
+        const map = window.deconflictConsole?.map?.map;
+        return document.querySelector('.map')?.dataset.basemap === 'loaded' && map?.loaded() && map?.areTilesLoaded();
+      },
+      undefined,
+      { timeout: WAIT_MS },
+    )
+    .catch(() => {});
   await page.screenshot({ path: join(OUTPUT, `${name}.png`) });
 }
 
@@ -297,6 +308,7 @@ describe('the console', () => {
     assert.match(await observerPage.locator('[data-alert-item]').first().innerText(), /coalition|russia/);
     assert.equal(await observerPage.locator('button[data-action^="ack-"], button[data-action$="-proposal"]').count(), 0);
     assert.equal(await observerPage.locator('#compose-form').count(), 0);
+    await observerPage.locator('[data-alert-item]').first().getByRole('button', { name: /Show the .* alert/ }).click();
     await screenshot(observerPage, 'observer');
   });
 
