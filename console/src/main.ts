@@ -99,6 +99,7 @@ class Console {
   private tracks = new Map<string, TrackView>();
   private historyRequested = new Set<string>();
   private tracksInFlight = false;
+  private tracksForbidden = false;
   private replyTo: HotlineMessage | null = null;
 
   constructor(
@@ -315,15 +316,19 @@ class Console {
 
   private async pollTracks(): Promise<void> {
     // A slow answer is not overtaken by the next poll.
-    if (this.me.role === 'admin' || this.stopped || this.tracksInFlight) {
+    if (this.me.role === 'admin' || this.stopped || this.tracksInFlight || this.tracksForbidden) {
       return;
     }
     let latest: StateVector[];
     this.tracksInFlight = true;
     try {
       latest = await this.api.get<StateVector[]>('/v1/tracks');
-    } catch {
-      // Tracks are polled every second; a miss only leaves the last positions on the map.
+    } catch (error) {
+      // A role that may not read tracks (an observer, on servers that keep tracks to
+      // their party) stops asking; any other miss only leaves the last positions.
+      if (error instanceof ApiError && error.status === 403) {
+        this.tracksForbidden = true;
+      }
       return;
     } finally {
       this.tracksInFlight = false;
