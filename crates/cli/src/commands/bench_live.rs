@@ -9,8 +9,8 @@
 //!    its position then (the random traffic of `bench tactical`, split over the parties),
 //!    while `--encounters` pairs of aircraft of the first two parties, flying parallel
 //!    40 km apart at 25,000 m (above all other traffic, so nothing else alerts on them),
-//!    turn towards each other one at a time. The clock starts when the report that makes
-//!    the conflict predictable (the second of the pair's turn reports) is sent and stops
+//!    turn towards each other one at a time. The clock starts when the pair's turned states
+//!    are ready to send (just before the first of the two turn reports) and stops
 //!    when `alert.raised` has arrived on both parties' event streams; p50 and p99 over the
 //!    encounters are printed.
 //!
@@ -513,7 +513,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 let mut body = String::from("[");
                 report_json(&mut body, &b.id, &time, &b.state);
                 body.push(']');
-                let sent_at = Instant::now();
+                // The turned states became visible to the once-a-second rounds when they
+                // were stored above, and a round may send them first: the clock starts
+                // then (this counts the first post's time too, so it errs long).
+                let sent_at = now;
                 if client.post(1, body).is_ok() {
                     turned_sent.lock().unwrap_or_else(|p| p.into_inner())[i] = Some(sent_at);
                 }
