@@ -88,7 +88,8 @@ impl Default for LiveConfig {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Report {
     pub time_ms: i64,
-    pub id: String,
+    /// Shared, so the live picture and each cycle's snapshot copy no string.
+    pub id: Arc<str>,
     pub lat: f64,
     pub lon: f64,
     pub alt_m: f64,
@@ -141,7 +142,7 @@ fn check_report(report: ReportJson<'_>, party: &str, now_ms: i64) -> Result<Repo
             ));
         }
     }
-    let id = report.id.into_owned();
+    let id = report.id;
     if id.is_empty()
         || id.chars().count() > AIRCRAFT_ID_CHARS_MAX
         || id.chars().any(char::is_control)
@@ -187,7 +188,7 @@ fn check_report(report: ReportJson<'_>, party: &str, now_ms: i64) -> Result<Repo
     })?;
     Ok(Report {
         time_ms,
-        id,
+        id: Arc::from(id.as_ref()),
         lat: report.lat,
         lon: report.lon,
         alt_m: report.alt_m,
@@ -352,7 +353,7 @@ impl LiveTracks {
                 Some(aircraft) => aircraft,
                 None => shard.entry(party_arc.clone()).or_default(),
             };
-            let track = match aircraft.get_mut(report.id.as_str()) {
+            let track = match aircraft.get_mut(&*report.id) {
                 Some(track) if track.report.time_ms >= report.time_ms => {
                     outcome.ignored += 1;
                     continue;
@@ -361,19 +362,17 @@ impl LiveTracks {
                     track.report = report.clone();
                     track
                 }
-                None => aircraft
-                    .entry(Arc::from(report.id.as_str()))
-                    .or_insert(Track {
-                        report: report.clone(),
-                        sampled_ms: i64::MIN,
-                    }),
+                None => aircraft.entry(report.id.clone()).or_insert(Track {
+                    report: report.clone(),
+                    sampled_ms: i64::MIN,
+                }),
             };
             outcome.accepted += 1;
             if track.sampled_ms == i64::MIN || report.time_ms - track.sampled_ms >= self.sample_ms {
                 track.sampled_ms = report.time_ms;
                 samples.push(TrackSampleRecord {
                     party_id: party.to_owned(),
-                    aircraft_id: report.id.clone(),
+                    aircraft_id: report.id.to_string(),
                     time_ms: report.time_ms,
                     lat: report.lat,
                     lon: report.lon,
@@ -499,7 +498,7 @@ fn start_recorder(
 /// The JSON of a report as the caller's own aircraft.
 pub fn report_json(report: &Report) -> Value {
     json!({
-        "id": report.id,
+        "id": &*report.id,
         "time": rfc3339_ms(report.time_ms),
         "lat": report.lat,
         "lon": report.lon,
@@ -650,7 +649,7 @@ fn alert_details(
 ) -> Value {
     let at = |state: &AircraftState| Report {
         time_ms: now_ms,
-        id: String::new(),
+        id: Arc::from(""),
         lat: state.lat_deg(),
         lon: state.lon_deg(),
         alt_m: state.alt_m(),
