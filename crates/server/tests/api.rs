@@ -34,11 +34,14 @@ fn assert_problem(answer: &common::Answer, status: StatusCode) {
 }
 
 #[tokio::test]
-async fn health_answers_ok_without_a_token() {
+async fn health_answers_ok_and_the_service_clock_without_a_token() {
     let app = test_app().await;
     let answer = app.call(Method::GET, "/v1/health", None, None).await;
     assert_eq!(answer.status, StatusCode::OK);
-    assert_eq!(answer.json(), json!({"status": "ok"}));
+    assert_eq!(
+        answer.json(),
+        json!({"status": "ok", "time": "2015-10-20T10:00:00.000Z"})
+    );
 }
 
 #[tokio::test]
