@@ -665,8 +665,12 @@ impl Driver {
         DriveCounters::add(&self.counters.errors, 1);
         let mut errors = self.errors.lock().unwrap_or_else(|p| p.into_inner());
         *errors.by_kind.entry(kind.clone()).or_default() += 1;
-        if errors.examples.len() < ERROR_EXAMPLES_MAX {
-            errors.examples.push(format!("{kind} ({subject}): {detail}"));
+        // One example per kind and detail: a failure repeated every step says nothing new.
+        let seen = format!("{kind}: {detail}");
+        if errors.examples.len() < ERROR_EXAMPLES_MAX
+            && !errors.examples.iter().any(|example| example.ends_with(&seen))
+        {
+            errors.examples.push(format!("({subject}) {seen}"));
         }
         None
     }

@@ -417,12 +417,12 @@ fn print_welcome(
     println!();
     println!("{}", scenario.description);
     println!(
-        "Scenario time starts at {} and runs {}× real time; {} sorties in the first {} h \
-         of scenario time.",
+        "Scenario time starts at {} and runs {}× real time: {} sorties in {:.0} min of \
+         scenario time.",
         rfc3339_ms(scenario.start_unix_s * 1000),
         args.speed,
         generated.flights.len(),
-        generated.duration_s / 3600
+        generated.duration_s as f64 / 60.0
     );
     println!();
     println!("Consoles (open in a browser):");
