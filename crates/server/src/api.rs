@@ -51,6 +51,13 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/v1/conflicts", get(list_conflicts))
         .route("/v1/conflicts/{id}/ack", post(ack_conflict))
+        .route(
+            "/v1/tracks",
+            get(crate::live_api::list_tracks).post(crate::live_api::post_tracks),
+        )
+        .route("/v1/tracks/history", get(crate::live_api::track_history))
+        .route("/v1/tracks/stream", get(crate::live_api::track_stream))
+        .route("/v1/alerts", get(crate::live_api::list_alerts))
         .route("/v1/events", get(crate::events::events))
         .route("/v1/audit/export", get(audit_export))
         .route("/v1/audit/key", get(audit_key))
@@ -662,7 +669,11 @@ pub fn audit_visible(viewer: &PartyRecord, entry: &AuditEntry) -> bool {
     let kind = entry.kind();
     match viewer.role {
         Role::Party => entry.visible_to().allows(&viewer.id),
-        Role::Observer => kind.starts_with("conflict.") || kind.starts_with("agreement."),
+        Role::Observer => {
+            kind.starts_with("conflict.")
+                || kind.starts_with("agreement.")
+                || kind.starts_with("alert.")
+        }
         Role::Admin => kind.starts_with("party.") || kind.starts_with("agreement."),
     }
 }

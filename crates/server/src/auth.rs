@@ -92,6 +92,24 @@ impl Caller {
     }
 }
 
+/// The party holding `token`, after its request is counted against its rate limit.
+pub async fn authenticate(state: &AppState, token: &str) -> Result<Arc<PartyRecord>, ApiError> {
+    let party = state
+        .parties
+        .lookup(state.store.as_ref(), token)
+        .await?
+        .ok_or(ApiError::Unauthorized)?;
+    let now_s = state.clock.now_ms() as f64 / 1000.0;
+    if let Err(wait_s) = state.rate_limiter.take(&party.id, now_s) {
+        metrics::counter!("deconflict_rate_limited_total").increment(1);
+        return Err(ApiError::TooManyRequests {
+            per_s: state.rate_limiter.limit().per_s,
+            retry_after_s: wait_s.ceil().max(1.0) as u64,
+        });
+    }
+    Ok(party)
+}
+
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
@@ -107,20 +125,7 @@ impl FromRequestParts<AppState> for Caller {
             .map(str::trim)
             .filter(|token| !token.is_empty())
             .ok_or(ApiError::Unauthorized)?;
-        let party = state
-            .parties
-            .lookup(state.store.as_ref(), token)
-            .await?
-            .ok_or(ApiError::Unauthorized)?;
-        let now_s = state.clock.now_ms() as f64 / 1000.0;
-        if let Err(wait_s) = state.rate_limiter.take(&party.id, now_s) {
-            metrics::counter!("deconflict_rate_limited_total").increment(1);
-            return Err(ApiError::TooManyRequests {
-                per_s: state.rate_limiter.limit().per_s,
-                retry_after_s: wait_s.ceil().max(1.0) as u64,
-            });
-        }
-        Ok(Caller(party))
+        authenticate(state, token).await.map(Caller)
     }
 }
 

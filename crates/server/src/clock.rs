@@ -98,6 +98,15 @@ impl Clock for ScaledClock {
     }
 }
 
+/// Milliseconds since the Unix epoch of an RFC 3339 time (`2015-10-20T10:00:00Z`, any
+/// offset); the error says what is wrong.
+pub fn parse_rfc3339_ms(text: &str) -> Result<i64, String> {
+    let time = OffsetDateTime::parse(text, &Rfc3339)
+        .map_err(|error| format!("{text:?} is not an RFC 3339 time ({error})"))?;
+    i64::try_from(time.unix_timestamp_nanos() / 1_000_000)
+        .map_err(|_| format!("{text:?} is out of range"))
+}
+
 /// RFC 3339 UTC with millisecond precision (`2015-10-20T10:00:00.000Z`).
 pub fn rfc3339_ms(unix_ms: i64) -> String {
     let nanos = i128::from(unix_ms) * 1_000_000;

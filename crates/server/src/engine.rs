@@ -114,6 +114,11 @@ pub enum Command {
         accept: bool,
         reply: oneshot::Sender<Result<AgreementRecord, ApiError>>,
     },
+    /// Stores, audits and announces the alert changes of one detection cycle.
+    Alerts {
+        updates: Vec<crate::live::AlertUpdate>,
+        reply: oneshot::Sender<Result<(), ApiError>>,
+    },
     /// Durably records events and audit entries decided elsewhere (the seam for tracks,
     /// alerts and the hotline).
     Record {
@@ -578,6 +583,10 @@ impl Engine {
                 reply,
             } => {
                 let outcome = self.record(events, audit, now_ms, pending);
+                answer_when_committed(pending, reply, outcome)
+            }
+            Command::Alerts { updates, reply } => {
+                let outcome = self.record_alerts(updates, now_ms, observers, pending);
                 answer_when_committed(pending, reply, outcome)
             }
         }
@@ -1416,6 +1425,47 @@ impl Engine {
             elapsed_ms = started.elapsed().as_millis() as u64,
             "re-checked every intent under the new terms"
         );
+    }
+
+    /// Each alert change: the row, an audit entry both parties read, and its event to
+    /// both parties (each with its own view) and to every observer.
+    fn record_alerts(
+        &mut self,
+        updates: Vec<crate::live::AlertUpdate>,
+        now_ms: i64,
+        observers: &[Arc<PartyRecord>],
+        pending: &mut Pending,
+    ) -> Result<(), ApiError> {
+        for update in updates {
+            let record = update.record;
+            self.audit(
+                pending,
+                now_ms,
+                update.kind,
+                None,
+                Visibility::parties([record.party_a.clone(), record.party_b.clone()]),
+                crate::live::alert_audit_body(&record),
+            )?;
+            for party_id in [&record.party_a, &record.party_b] {
+                let viewer = PartyRecord {
+                    id: party_id.clone(),
+                    name: String::new(),
+                    role: Role::Party,
+                    token_sha256: String::new(),
+                    created_ms: 0,
+                };
+                if let Some(view) = crate::live::alert_view(&record, &viewer) {
+                    self.event(pending, now_ms, party_id, update.kind, view);
+                }
+            }
+            for observer in observers {
+                if let Some(view) = crate::live::alert_view(&record, observer) {
+                    self.event(pending, now_ms, &observer.id, update.kind, view);
+                }
+            }
+            pending.batch.push(Mutation::PutAlert(record));
+        }
+        Ok(())
     }
 
     fn record(

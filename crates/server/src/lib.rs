@@ -17,6 +17,8 @@ pub mod engine;
 pub mod error;
 pub mod events;
 pub mod limits;
+pub mod live;
+pub mod live_api;
 pub mod openapi;
 pub mod terms;
 
@@ -48,6 +50,8 @@ pub struct ServerConfig {
     pub rate_limit: RateLimit,
     /// Seeds conflict ids, references and tokens; `None` draws from the operating system.
     pub rng_seed: Option<u64>,
+    /// Live tracks and tactical detection.
+    pub live: live::LiveConfig,
 }
 
 /// What every handler shares.
@@ -63,6 +67,8 @@ pub struct Shared {
     pub shutdown: CancellationToken,
     pub metrics: PrometheusHandle,
     pub rng: Mutex<StdRng>,
+    /// Live tracks and the active alerts.
+    pub live: Arc<live::Live>,
 }
 
 #[derive(Clone)]
@@ -117,7 +123,8 @@ pub async fn server_signer(store: &dyn Store, rng: &mut StdRng) -> Result<AuditS
 }
 
 /// Loads the state from `store` and returns the handlers' state and the writer to spawn
-/// (`tokio::spawn(engine.run())`).
+/// (`tokio::spawn(engine.run())`). The background tasks (live detection) start here and
+/// stop when `state.shutdown` is cancelled.
 pub async fn start(
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
@@ -148,7 +155,10 @@ pub async fn start(
         shutdown: CancellationToken::new(),
         metrics: metrics_handle(),
         rng: Mutex::new(rng),
+        live: Arc::new(live::Live::new(config.live.clone())?),
     }));
+    let detection_seed = config.rng_seed.map(|seed| seed.wrapping_add(2));
+    tokio::spawn(live::run_detection(state.clone(), detection_seed));
     Ok((state, engine))
 }
 

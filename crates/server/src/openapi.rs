@@ -6,6 +6,7 @@ use utoipa::{Modify, OpenApi};
 
 use crate::api;
 use crate::events;
+use crate::live_api;
 
 struct BearerAuth;
 
@@ -33,6 +34,8 @@ impl Modify for BearerAuth {
         api::agreement, api::propose, api::accept, api::reject,
         api::put_intent, api::get_intent, api::list_intents, api::delete_intent,
         api::list_conflicts, api::ack_conflict,
+        live_api::post_tracks, live_api::list_tracks, live_api::track_history,
+        live_api::track_stream, live_api::list_alerts,
         events::events,
         api::audit_export, api::audit_key, api::metrics,
     ),

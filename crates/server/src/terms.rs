@@ -7,6 +7,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use deconflict_core::strategic::Separation;
+use deconflict_core::tactical::{
+    self as core_tactical, AlertThresholds, CylinderMinima, DetectionParams, WellClearThresholds,
+};
 use deconflict_wire::volume::PolygonJson;
 
 /// Most frequencies or contacts one terms document lists.
@@ -188,6 +191,7 @@ impl Terms {
                 t.warning_s, t.caution_s, t.lookahead_s
             ));
         }
+        self.detection_params()?;
         positive("hotline.answer_within_s", self.hotline.answer_within_s)?;
         if self.hotline.answer_within_s > ANSWER_WITHIN_S_MAX {
             return Err(format!(
@@ -226,6 +230,25 @@ impl Terms {
         let s = &self.separation;
         Separation::new(s.horizontal_m, s.vertical_m, s.time_s)
             .map_err(|error| format!("separation: {error}"))
+    }
+
+    /// The tactical criterion and thresholds as the core's detection parameters.
+    pub fn detection_params(&self) -> Result<DetectionParams, String> {
+        let t = &self.tactical;
+        let criterion = match t.criterion {
+            TacticalCriterion::Cylinder => core_tactical::TacticalCriterion::Cylinder(
+                CylinderMinima::new(t.horizontal_m, t.vertical_m)
+                    .map_err(|error| format!("tactical: {error}"))?,
+            ),
+            TacticalCriterion::Wellclear => core_tactical::TacticalCriterion::WellClear(
+                WellClearThresholds::new(t.dthr_m, t.zthr_m, t.tthr_s, t.tcoa_s)
+                    .map_err(|error| format!("tactical: {error}"))?,
+            ),
+        };
+        let alert = AlertThresholds::new(t.warning_s, t.caution_s)
+            .map_err(|error| format!("tactical: {error}"))?;
+        DetectionParams::new(criterion, t.lookahead_s, alert)
+            .map_err(|error| format!("tactical: {error}"))
     }
 
     /// Parses and validates a terms document (the `--agreement FILE` or a stored one).

@@ -16,15 +16,15 @@ use sqlx::sqlite::{
 use sqlx::{ConnectOptions, Connection, QueryBuilder, Row};
 
 use crate::model::{
-    AgreementAnswer, AgreementRecord, AuditRecord, Batch, ConflictRecord, EventRecord,
-    IntentRecord, PartyRecord,
+    AgreementAnswer, AgreementRecord, AlertRecord, AuditRecord, Batch, ConflictRecord, EventRecord,
+    IntentRecord, PartyRecord, TrackSampleRecord,
 };
 use crate::{Store, StoreError, UnixMillis};
 
 /// Rows per multi-row statement: well under SQLite's 32,766 and PostgreSQL's 65,535 bound
-/// parameters with the widest row (conflicts, 11 columns).
+/// parameters with the widest row (alerts, 12 columns).
 const ROWS_PER_STATEMENT_MAX: usize = 500;
-const _: () = assert!(ROWS_PER_STATEMENT_MAX * 11 < 32_766);
+const _: () = assert!(ROWS_PER_STATEMENT_MAX * 12 < 32_766);
 
 /// How long a SQLite connection waits for another process's write lock (the `party add`
 /// command writing while the server runs) before giving up.
@@ -174,6 +174,38 @@ macro_rules! row_readers {
             })
         }
 
+        fn alert_from(row: &$Row) -> Result<AlertRecord, StoreError> {
+            let details: String = row.try_get("details")?;
+            Ok(AlertRecord {
+                id: row.try_get("id")?,
+                party_a: row.try_get("party_a")?,
+                aircraft_a: row.try_get("aircraft_a")?,
+                ref_a: row.try_get("ref_a")?,
+                party_b: row.try_get("party_b")?,
+                aircraft_b: row.try_get("aircraft_b")?,
+                ref_b: row.try_get("ref_b")?,
+                level: row.try_get("level")?,
+                raised_ms: row.try_get("raised_ms")?,
+                updated_ms: row.try_get("updated_ms")?,
+                cleared_ms: row.try_get("cleared_ms")?,
+                details: parse_json("alert details", &details)?,
+            })
+        }
+
+        fn track_sample_from(row: &$Row) -> Result<TrackSampleRecord, StoreError> {
+            Ok(TrackSampleRecord {
+                party_id: row.try_get("party_id")?,
+                aircraft_id: row.try_get("aircraft_id")?,
+                time_ms: row.try_get("time_ms")?,
+                lat: row.try_get("lat")?,
+                lon: row.try_get("lon")?,
+                alt_m: row.try_get("alt_m")?,
+                vn_mps: row.try_get("vn_mps")?,
+                ve_mps: row.try_get("ve_mps")?,
+                vu_mps: row.try_get("vu_mps")?,
+            })
+        }
+
         fn event_from(row: &$Row) -> Result<EventRecord, StoreError> {
             let data: String = row.try_get("data")?;
             Ok(EventRecord {
@@ -196,6 +228,9 @@ macro_rules! row_readers {
 
 const PARTY_COLUMNS: &str = "id, name, role, token_sha256, created_ms";
 const INTENT_COLUMNS: &str = "party_id, id, version, state, volumes, created_ms, updated_ms";
+const ALERT_COLUMNS: &str = "id, party_a, aircraft_a, ref_a, party_b, aircraft_b, ref_b, level, raised_ms, updated_ms, cleared_ms, details";
+const TRACK_SAMPLE_COLUMNS: &str =
+    "party_id, aircraft_id, time_ms, lat, lon, alt_m, vn_mps, ve_mps, vu_mps";
 const CONFLICT_COLUMNS: &str = "id, party_a, intent_a, party_b, intent_b, opened_ms, updated_ms, resolved_ms, acked_a_ms, acked_b_ms, details";
 
 macro_rules! store_impl {
@@ -272,6 +307,29 @@ macro_rules! store_impl {
                         " ON CONFLICT (id) DO UPDATE SET updated_ms = excluded.updated_ms, \
                          resolved_ms = excluded.resolved_ms, acked_a_ms = excluded.acked_a_ms, \
                          acked_b_ms = excluded.acked_b_ms, details = excluded.details",
+                    );
+                    q.build().execute(&mut *tx).await?;
+                }
+                for chunk in net.alerts.chunks(ROWS_PER_STATEMENT_MAX) {
+                    let mut q = QueryBuilder::<$Db>::new(format!("INSERT INTO alerts ({ALERT_COLUMNS}) "));
+                    q.push_values(chunk, |mut b, a| {
+                        b.push_bind(a.id.clone())
+                            .push_bind(a.party_a.clone())
+                            .push_bind(a.aircraft_a.clone())
+                            .push_bind(a.ref_a.clone())
+                            .push_bind(a.party_b.clone())
+                            .push_bind(a.aircraft_b.clone())
+                            .push_bind(a.ref_b.clone())
+                            .push_bind(a.level.clone())
+                            .push_bind(a.raised_ms)
+                            .push_bind(a.updated_ms)
+                            .push_bind(a.cleared_ms)
+                            .push_bind(json_text(&a.details));
+                    });
+                    q.push(
+                        " ON CONFLICT (id) DO UPDATE SET level = excluded.level, \
+                         updated_ms = excluded.updated_ms, cleared_ms = excluded.cleared_ms, \
+                         details = excluded.details",
                     );
                     q.build().execute(&mut *tx).await?;
                 }
@@ -466,6 +524,82 @@ macro_rules! store_impl {
                 .fetch_all(&self.pool)
                 .await?;
                 rows.iter().map(conflict_from).collect()
+            }
+
+            async fn active_alerts(&self) -> Result<Vec<AlertRecord>, StoreError> {
+                let rows = sqlx::query(&format!(
+                    "SELECT {ALERT_COLUMNS} FROM alerts WHERE cleared_ms IS NULL ORDER BY id"
+                ))
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter().map(alert_from).collect()
+            }
+
+            async fn alerts_of(&self, party_id: &str, limit: u32) -> Result<Vec<AlertRecord>, StoreError> {
+                let rows = sqlx::query(&format!(
+                    "SELECT {ALERT_COLUMNS} FROM alerts WHERE party_a = $1 OR party_b = $1 \
+                     ORDER BY raised_ms DESC, id LIMIT $2"
+                ))
+                .bind(party_id)
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter().map(alert_from).collect()
+            }
+
+            async fn append_track_samples(&self, samples: &[TrackSampleRecord]) -> Result<(), StoreError> {
+                if samples.is_empty() {
+                    return Ok(());
+                }
+                let mut tx = self.pool.begin().await?;
+                for chunk in samples.chunks(ROWS_PER_STATEMENT_MAX) {
+                    let mut q = QueryBuilder::<$Db>::new(format!(
+                        "INSERT INTO track_samples ({TRACK_SAMPLE_COLUMNS}) "
+                    ));
+                    q.push_values(chunk, |mut b, t| {
+                        b.push_bind(t.party_id.clone())
+                            .push_bind(t.aircraft_id.clone())
+                            .push_bind(t.time_ms)
+                            .push_bind(t.lat)
+                            .push_bind(t.lon)
+                            .push_bind(t.alt_m)
+                            .push_bind(t.vn_mps)
+                            .push_bind(t.ve_mps)
+                            .push_bind(t.vu_mps);
+                    });
+                    q.push(" ON CONFLICT (party_id, aircraft_id, time_ms) DO NOTHING");
+                    q.build().execute(&mut *tx).await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn track_history(
+                &self,
+                party_id: &str,
+                aircraft_id: &str,
+                since_ms: UnixMillis,
+                limit: u32,
+            ) -> Result<Vec<TrackSampleRecord>, StoreError> {
+                let rows = sqlx::query(&format!(
+                    "SELECT {TRACK_SAMPLE_COLUMNS} FROM track_samples \
+                     WHERE party_id = $1 AND aircraft_id = $2 AND time_ms >= $3 ORDER BY time_ms LIMIT $4"
+                ))
+                .bind(party_id)
+                .bind(aircraft_id)
+                .bind(since_ms)
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter().map(track_sample_from).collect()
+            }
+
+            async fn prune_track_samples(&self, before_ms: UnixMillis) -> Result<u64, StoreError> {
+                let done = sqlx::query("DELETE FROM track_samples WHERE time_ms < $1")
+                    .bind(before_ms)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(done.rows_affected())
             }
 
             async fn events_after(&self, party_id: &str, after_seq: i64, limit: u32) -> Result<Vec<EventRecord>, StoreError> {

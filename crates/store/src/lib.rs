@@ -17,8 +17,9 @@ pub use backend::{
     open_postgres, open_postgres_in_schema, open_sqlite, PostgresStore, SqliteStore,
 };
 pub use model::{
-    AgreementAnswer, AgreementRecord, AgreementStatus, AuditRecord, Batch, ConflictRecord,
-    EventRecord, IntentRecord, IntentState, Mutation, PartyRecord, Role, UnknownName,
+    AgreementAnswer, AgreementRecord, AgreementStatus, AlertRecord, AuditRecord, Batch,
+    ConflictRecord, EventRecord, IntentRecord, IntentState, Mutation, PartyRecord, Role,
+    TrackSampleRecord, UnknownName,
 };
 
 use async_trait::async_trait;
@@ -95,6 +96,25 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Vec<ConflictRecord>, StoreError>;
     /// Every conflict not yet resolved (to rebuild the in-memory state at start).
     async fn open_conflicts(&self) -> Result<Vec<ConflictRecord>, StoreError>;
+
+    /// Alerts not yet cleared (to settle them at start).
+    async fn active_alerts(&self) -> Result<Vec<AlertRecord>, StoreError>;
+    /// Alerts involving the party (either side), newest first, cleared ones included.
+    async fn alerts_of(&self, party_id: &str, limit: u32) -> Result<Vec<AlertRecord>, StoreError>;
+
+    /// Appends sampled track points in one transaction (a point already stored for the
+    /// same aircraft and time is kept as it is).
+    async fn append_track_samples(&self, samples: &[TrackSampleRecord]) -> Result<(), StoreError>;
+    /// One aircraft's sampled points at or after `since_ms`, oldest first.
+    async fn track_history(
+        &self,
+        party_id: &str,
+        aircraft_id: &str,
+        since_ms: UnixMillis,
+        limit: u32,
+    ) -> Result<Vec<TrackSampleRecord>, StoreError>;
+    /// Deletes sampled points older than `before_ms`; returns how many went.
+    async fn prune_track_samples(&self, before_ms: UnixMillis) -> Result<u64, StoreError>;
 
     /// The party's events with a sequence number above `after_seq`, ascending.
     async fn events_after(

@@ -164,6 +164,46 @@ pub struct AgreementRecord {
     pub answers: Vec<AgreementAnswer>,
 }
 
+/// One sampled point of an aircraft's track (see the live tracks in the server).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrackSampleRecord {
+    pub party_id: String,
+    pub aircraft_id: String,
+    pub time_ms: UnixMillis,
+    pub lat: f64,
+    pub lon: f64,
+    pub alt_m: f64,
+    pub vn_mps: f64,
+    pub ve_mps: f64,
+    pub vu_mps: f64,
+}
+
+/// A tactical alert between two aircraft of different parties. `ref_a` and `ref_b` are
+/// the opaque references under which aircraft a and b are shown to the other side.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlertRecord {
+    pub id: String,
+    pub party_a: String,
+    pub aircraft_a: String,
+    pub ref_a: String,
+    pub party_b: String,
+    pub aircraft_b: String,
+    pub ref_b: String,
+    /// `advisory`, `caution` or `warning` (the last level while cleared).
+    pub level: String,
+    pub raised_ms: UnixMillis,
+    pub updated_ms: UnixMillis,
+    pub cleared_ms: Option<UnixMillis>,
+    /// The assessment and both aircraft's states at the last change (server JSON).
+    pub details: Value,
+}
+
+impl AlertRecord {
+    pub fn involves(&self, party_id: &str) -> bool {
+        self.party_a == party_id || self.party_b == party_id
+    }
+}
+
 /// One change to durable state.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Mutation {
@@ -174,6 +214,7 @@ pub enum Mutation {
         id: String,
     },
     PutConflict(ConflictRecord),
+    PutAlert(AlertRecord),
     AppendEvent(EventRecord),
     AppendAudit(AuditRecord),
     PutAgreement(AgreementRecord),
@@ -210,6 +251,8 @@ impl Batch {
         let mut intent_order: Vec<(&str, &str)> = Vec::new();
         let mut conflicts: HashMap<&str, &ConflictRecord> = HashMap::new();
         let mut conflict_order: Vec<&str> = Vec::new();
+        let mut alerts: HashMap<&str, &AlertRecord> = HashMap::new();
+        let mut alert_order: Vec<&str> = Vec::new();
         let mut agreements: HashMap<i64, &AgreementRecord> = HashMap::new();
         let mut agreement_order: Vec<i64> = Vec::new();
         let mut answers: HashMap<(i64, &str), &AgreementAnswer> = HashMap::new();
@@ -234,6 +277,11 @@ impl Batch {
                         conflict_order.push(conflict.id.as_str());
                     }
                 }
+                Mutation::PutAlert(alert) => {
+                    if alerts.insert(alert.id.as_str(), alert).is_none() {
+                        alert_order.push(alert.id.as_str());
+                    }
+                }
                 Mutation::AppendEvent(event) => out.events.push(event),
                 Mutation::AppendAudit(record) => out.audit.push(record),
                 Mutation::PutAgreement(agreement) => {
@@ -256,6 +304,7 @@ impl Batch {
             }
         }
         out.conflicts = conflict_order.into_iter().map(|id| conflicts[id]).collect();
+        out.alerts = alert_order.into_iter().map(|id| alerts[id]).collect();
         out.agreements = agreement_order
             .into_iter()
             .map(|v| agreements[&v])
@@ -274,6 +323,7 @@ pub(crate) struct Coalesced<'a> {
     pub intent_puts: Vec<&'a IntentRecord>,
     pub intent_deletes: Vec<(&'a str, &'a str)>,
     pub conflicts: Vec<&'a ConflictRecord>,
+    pub alerts: Vec<&'a AlertRecord>,
     pub events: Vec<&'a EventRecord>,
     pub audit: Vec<&'a AuditRecord>,
     pub agreements: Vec<&'a AgreementRecord>,

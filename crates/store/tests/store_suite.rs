@@ -4,8 +4,9 @@
 //! a message when that is unset, except under `CI=true`, where a missing server fails).
 
 use deconflict_store::{
-    AgreementAnswer, AgreementRecord, AgreementStatus, AuditRecord, Batch, ConflictRecord,
-    EventRecord, IntentRecord, IntentState, Mutation, PartyRecord, Role, Store,
+    AgreementAnswer, AgreementRecord, AgreementStatus, AlertRecord, AuditRecord, Batch,
+    ConflictRecord, EventRecord, IntentRecord, IntentState, Mutation, PartyRecord, Role, Store,
+    TrackSampleRecord,
 };
 use serde_json::json;
 
@@ -406,6 +407,113 @@ async fn an_empty_batch_writes_nothing(store: &dyn Store) {
     assert_eq!(store.intent_count().await.unwrap(), 0);
 }
 
+fn alert(id: &str, a: &str, b: &str, raised_ms: i64) -> AlertRecord {
+    AlertRecord {
+        id: id.into(),
+        party_a: a.into(),
+        aircraft_a: format!("{a}-1"),
+        ref_a: format!("ref-{id}-a"),
+        party_b: b.into(),
+        aircraft_b: format!("{b}-1"),
+        ref_b: format!("ref-{id}-b"),
+        level: "advisory".into(),
+        raised_ms,
+        updated_ms: raised_ms,
+        cleared_ms: None,
+        details: json!({"time_to_los_s": 200.0}),
+    }
+}
+
+async fn alerts_are_upserted_listed_per_party_and_active_until_cleared(store: &dyn Store) {
+    let mut first = alert("alr-1", "coalition", "russia", 1_000);
+    let second = alert("alr-2", "russia", "observer-free", 2_000);
+    store
+        .apply(&batch(vec![
+            Mutation::PutAlert(first.clone()),
+            Mutation::PutAlert(second.clone()),
+        ]))
+        .await
+        .unwrap();
+    first.level = "warning".into();
+    first.updated_ms = 1_500;
+    first.cleared_ms = Some(3_000);
+    first.details = json!({"time_to_los_s": 0.0});
+    store
+        .apply(&batch(vec![Mutation::PutAlert(first.clone())]))
+        .await
+        .unwrap();
+    assert_eq!(store.active_alerts().await.unwrap(), vec![second.clone()]);
+    assert_eq!(
+        store.alerts_of("russia", 10).await.unwrap(),
+        vec![second, first.clone()]
+    );
+    assert_eq!(store.alerts_of("coalition", 10).await.unwrap(), vec![first]);
+    assert!(store.alerts_of("nobody", 10).await.unwrap().is_empty());
+}
+
+fn sample(aircraft: &str, time_ms: i64) -> TrackSampleRecord {
+    TrackSampleRecord {
+        party_id: "coalition".into(),
+        aircraft_id: aircraft.into(),
+        time_ms,
+        lat: 35.25,
+        lon: -0.125,
+        alt_m: 8_000.5,
+        vn_mps: 200.0,
+        ve_mps: -12.5,
+        vu_mps: 0.0,
+    }
+}
+
+async fn track_samples_are_kept_once_per_time_read_in_order_and_pruned(store: &dyn Store) {
+    store
+        .append_track_samples(&[
+            sample("F16-1", 5_000),
+            sample("F16-1", 0),
+            sample("F16-2", 0),
+        ])
+        .await
+        .unwrap();
+    let mut moved = sample("F16-1", 5_000);
+    moved.lat = 36.0;
+    store
+        .append_track_samples(&[moved, sample("F16-1", 10_000)])
+        .await
+        .unwrap();
+    store.append_track_samples(&[]).await.unwrap();
+    let history = store
+        .track_history("coalition", "F16-1", 0, 100)
+        .await
+        .unwrap();
+    assert_eq!(
+        history,
+        vec![
+            sample("F16-1", 0),
+            sample("F16-1", 5_000),
+            sample("F16-1", 10_000)
+        ]
+    );
+    let later = store
+        .track_history("coalition", "F16-1", 5_000, 1)
+        .await
+        .unwrap();
+    assert_eq!(later, vec![sample("F16-1", 5_000)]);
+    assert!(store
+        .track_history("russia", "F16-1", 0, 100)
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(store.prune_track_samples(5_000).await.unwrap(), 2);
+    assert_eq!(
+        store
+            .track_history("coalition", "F16-1", 0, 100)
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+}
+
 /// Runs each named test function against a fresh SQLite file and a fresh PostgreSQL
 /// schema.
 macro_rules! backend_suite {
@@ -464,4 +572,6 @@ backend_suite!(
     agreements_keep_every_version_with_its_answers,
     the_server_key_seed_is_stored_once,
     an_empty_batch_writes_nothing,
+    alerts_are_upserted_listed_per_party_and_active_until_cleared,
+    track_samples_are_kept_once_per_time_read_in_order_and_pruned,
 );

@@ -326,6 +326,11 @@ impl<W: Write> TracksCsvWriter<W> {
         Ok(())
     }
 
+    /// Writes out what is buffered so far (the writer stays usable).
+    pub fn flush(&mut self) -> std::io::Result<()> {
+        self.writer.flush()
+    }
+
     /// Flushes what is buffered; dropping the writer without it may lose the last lines.
     pub fn finish(mut self) -> std::io::Result<()> {
         self.writer.flush()

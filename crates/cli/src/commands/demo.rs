@@ -33,7 +33,7 @@ use deconflict_store::{PartyRecord, Role};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::Value;
 
-use super::serve::{init_logging, SQLITE_FILE_NAME};
+use super::serve::{init_logging, LiveArgs, SQLITE_FILE_NAME};
 
 /// The scenario the demo plays.
 const DEMO_SCENARIO: &str = "syria-2015";
@@ -72,6 +72,8 @@ pub struct Args {
     /// The seed of the scenario's random choices.
     #[arg(long, default_value_t = 2015)]
     pub seed: u64,
+    #[command(flatten)]
+    pub live: LiveArgs,
 }
 
 /// A party the demo adds, with its token.
@@ -94,6 +96,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             bail!("--duration {duration} must be a positive number of seconds");
         }
     }
+    args.live.config()?;
     // The service logs warnings only, so the tally stays readable; DECONFLICT_LOG overrides.
     if std::env::var_os("DECONFLICT_LOG").is_none() {
         std::env::set_var("DECONFLICT_LOG", "warn");
@@ -315,6 +318,7 @@ async fn run_demo(
     };
     let config = ServerConfig {
         initial_terms: terms,
+        live: args.live.config()?,
         ..ServerConfig::default()
     };
     let (stop_server, server_stopped) = tokio::sync::oneshot::channel::<()>();

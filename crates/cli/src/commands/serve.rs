@@ -67,6 +67,70 @@ impl StoreArgs {
     }
 }
 
+/// How live tracks are judged: shared by `serve` and the commands that run the service.
+#[derive(Debug, Clone, clap::Args)]
+pub struct LiveArgs {
+    /// Detection runs over every live aircraft at least this often (ms).
+    #[arg(long, default_value_t = 1000, value_name = "MS")]
+    pub cycle_ms: u64,
+    /// Detection also runs when reports arrive, but no sooner than this after the
+    /// previous run (ms); equal to --cycle-ms runs on the cycle only.
+    #[arg(long, default_value_t = 100, value_name = "MS")]
+    pub min_gap_ms: u64,
+    /// An aircraft leaves the live picture after this long without a report (s).
+    #[arg(long, default_value_t = 30.0, value_name = "S")]
+    pub track_expiry_s: f64,
+    /// Track history keeps one point per aircraft per this many seconds (0: every report).
+    #[arg(long, default_value_t = 5.0, value_name = "S")]
+    pub sample_interval_s: f64,
+    /// Append every track report received to this file, in the tracks CSV of `detect`.
+    #[arg(long, value_name = "FILE")]
+    pub record: Option<PathBuf>,
+}
+
+impl LiveArgs {
+    pub fn config(&self) -> anyhow::Result<deconflict_server::live::LiveConfig> {
+        if self.cycle_ms == 0 || self.cycle_ms > 3_600_000 {
+            anyhow::bail!(
+                "--cycle-ms must be between 1 and 3,600,000, not {}",
+                self.cycle_ms
+            );
+        }
+        if self.min_gap_ms > self.cycle_ms {
+            anyhow::bail!(
+                "--min-gap-ms ({}) must not exceed --cycle-ms ({})",
+                self.min_gap_ms,
+                self.cycle_ms
+            );
+        }
+        if !(self.track_expiry_s.is_finite()
+            && self.track_expiry_s > 0.0
+            && self.track_expiry_s <= 86_400.0)
+        {
+            anyhow::bail!(
+                "--track-expiry-s must be above 0 and at most 86,400, not {}",
+                self.track_expiry_s
+            );
+        }
+        if !(self.sample_interval_s.is_finite()
+            && (0.0..=86_400.0).contains(&self.sample_interval_s))
+        {
+            anyhow::bail!(
+                "--sample-interval-s must be between 0 and 86,400, not {}",
+                self.sample_interval_s
+            );
+        }
+        Ok(deconflict_server::live::LiveConfig {
+            cycle: std::time::Duration::from_millis(self.cycle_ms),
+            min_gap: std::time::Duration::from_millis(self.min_gap_ms),
+            track_expiry_s: self.track_expiry_s,
+            sample_interval_s: self.sample_interval_s,
+            record: self.record.clone(),
+            ..Default::default()
+        })
+    }
+}
+
 /// Run the deconfliction service over HTTP.
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -96,6 +160,8 @@ pub struct Args {
     /// --clock-start).
     #[arg(long, value_name = "X", requires = "clock_start")]
     pub clock_speed: Option<f64>,
+    #[command(flatten)]
+    pub live: LiveArgs,
     /// Log format on stderr: text or json. The level comes from DECONFLICT_LOG (default
     /// info), e.g. DECONFLICT_LOG=debug.
     #[arg(long, default_value = "text", value_parser = ["text", "json"])]
@@ -149,8 +215,9 @@ pub fn clock_of(start: Option<&str>, speed: Option<f64>) -> anyhow::Result<Arc<d
     let Some(start) = start else {
         return Ok(Arc::new(SystemClock));
     };
-    let start_unix_s = deconflict_sim::scenario::parse_time("--clock-start", start)?;
-    let clock = ScaledClock::new(start_unix_s * 1000, speed.unwrap_or(1.0))
+    let start_ms = deconflict_server::clock::parse_rfc3339_ms(start)
+        .map_err(|error| anyhow::anyhow!("--clock-start: {error}"))?;
+    let clock = ScaledClock::new(start_ms, speed.unwrap_or(1.0))
         .map_err(|error| anyhow::anyhow!("--clock-speed: {error}"))?;
     Ok(Arc::new(clock))
 }
@@ -172,6 +239,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             burst: args.rate_limit_burst,
         },
         rng_seed: None,
+        live: args.live.config()?,
     };
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(async move {

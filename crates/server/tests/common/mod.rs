@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 use tower::ServiceExt;
 
 use deconflict_server::auth::token_sha256;
-use deconflict_server::{app, start, Clock, RateLimit, ServerConfig, Terms};
+use deconflict_server::{app, start, Clock, RateLimit, ServerConfig};
 use deconflict_store::{PartyRecord, Role, Store};
 
 /// A clock the test moves by hand.
@@ -23,6 +23,18 @@ pub struct TestClock(pub AtomicI64);
 impl Clock for TestClock {
     fn now_ms(&self) -> i64 {
         self.0.fetch_add(1, Ordering::SeqCst)
+    }
+}
+
+impl TestClock {
+    /// What the clock reads now, without moving it.
+    pub fn peek_ms(&self) -> i64 {
+        self.0.load(Ordering::SeqCst)
+    }
+
+    /// Moves the clock forward.
+    pub fn advance_ms(&self, ms: i64) {
+        self.0.fetch_add(ms, Ordering::SeqCst);
     }
 }
 
@@ -41,6 +53,7 @@ pub fn token(party: &str) -> String {
 pub struct TestApp {
     pub router: Router,
     pub store: Arc<dyn Store>,
+    pub clock: Arc<TestClock>,
     _dir: tempfile::TempDir,
 }
 
@@ -92,11 +105,12 @@ pub async fn test_app_with(config: ServerConfig) -> TestApp {
             .unwrap();
     }
     let clock = Arc::new(TestClock(AtomicI64::new(1_445_335_200_000)));
-    let (state, engine) = start(store.clone(), clock, config).await.unwrap();
+    let (state, engine) = start(store.clone(), clock.clone(), config).await.unwrap();
     tokio::spawn(engine.run());
     TestApp {
         router: app(state),
         store,
+        clock,
         _dir: dir,
     }
 }
@@ -105,7 +119,7 @@ pub fn limited(per_s: u32, burst: u32) -> ServerConfig {
     ServerConfig {
         rate_limit: RateLimit { per_s, burst },
         rng_seed: Some(7),
-        initial_terms: Terms::default(),
+        ..ServerConfig::default()
     }
 }
 
