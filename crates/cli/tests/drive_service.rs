@@ -17,7 +17,7 @@ use serve_support::{party_add, Backend, Server, BIN};
 /// The recording's first second (2023-11-14T22:13:20Z).
 const T0_UNIX_S: i64 = 1_700_000_000;
 const RECORDING_S: i64 = 120;
-const SPEED: &str = "10";
+const SPEED: &str = "20";
 const METRES_PER_DEGREE: f64 = 111_195.0;
 const LAT0_DEG: f64 = 35.0;
 const LON0_DEG: f64 = 36.0;
