@@ -170,14 +170,20 @@ fn the_demo_shows_each_party_a_conflict_an_alert_and_a_hotline_thread_as_disclos
     let mut seen: BTreeMap<&str, Vec<(String, Value)>> = BTreeMap::new();
     let deadline = Instant::now() + Duration::from_secs(DEMO_DURATION_S + 30);
     for (party, stream) in &streams {
-        while let Ok(event) = stream.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+        while let Ok(event) =
+            stream.recv_timeout(deadline.saturating_duration_since(Instant::now()))
+        {
             seen.entry(party).or_default().push(event);
         }
     }
     let status = child.wait().unwrap();
     let stderr = stderr_reader.join().unwrap();
     let rest: Vec<String> = lines.try_iter().collect();
-    assert!(status.success(), "the demo failed: {stderr}\n{}", rest.join("\n"));
+    assert!(
+        status.success(),
+        "the demo failed: {stderr}\n{}",
+        rest.join("\n")
+    );
     assert!(
         rest.iter().any(|line| line.starts_with("stopped")),
         "no final tally: {}",
@@ -198,10 +204,7 @@ fn the_demo_shows_each_party_a_conflict_an_alert_and_a_hotline_thread_as_disclos
             "{party} sees a counterpart intent id: {text}"
         );
         for withheld in ["outline_polygon", "outline_circle", "vertices"] {
-            assert!(
-                !text.contains(withheld),
-                "{party} sees {withheld}: {text}"
-            );
+            assert!(!text.contains(withheld), "{party} sees {withheld}: {text}");
         }
         assert!(
             text.contains(intent_prefix(party)),
@@ -243,10 +246,15 @@ fn the_demo_shows_each_party_a_conflict_an_alert_and_a_hotline_thread_as_disclos
         .find(|(kind, _)| kind == "alert.raised")
         .map(|(_, data)| data)
         .expect("the working group saw no alert");
-    let aircraft = alert["aircraft"].as_array().expect("observers see aircraft");
+    let aircraft = alert["aircraft"]
+        .as_array()
+        .expect("observers see aircraft");
     assert_eq!(aircraft.len(), 2, "{alert}");
     for plane in aircraft {
-        assert!(plane["ref"].is_string() && plane.get("id").is_none(), "{alert}");
+        assert!(
+            plane["ref"].is_string() && plane.get("id").is_none(),
+            "{alert}"
+        );
     }
     assert!(alert.get("own").is_none(), "{alert}");
 }

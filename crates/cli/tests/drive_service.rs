@@ -253,7 +253,12 @@ fn a_scenario_is_driven_only_with_a_token_for_every_party_that_flies() {
     let coalition = party_add(&backend, "coalition", "party");
     let server = Server::start_with(
         &backend,
-        &["--clock-start", "2015-11-03T09:00:00Z", "--clock-speed", "10"],
+        &[
+            "--clock-start",
+            "2015-11-03T09:00:00Z",
+            "--clock-speed",
+            "10",
+        ],
     );
     let output = Command::new(BIN)
         .args(["sim", "syria-2015", "--duration", "600"])

@@ -53,7 +53,11 @@ impl ScaledClock {
     }
 
     /// A clock that read `start_ms` at the real instant `origin`.
-    pub fn starting_at(start_ms: i64, speed: f64, origin: Instant) -> Result<Self, ScaledClockError> {
+    pub fn starting_at(
+        start_ms: i64,
+        speed: f64,
+        origin: Instant,
+    ) -> Result<Self, ScaledClockError> {
         if !(speed.is_finite() && speed > 0.0 && speed <= CLOCK_SPEED_MAX) {
             return Err(ScaledClockError::Speed(speed));
         }

@@ -175,8 +175,8 @@ pub fn plan_scenario(generated: &Generated, options: &ScenarioPlanOptions) -> Ve
         let Some(intent) = intents.get(flight.intent_id.as_str()) else {
             continue;
         };
-        let file_ms = ((flight.planned_departure_unix_s - options.intent_lead_s) * 1000)
-            .max(span_start_ms);
+        let file_ms =
+            ((flight.planned_departure_unix_s - options.intent_lead_s) * 1000).max(span_start_ms);
         let activate_ms = (flight.departure_unix_s * 1000).max(file_ms);
         let end_ms = (flight.landing_unix_s * 1000 + step_ms).max(activate_ms);
         let volumes: Vec<Volume4DJson> = intent.volumes.iter().map(volume_json).collect();
@@ -652,10 +652,7 @@ impl Driver {
         let (kind, detail) = match answer {
             Ok(response) => match response.into_json::<Value>() {
                 Ok(body) => return Some(body),
-                Err(error) => (
-                    format!("{request}: unreadable answer"),
-                    error.to_string(),
-                ),
+                Err(error) => (format!("{request}: unreadable answer"), error.to_string()),
             },
             Err(ureq::Error::Status(status, response)) => {
                 (format!("{request}: {status}"), problem_detail(response))
@@ -668,7 +665,10 @@ impl Driver {
         // One example per kind and detail: a failure repeated every step says nothing new.
         let seen = format!("{kind}: {detail}");
         if errors.examples.len() < ERROR_EXAMPLES_MAX
-            && !errors.examples.iter().any(|example| example.ends_with(&seen))
+            && !errors
+                .examples
+                .iter()
+                .any(|example| example.ends_with(&seen))
         {
             errors.examples.push(format!("({subject}) {seen}"));
         }
@@ -704,7 +704,11 @@ fn problem_detail(response: ureq::Response) -> String {
     let text = response.into_string().unwrap_or_default();
     serde_json::from_str::<Value>(&text)
         .ok()
-        .and_then(|body| body.get("detail").and_then(Value::as_str).map(str::to_owned))
+        .and_then(|body| {
+            body.get("detail")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        })
         .unwrap_or(text)
 }
 
@@ -726,7 +730,10 @@ pub fn parse_tokens(arguments: &[String]) -> Result<BTreeMap<String, String>, St
         if party.is_empty() || token.is_empty() {
             return Err(format!("--token {argument:?} must be PARTY=TOKEN"));
         }
-        if tokens.insert(party.to_string(), token.to_string()).is_some() {
+        if tokens
+            .insert(party.to_string(), token.to_string())
+            .is_some()
+        {
             return Err(format!("--token gives party {party:?} twice"));
         }
     }

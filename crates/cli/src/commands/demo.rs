@@ -142,7 +142,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let parties = demo_parties(&scenario);
 
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
-    runtime.block_on(run_demo(args, scenario, generated, data_dir, terms, parties))
+    runtime.block_on(run_demo(
+        args, scenario, generated, data_dir, terms, parties,
+    ))
 }
 
 /// The earliest on-station time of the scenario's fixed-time sorties.
@@ -307,7 +309,9 @@ async fn run_demo(
     let address = listener.local_addr()?;
     let base_url = format!("http://{address}");
 
-    print_welcome(&args, &scenario, &generated, &data_dir, &base_url, &parties, &terms);
+    print_welcome(
+        &args, &scenario, &generated, &data_dir, &base_url, &parties, &terms,
+    );
 
     let clock = ScaledClock::new(start_ms, args.speed)
         .map_err(|error| anyhow::anyhow!("--speed: {error}"))?;
@@ -508,7 +512,8 @@ impl EventTally {
             _ => {}
         }
         let mut ids = self.ids.lock().unwrap_or_else(|p| p.into_inner());
-        if kind.starts_with("alert.") && data.get("level").and_then(Value::as_str) == Some("warning")
+        if kind.starts_with("alert.")
+            && data.get("level").and_then(Value::as_str) == Some("warning")
         {
             ids.0.insert(id.to_string());
         }

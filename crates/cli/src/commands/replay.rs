@@ -12,11 +12,11 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context as _};
 use clap::ValueEnum;
+use deconflict_sim::drive::plan_recorded;
 use deconflict_sim::replay::{
     decompressed, resampled, track_rows, write_tracks_csv, CsvReader, Format, Observation,
     OpenSkyReader, PartyMap, PartyRule, SbsReader, StateSource, VELOCITY_AGE_MAX_S,
 };
-use deconflict_sim::drive::plan_recorded;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::drive::{check_span, connect, play, ServiceArgs};
@@ -246,7 +246,10 @@ fn drive(
     };
     let (actions, without_party) = plan_recorded(rows, batch_ms);
     if without_party > 0 {
-        eprintln!("{}: {without_party} states have no party and are skipped", args.source);
+        eprintln!(
+            "{}: {without_party} states have no party and are skipped",
+            args.source
+        );
     }
     let parties = connected.driver.parties();
     let untokened: std::collections::BTreeSet<&str> = actions
@@ -261,7 +264,11 @@ fn drive(
             args.source,
             untokened.len(),
             names.join(", "),
-            if untokened.len() > names.len() { ", …" } else { "" }
+            if untokened.len() > names.len() {
+                ", …"
+            } else {
+                ""
+            }
         );
     }
     let first_ms = (first_s * 1000.0).floor() as i64;

@@ -255,15 +255,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 args.clock_speed.unwrap_or(1.0)
             );
         }
-        deconflict_server::serve(
-            listener,
-            store,
-            clock,
-            config,
-            shutdown_signal(),
-        )
-        .await
-        .context("the service failed")?;
+        deconflict_server::serve(listener, store, clock, config, shutdown_signal())
+            .await
+            .context("the service failed")?;
         Ok(ExitCode::SUCCESS)
     })
 }

@@ -16,10 +16,10 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context as _};
 use clap::Args as ClapArgs;
+use deconflict_sim::drive::{plan_scenario, ScenarioPlanOptions};
 use deconflict_sim::output::{write_geojson, write_intents_json, write_manifest, write_tracks_csv};
 use deconflict_sim::scenario::parse_time;
 use deconflict_sim::{builtin, generate, GenerateOptions, Progress, Scenario, BUILTIN_SCENARIOS};
-use deconflict_sim::drive::{plan_scenario, ScenarioPlanOptions};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::drive::{check_span, connect, play, ServiceArgs};
@@ -153,7 +153,10 @@ fn drive(
     generated: &deconflict_sim::Generated,
 ) -> anyhow::Result<ExitCode> {
     if args.intent_lead_s < 0 {
-        bail!("--intent-lead-s {} must be zero or more", args.intent_lead_s);
+        bail!(
+            "--intent-lead-s {} must be zero or more",
+            args.intent_lead_s
+        );
     }
     let connected = connect(&args.service, url)?;
     let tokens = connected.driver.parties();
