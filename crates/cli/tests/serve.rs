@@ -67,6 +67,12 @@ fn two_parties_deconflict_over_http(backend: Backend) {
     );
     assert_eq!(status, 200);
     let mut resumed = SseStream::open(&server.address, &coalition, Some(opened.id));
+    // The conflict opened a hotline thread: the service's message to the coalition.
+    let thread = resumed.next_event();
+    assert_eq!(thread.kind, "hotline.message");
+    assert_eq!(thread.data["from"], serde_json::Value::Null);
+    assert_eq!(thread.data["to"], "coalition");
+    assert_eq!(thread.data["about"]["conflict"], conflict_id.as_str());
     let resolved = resumed.next_event();
     assert_eq!(resolved.kind, "conflict.resolved");
     assert_eq!(resolved.data["id"], conflict_id.as_str());

@@ -52,6 +52,14 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/conflicts", get(list_conflicts))
         .route("/v1/conflicts/{id}/ack", post(ack_conflict))
         .route(
+            "/v1/hotline/messages",
+            get(crate::hotline::list_messages).post(crate::hotline::send_message),
+        )
+        .route(
+            "/v1/hotline/messages/{id}/ack",
+            post(crate::hotline::ack_message),
+        )
+        .route(
             "/v1/tracks",
             get(crate::live_api::list_tracks).post(crate::live_api::post_tracks),
         )
@@ -662,9 +670,9 @@ pub async fn ack_conflict(
 // ---------------------------------------------------------------- the audit log
 
 /// Which audit entries a viewer reads in full (the rest are exported as their hashes):
-/// a party those whose `visible_to` names it; an observer conflict and agreement
-/// entries (their bodies hold only what is disclosed to observers); an admin party and
-/// agreement entries.
+/// a party those whose `visible_to` names it; an observer conflict, agreement and hotline
+/// entries (their bodies hold only what is disclosed to observers, who read every hotline
+/// message); an admin party and agreement entries.
 pub fn audit_visible(viewer: &PartyRecord, entry: &AuditEntry) -> bool {
     let kind = entry.kind();
     match viewer.role {
@@ -672,6 +680,7 @@ pub fn audit_visible(viewer: &PartyRecord, entry: &AuditEntry) -> bool {
         Role::Observer => {
             kind.starts_with("conflict.")
                 || kind.starts_with("agreement.")
+                || kind.starts_with("hotline.")
                 || kind.starts_with("alert.")
         }
         Role::Admin => kind.starts_with("party.") || kind.starts_with("agreement."),

@@ -11,9 +11,12 @@
 //! its events. A failed commit answers 503 to the whole batch and reloads the state from
 //! the store, so memory never runs ahead of what is durable.
 //!
-//! Architecture invariant: only this task writes intents, conflicts, agreements, events
-//! and audit entries; everything it acknowledges is durable. New kinds of writes (tracks,
-//! alerts, the hotline) join as new [`Command`] variants or through [`Command::Record`].
+//! Architecture invariant: only this task writes intents, conflicts, agreements, hotline
+//! messages, events and audit entries; everything it acknowledges is durable. New kinds
+//! of writes (tracks, alerts) join as new [`Command`] variants or through
+//! [`Command::Record`]. The hotline's decisions live in [`hotline`].
+
+mod hotline;
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, RwLock};
@@ -28,7 +31,8 @@ use deconflict_core::geometry::Volume4D;
 use deconflict_core::strategic::{IntentsConflict, Separation, StrategicIndex};
 use deconflict_store::{
     AgreementAnswer, AgreementRecord, AgreementStatus, AuditRecord, Batch, ConflictRecord,
-    EventRecord, IntentRecord, IntentState, Mutation, PartyRecord, Role, Store, StoreError,
+    EventRecord, HotlineMessageRecord, IntentRecord, IntentState, Mutation, PartyRecord, Role,
+    Store, StoreError,
 };
 use deconflict_wire::volume::Volume4DJson;
 
@@ -37,6 +41,8 @@ use crate::disclosure::{conflict_view, ConflictDetails};
 use crate::error::ApiError;
 use crate::limits::{GROUP_COMMIT_COMMANDS_MAX, WRITE_QUEUE_MAX};
 use crate::terms::{DisclosurePolicy, Terms};
+
+pub use hotline::{can_see as hotline_can_see, About, HotlineSend};
 
 type IntentKey = (String, String);
 type Reply = Box<dyn FnOnce(bool) + Send>;
@@ -114,6 +120,25 @@ pub enum Command {
         accept: bool,
         reply: oneshot::Sender<Result<AgreementRecord, ApiError>>,
     },
+    /// Sends a hotline message (a reply from the recipient of `reply_to` also
+    /// acknowledges that message).
+    SendHotline {
+        caller: Arc<PartyRecord>,
+        message: HotlineSend,
+        reply: oneshot::Sender<Result<HotlineMessageRecord, ApiError>>,
+    },
+    /// The recipient acknowledges a hotline message (again: answered unchanged).
+    AckHotline {
+        caller: Arc<PartyRecord>,
+        message_id: String,
+        reply: oneshot::Sender<Result<HotlineMessageRecord, ApiError>>,
+    },
+    /// Escalates every unacknowledged, not yet escalated hotline message whose deadline
+    /// is at or before `now_ms`; answers how many.
+    EscalateDue {
+        now_ms: i64,
+        reply: oneshot::Sender<Result<usize, ApiError>>,
+    },
     /// Stores, audits and announces the alert changes of one detection cycle.
     Alerts {
         updates: Vec<crate::live::AlertUpdate>,
@@ -134,7 +159,26 @@ pub struct EngineHandle {
     sender: mpsc::Sender<Command>,
 }
 
+/// An [`EngineHandle`] that does not keep the engine running (for background tickers).
+#[derive(Clone)]
+pub struct WeakEngineHandle {
+    sender: mpsc::WeakSender<Command>,
+}
+
+impl WeakEngineHandle {
+    /// The handle, or `None` once every [`EngineHandle`] is gone and the engine stops.
+    pub fn upgrade(&self) -> Option<EngineHandle> {
+        self.sender.upgrade().map(|sender| EngineHandle { sender })
+    }
+}
+
 impl EngineHandle {
+    pub fn downgrade(&self) -> WeakEngineHandle {
+        WeakEngineHandle {
+            sender: self.sender.downgrade(),
+        }
+    }
+
     /// Sends a command built around a fresh reply channel and waits for its answer.
     pub async fn call<T>(
         &self,
@@ -190,16 +234,20 @@ struct State {
     open_by_intent: HashMap<IntentKey, BTreeSet<String>>,
     chain: AuditChain,
     next_event_seq: i64,
+    /// The deadlines of hotline messages not yet acknowledged or escalated.
+    hotline: hotline::HotlineDeadlines,
 }
 
 /// The batch being assembled: mutations, answers to send after the commit, events to
-/// publish after it, and conflicts resolved in it (still visible to later commands).
+/// publish after it, conflicts resolved in it (still visible to later commands) and the
+/// hotline messages written in it, as they stand.
 #[derive(Default)]
-struct Pending {
+pub(crate) struct Pending {
     batch: Batch,
     replies: Vec<Reply>,
     events: Vec<EventRecord>,
     resolved: HashMap<String, ConflictRecord>,
+    hotline: HashMap<String, HotlineMessageRecord>,
 }
 
 pub struct Engine {
@@ -287,6 +335,7 @@ impl Engine {
         };
         metrics::gauge!("deconflict_intents").set(engine.state.intents.len() as f64);
         metrics::gauge!("deconflict_open_conflicts").set(engine.state.open.len() as f64);
+        metrics::gauge!("deconflict_hotline_unanswered").set(engine.state.hotline.len() as f64);
         Ok((EngineHandle { sender }, published, engine))
     }
 }
@@ -396,6 +445,7 @@ impl State {
         }
         let chain = AuditChain::new(signer.clone(), load_chain_head(store, signer).await?);
         let next_event_seq = store.last_event_seq().await? + 1;
+        let hotline = hotline::HotlineDeadlines::load(store).await?;
         Ok(State {
             terms,
             separation,
@@ -406,6 +456,7 @@ impl State {
             open_by_intent,
             chain,
             next_event_seq,
+            hotline,
         })
     }
 
@@ -494,6 +545,7 @@ impl Engine {
         }
         metrics::gauge!("deconflict_intents").set(self.state.intents.len() as f64);
         metrics::gauge!("deconflict_open_conflicts").set(self.state.open.len() as f64);
+        metrics::gauge!("deconflict_hotline_unanswered").set(self.state.hotline.len() as f64);
         self.publish_agreement();
     }
 
@@ -575,6 +627,33 @@ impl Engine {
                 let outcome = self
                     .answer(&caller, version, accept, now_ms, observers, pending)
                     .await;
+                answer_when_committed(pending, reply, outcome)
+            }
+            Command::SendHotline {
+                caller,
+                message,
+                reply,
+            } => {
+                let outcome = self
+                    .send_hotline(&caller, message, now_ms, observers, pending)
+                    .await;
+                answer_when_committed(pending, reply, outcome)
+            }
+            Command::AckHotline {
+                caller,
+                message_id,
+                reply,
+            } => {
+                let outcome = self
+                    .ack_hotline(&caller, &message_id, now_ms, observers, pending)
+                    .await;
+                answer_when_committed(pending, reply, outcome)
+            }
+            Command::EscalateDue {
+                now_ms: due_ms,
+                reply,
+            } => {
+                let outcome = self.escalate_due(due_ms, now_ms, observers, pending);
                 answer_when_committed(pending, reply, outcome)
             }
             Command::Record {
@@ -897,6 +976,15 @@ impl Engine {
                 tracing::error!(%error, "conflict audit entry not sealed");
             }
             self.notify_conflict(&record, "conflict.opened", now_ms, observers, pending);
+            let text = self.conflict_thread_text(&record.id);
+            self.open_thread(
+                json!({"conflict": record.id}),
+                [&record.party_a, &record.party_b],
+                &text,
+                now_ms,
+                observers,
+                pending,
+            );
             result.push(record);
         }
         result.sort_by(|a, b| a.id.cmp(&b.id));
@@ -1462,6 +1550,23 @@ impl Engine {
                 if let Some(view) = crate::live::alert_view(&record, observer) {
                     self.event(pending, now_ms, &observer.id, update.kind, view);
                 }
+            }
+            if update.reaches_warning {
+                // Both parties and the observers read the thread: it names no aircraft.
+                let text = format!(
+                    "Tactical alert {} reached warning: one of your aircraft and another party's \
+                     are predicted to lose separation within {:.0} s. Acknowledge, and call on \
+                     the agreed frequency.",
+                    record.id, self.state.terms.tactical.warning_s
+                );
+                self.open_thread(
+                    json!({"alert": record.id}),
+                    [&record.party_a, &record.party_b],
+                    &text,
+                    now_ms,
+                    observers,
+                    pending,
+                );
             }
             pending.batch.push(Mutation::PutAlert(record));
         }

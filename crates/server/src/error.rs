@@ -14,6 +14,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
+use serde::Deserialize;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -239,6 +240,16 @@ fn bytes_rejection(rejection: BytesRejection) -> ApiError {
 /// Parses a JSON document, naming the JSON path and position of the first problem;
 /// syntax errors are 400, shape errors 422.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    parse_json_borrowed(bytes)
+}
+
+/// [`parse_json`] for types that borrow from the body (strings without escapes are not
+/// copied). The document is parsed once without bookkeeping; only a refused one is parsed
+/// again to name the path of its first problem, so good bodies pay nothing for it.
+pub fn parse_json_borrowed<'de, T: Deserialize<'de>>(bytes: &'de [u8]) -> Result<T, ApiError> {
+    if let Ok(value) = serde_json::from_slice::<T>(bytes) {
+        return Ok(value);
+    }
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     let parsed: Result<T, _> = serde_path_to_error::deserialize(&mut deserializer);
     let value = match parsed {

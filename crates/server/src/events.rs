@@ -8,7 +8,8 @@
 //!
 //! Kinds so far: `conflict.opened`, `conflict.updated`, `conflict.resolved`,
 //! `conflict.acknowledged`, `agreement.proposed`, `agreement.rejected`,
-//! `agreement.in_force`; `alert.*` and `hotline.*` come through the same path.
+//! `agreement.in_force`, `hotline.message`, `hotline.ack`, `hotline.escalated`; `alert.*`
+//! come through the same path.
 
 use std::convert::Infallible;
 use std::time::Duration;

@@ -16,6 +16,7 @@ pub mod disclosure;
 pub mod engine;
 pub mod error;
 pub mod events;
+pub mod hotline;
 pub mod limits;
 pub mod live;
 pub mod live_api;
@@ -37,7 +38,7 @@ use deconflict_audit::AuditSigner;
 use deconflict_store::Store;
 
 pub use clock::{Clock, ScaledClock, ScaledClockError, SystemClock, CLOCK_SPEED_MAX};
-pub use engine::{Engine, EngineError, EngineHandle, NewAudit, NewEvent};
+pub use engine::{Engine, EngineError, EngineHandle, NewAudit, NewEvent, WeakEngineHandle};
 pub use error::ApiError;
 pub use limits::RateLimit;
 pub use terms::Terms;
@@ -123,8 +124,9 @@ pub async fn server_signer(store: &dyn Store, rng: &mut StdRng) -> Result<AuditS
 }
 
 /// Loads the state from `store` and returns the handlers' state and the writer to spawn
-/// (`tokio::spawn(engine.run())`). The background tasks (live detection) start here and
-/// stop when `state.shutdown` is cancelled.
+/// (`tokio::spawn(engine.run())`). The background tasks (live detection, the hotline's
+/// escalation ticker) start here and stop when `state.shutdown` is cancelled or the writer
+/// is gone.
 pub async fn start(
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
@@ -144,6 +146,12 @@ pub async fn start(
         engine_seed,
     )
     .await?;
+    let shutdown = CancellationToken::new();
+    tokio::spawn(escalate_hotline(
+        handle.downgrade(),
+        clock.clone(),
+        shutdown.clone(),
+    ));
     let state = AppState(Arc::new(Shared {
         store,
         engine: handle,
@@ -152,7 +160,7 @@ pub async fn start(
         parties: auth::PartyCache::default(),
         rate_limiter: limits::RateLimiter::new(config.rate_limit),
         signer,
-        shutdown: CancellationToken::new(),
+        shutdown,
         metrics: metrics_handle(),
         rng: Mutex::new(rng),
         live: Arc::new(live::Live::new(config.live.clone())?),
@@ -205,6 +213,42 @@ pub async fn serve(
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// How often (in real time) overdue hotline messages are escalated.
+const HOTLINE_ESCALATION_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Asks the writer every [`HOTLINE_ESCALATION_INTERVAL`] to escalate the hotline messages
+/// due at the injected clock's now. Holds only a weak handle between ticks, so it never
+/// keeps the writer alive; stops at shutdown or when the writer is gone.
+async fn escalate_hotline(
+    engine: WeakEngineHandle,
+    clock: Arc<dyn Clock>,
+    shutdown: CancellationToken,
+) {
+    let mut ticker = tokio::time::interval(HOTLINE_ESCALATION_INTERVAL);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = ticker.tick() => {},
+            () = shutdown.cancelled() => return,
+        }
+        let Some(handle) = engine.upgrade() else {
+            return;
+        };
+        let now_ms = clock.now_ms();
+        let answer = tokio::select! {
+            answer = handle.call(|reply| engine::Command::EscalateDue { now_ms, reply }) => answer,
+            () = shutdown.cancelled() => return,
+        };
+        drop(handle);
+        match answer {
+            Ok(0) => {}
+            Ok(escalated) => tracing::info!(escalated, "escalated unanswered hotline messages"),
+            Err(ApiError::Unavailable) if engine.upgrade().is_none() => return,
+            Err(error) => tracing::warn!(%error, "escalating hotline messages failed; retrying"),
+        }
+    }
 }
 
 async fn prune_events(state: AppState) {

@@ -16,6 +16,8 @@ pub const INTENT_VERTICES_MAX: usize = 10_000;
 pub const ID_CHARS_MAX: usize = 128;
 /// Longest party name, in characters (422 beyond).
 pub const PARTY_NAME_CHARS_MAX: usize = 200;
+/// Longest hotline message text, in characters (422 beyond).
+pub const HOTLINE_TEXT_CHARS_MAX: usize = 2000;
 /// Most items one list request returns (`limit` is clamped to it).
 pub const LIST_LIMIT_MAX: u32 = 1000;
 /// Items a list request returns when it names no `limit`.

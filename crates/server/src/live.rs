@@ -16,6 +16,7 @@
 //! alert, under the alert's opaque reference ([`alert_view`]); track reads
 //! (`GET /v1/tracks`, history) return the caller's own aircraft only.
 
+use std::borrow::Cow;
 use std::collections::hash_map::DefaultHasher;
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
@@ -96,12 +97,15 @@ pub struct Report {
     pub vu_mps: f64,
 }
 
+/// A report as sent; strings borrow from the body when they hold no escapes.
 #[derive(Deserialize)]
-struct ReportJson {
-    time: String,
-    id: String,
-    #[serde(default)]
-    party: Option<String>,
+struct ReportJson<'a> {
+    #[serde(borrow)]
+    time: Cow<'a, str>,
+    #[serde(borrow)]
+    id: Cow<'a, str>,
+    #[serde(default, borrow)]
+    party: Option<Cow<'a, str>>,
     lat: f64,
     lon: f64,
     alt_m: f64,
@@ -116,9 +120,9 @@ struct ReportJson {
 pub fn parse_reports(bytes: &[u8], party: &str, now_ms: i64) -> Result<Vec<Report>, ApiError> {
     let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
     let raw: Vec<ReportJson> = if first == Some(&b'{') {
-        vec![crate::error::parse_json(bytes)?]
+        vec![crate::error::parse_json_borrowed(bytes)?]
     } else {
-        crate::error::parse_json(bytes)?
+        crate::error::parse_json_borrowed(bytes)?
     };
     raw.into_iter()
         .enumerate()
@@ -129,15 +133,15 @@ pub fn parse_reports(bytes: &[u8], party: &str, now_ms: i64) -> Result<Vec<Repor
         .collect()
 }
 
-fn check_report(report: ReportJson, party: &str, now_ms: i64) -> Result<Report, String> {
+fn check_report(report: ReportJson<'_>, party: &str, now_ms: i64) -> Result<Report, String> {
     if let Some(claimed) = &report.party {
-        if claimed != party {
+        if claimed.as_ref() != party {
             return Err(format!(
                 "party: {claimed:?} is not the caller; a party reports only its own aircraft ({party:?})"
             ));
         }
     }
-    let id = report.id;
+    let id = report.id.into_owned();
     if id.is_empty()
         || id.chars().count() > AIRCRAFT_ID_CHARS_MAX
         || id.chars().any(char::is_control)
@@ -146,7 +150,10 @@ fn check_report(report: ReportJson, party: &str, now_ms: i64) -> Result<Report, 
             "id: {id:?} must be 1 to {AIRCRAFT_ID_CHARS_MAX} characters without control characters"
         ));
     }
-    let time_ms = parse_rfc3339_ms(&report.time).map_err(|error| format!("time: {error}"))?;
+    let time_ms = match utc_millis(&report.time) {
+        Some(time_ms) => time_ms,
+        None => parse_rfc3339_ms(&report.time).map_err(|error| format!("time: {error}"))?,
+    };
     if time_ms > now_ms + REPORT_AHEAD_MS_MAX {
         return Err(format!(
             "time: {} is {:.0} s ahead of the service's clock ({}); at most {} s is accepted",
@@ -188,6 +195,83 @@ fn check_report(report: ReportJson, party: &str, now_ms: i64) -> Result<Report, 
         ve_mps: report.ve_mps,
         vu_mps: report.vu_mps,
     })
+}
+
+/// Milliseconds since the Unix epoch of the common form `YYYY-MM-DDTHH:MM:SS[.fff…]Z`;
+/// `None` for anything else (the caller falls back to the full RFC 3339 parser).
+/// Written by hand because it runs once per track report, a million times a second, and
+/// the general parser costs several times more; the test below checks it against that
+/// parser.
+fn utc_millis(text: &str) -> Option<i64> {
+    let b = text.as_bytes();
+    if b.len() < 20
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || b[10] != b'T'
+        || b[13] != b':'
+        || b[16] != b':'
+    {
+        return None;
+    }
+    let digits = |range: std::ops::Range<usize>| -> Option<i64> {
+        b[range].iter().try_fold(0i64, |acc, &c| {
+            c.is_ascii_digit().then(|| acc * 10 + i64::from(c - b'0'))
+        })
+    };
+    let (year, month, day) = (digits(0..4)?, digits(5..7)?, digits(8..10)?);
+    let (hour, minute, second) = (digits(11..13)?, digits(14..16)?, digits(17..19)?);
+    let (fraction, end) = match b[19] {
+        b'Z' => (0, 20),
+        b'.' => {
+            let count = b[20..].iter().take_while(|c| c.is_ascii_digit()).count();
+            if count == 0 || count > 9 {
+                return None;
+            }
+            let mut ms = 0i64;
+            for k in 0..3 {
+                let digit = b.get(20 + k).filter(|c| k < count && c.is_ascii_digit());
+                ms = ms * 10 + digit.map_or(0, |c| i64::from(c - b'0'));
+            }
+            (ms, 20 + count + 1)
+        }
+        _ => return None,
+    };
+    if b.len() != end || b[end - 1] != b'Z' {
+        return None;
+    }
+    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+    let month_days = [
+        31,
+        if leap { 29 } else { 28 },
+        31,
+        30,
+        31,
+        30,
+        31,
+        31,
+        30,
+        31,
+        30,
+        31,
+    ];
+    if !(1..=12).contains(&month)
+        || day < 1
+        || day > month_days[(month - 1) as usize]
+        || hour > 23
+        || minute > 59
+        || second > 59
+    {
+        return None;
+    }
+    // Days from 1970-01-01 of a proleptic Gregorian date (the civil-from-days inverse).
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let year_of_era = y - era * 400;
+    let shifted_month = (month + 9) % 12;
+    let day_of_year = (153 * shifted_month + 2) / 5 + day - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    let days = era * 146_097 + day_of_era - 719_468;
+    Some(((days * 24 + hour) * 60 + minute) * 60_000 + second * 1000 + fraction)
 }
 
 /// The latest report of one aircraft.
@@ -995,4 +1079,50 @@ fn alert_update(
             details,
         },
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_fast_time_parser_agrees_with_the_full_one_or_declines() {
+        let cases = [
+            "2015-10-20T10:00:00Z",
+            "2015-10-20T10:00:00.5Z",
+            "2015-10-20T10:00:00.123Z",
+            "2015-10-20T10:00:00.123456789Z",
+            "1970-01-01T00:00:00Z",
+            "1969-12-31T23:59:59.999Z",
+            "2000-02-29T12:34:56Z",
+            "2100-03-01T00:00:00Z",
+            "2024-12-31T23:59:59.9Z",
+        ];
+        for text in cases {
+            assert_eq!(
+                utc_millis(text),
+                Some(parse_rfc3339_ms(text).unwrap()),
+                "{text}"
+            );
+        }
+        for text in [
+            "2015-10-20T10:00:00+02:00",
+            "2015-10-20t10:00:00Z",
+            "2015-02-29T10:00:00Z",
+            "2015-10-20T24:00:00Z",
+            "2015-10-20T10:00:00.Z",
+            "2015-10-20T10:00:00.1234567890Z",
+            "2015-10-20T10:00:00ZZ",
+            "2015-13-20T10:00:00Z",
+            "20151020T100000Z",
+            "",
+        ] {
+            assert_eq!(utc_millis(text), None, "{text}");
+        }
+        // Offsets still parse through the full parser.
+        assert_eq!(
+            parse_rfc3339_ms("2015-10-20T12:00:00+02:00").unwrap(),
+            utc_millis("2015-10-20T10:00:00Z").unwrap()
+        );
+    }
 }

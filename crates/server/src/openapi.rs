@@ -6,6 +6,7 @@ use utoipa::{Modify, OpenApi};
 
 use crate::api;
 use crate::events;
+use crate::hotline;
 use crate::live_api;
 
 struct BearerAuth;
@@ -26,7 +27,7 @@ impl Modify for BearerAuth {
         title = "deconflict",
         description = "Air-safety deconfliction between parties that share an airspace but not their plans. \
             Errors are application/problem+json (RFC 9457). Limits: bodies up to 1 MiB (413), \
-            64 volumes and 10,000 polygon vertices per intent (422), ids of 1 to 128 characters \
+            64 volumes and 10,000 polygon vertices per intent (422), hotline texts of 1 to 2,000 characters (422), ids of 1 to 128 characters \
             [A-Za-z0-9._:-] (400), a request rate per party (429 with Retry-After)."
     ),
     paths(
@@ -34,6 +35,7 @@ impl Modify for BearerAuth {
         api::agreement, api::propose, api::accept, api::reject,
         api::put_intent, api::get_intent, api::list_intents, api::delete_intent,
         api::list_conflicts, api::ack_conflict,
+        hotline::send_message, hotline::list_messages, hotline::ack_message,
         live_api::post_tracks, live_api::list_tracks, live_api::track_history,
         live_api::track_stream, live_api::list_alerts,
         events::events,

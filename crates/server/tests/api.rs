@@ -534,8 +534,8 @@ async fn the_audit_export_verifies_and_withholds_other_parties_entries() {
             .unwrap_or_else(|error| panic!("{viewer}'s export does not verify: {error}"));
         assert!(summary.from_genesis());
         assert_eq!(
-            summary.entries, 4,
-            "the agreement, two intents and the conflict, for {viewer}"
+            summary.entries, 6,
+            "the agreement, two intents, the conflict and the hotline message to each party, for {viewer}"
         );
         if viewer != "russia" {
             assert!(

@@ -141,6 +141,16 @@ async fn converging_aircraft_raise_an_alert_for_both_parties_that_rises_and_clea
     .await;
     assert_eq!(warned["id"], mine["id"]);
     wait_event(&app, "russia", "alert.updated", |d| d["level"] == "warning").await;
+    // The warning opened a hotline thread about the alert, a message to each party.
+    for party in ["coalition", "russia"] {
+        let message = wait_event(&app, party, "hotline.message", |d| {
+            d["about"]["alert"] == mine["id"]
+        })
+        .await;
+        assert_eq!(message["to"], party);
+        assert!(message["from"].is_null());
+        assert!(!message.to_string().contains("F16-1") && !message.to_string().contains("SU30-1"));
+    }
 
     // They turn apart; after 10 s predicted clear the alert clears for both.
     app.clock.advance_ms(1_000);

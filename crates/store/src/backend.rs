@@ -17,13 +17,14 @@ use sqlx::{ConnectOptions, Connection, QueryBuilder, Row};
 
 use crate::model::{
     AgreementAnswer, AgreementRecord, AlertRecord, AuditRecord, Batch, ConflictRecord, EventRecord,
-    IntentRecord, PartyRecord, TrackSampleRecord,
+    HotlineMessageRecord, IntentRecord, PartyRecord, TrackSampleRecord,
 };
 use crate::{Store, StoreError, UnixMillis};
 
 /// Rows per multi-row statement: well under SQLite's 32,766 and PostgreSQL's 65,535 bound
-/// parameters with the widest row (alerts, 12 columns).
+/// parameters with the widest row (hotline messages, 13 columns; alerts have 12).
 const ROWS_PER_STATEMENT_MAX: usize = 500;
+const _: () = assert!(ROWS_PER_STATEMENT_MAX * HOTLINE_COLUMN_COUNT < 32_766);
 const _: () = assert!(ROWS_PER_STATEMENT_MAX * 12 < 32_766);
 
 /// How long a SQLite connection waits for another process's write lock (the `party add`
@@ -217,6 +218,28 @@ macro_rules! row_readers {
             })
         }
 
+        fn hotline_message_from(row: &$Row) -> Result<HotlineMessageRecord, StoreError> {
+            let about: Option<String> = row.try_get("about")?;
+            Ok(HotlineMessageRecord {
+                id: row.try_get("id")?,
+                thread: row.try_get("thread")?,
+                from_party: row.try_get("from_party")?,
+                to_party: row.try_get("to_party")?,
+                text: row.try_get("message_text")?,
+                about: about
+                    .as_deref()
+                    .map(|text| parse_json("hotline message about", text))
+                    .transpose()?,
+                reply_to: row.try_get("reply_to")?,
+                sent_ms: row.try_get("sent_ms")?,
+                answer_within_s: row.try_get("answer_within_s")?,
+                answer_by_ms: row.try_get("answer_by_ms")?,
+                acked_ms: row.try_get("acked_ms")?,
+                acked_by: row.try_get("acked_by")?,
+                escalated_ms: row.try_get("escalated_ms")?,
+            })
+        }
+
         fn audit_from(row: &$Row) -> Result<AuditRecord, StoreError> {
             Ok(AuditRecord {
                 seq: row.try_get("seq")?,
@@ -232,6 +255,10 @@ const ALERT_COLUMNS: &str = "id, party_a, aircraft_a, ref_a, party_b, aircraft_b
 const TRACK_SAMPLE_COLUMNS: &str =
     "party_id, aircraft_id, time_ms, lat, lon, alt_m, vn_mps, ve_mps, vu_mps";
 const CONFLICT_COLUMNS: &str = "id, party_a, intent_a, party_b, intent_b, opened_ms, updated_ms, resolved_ms, acked_a_ms, acked_b_ms, details";
+const HOTLINE_COLUMNS: &str =
+    "id, thread, from_party, to_party, message_text, about, reply_to, sent_ms, \
+     answer_within_s, answer_by_ms, acked_ms, acked_by, escalated_ms";
+const HOTLINE_COLUMN_COUNT: usize = 13;
 
 macro_rules! store_impl {
     ($Store:ident, $Db:ty, $Row:ty, $name:literal) => {
@@ -378,6 +405,31 @@ macro_rules! store_impl {
                     .bind(answer.answered_ms)
                     .execute(&mut *tx)
                     .await?;
+                }
+                for chunk in net.hotline_messages.chunks(ROWS_PER_STATEMENT_MAX) {
+                    let mut q = QueryBuilder::<$Db>::new(format!("INSERT INTO hotline_messages ({HOTLINE_COLUMNS}) "));
+                    q.push_values(chunk, |mut b, m| {
+                        b.push_bind(m.id.clone())
+                            .push_bind(m.thread.clone())
+                            .push_bind(m.from_party.clone())
+                            .push_bind(m.to_party.clone())
+                            .push_bind(m.text.clone())
+                            .push_bind(m.about.as_ref().map(json_text))
+                            .push_bind(m.reply_to.clone())
+                            .push_bind(m.sent_ms)
+                            .push_bind(m.answer_within_s)
+                            .push_bind(m.answer_by_ms)
+                            .push_bind(m.acked_ms)
+                            .push_bind(m.acked_by.clone())
+                            .push_bind(m.escalated_ms);
+                    });
+                    // A message's words, parties and deadline never change; only its
+                    // acknowledgement and escalation do.
+                    q.push(
+                        " ON CONFLICT (id) DO UPDATE SET acked_ms = excluded.acked_ms, \
+                         acked_by = excluded.acked_by, escalated_ms = excluded.escalated_ms",
+                    );
+                    q.build().execute(&mut *tx).await?;
                 }
                 tx.commit().await?;
                 Ok(())
@@ -681,6 +733,72 @@ macro_rules! store_impl {
                     }
                 }
                 Ok(out)
+            }
+
+            async fn hotline_message(&self, id: &str) -> Result<Option<HotlineMessageRecord>, StoreError> {
+                let row = sqlx::query(&format!("SELECT {HOTLINE_COLUMNS} FROM hotline_messages WHERE id = $1"))
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                row.as_ref().map(hotline_message_from).transpose()
+            }
+
+            async fn hotline_messages_of(
+                &self,
+                party_id: &str,
+                thread: Option<&str>,
+            ) -> Result<Vec<HotlineMessageRecord>, StoreError> {
+                let rows = match thread {
+                    None => {
+                        sqlx::query(&format!(
+                            "SELECT {HOTLINE_COLUMNS} FROM hotline_messages WHERE from_party = $1 OR to_party = $1 \
+                             ORDER BY sent_ms, id"
+                        ))
+                        .bind(party_id)
+                        .fetch_all(&self.pool)
+                        .await?
+                    }
+                    Some(thread) => {
+                        sqlx::query(&format!(
+                            "SELECT {HOTLINE_COLUMNS} FROM hotline_messages WHERE (from_party = $1 OR to_party = $1) \
+                             AND thread = $2 ORDER BY sent_ms, id"
+                        ))
+                        .bind(party_id)
+                        .bind(thread)
+                        .fetch_all(&self.pool)
+                        .await?
+                    }
+                };
+                rows.iter().map(hotline_message_from).collect()
+            }
+
+            async fn hotline_messages_all(&self, thread: Option<&str>) -> Result<Vec<HotlineMessageRecord>, StoreError> {
+                let rows = match thread {
+                    None => {
+                        sqlx::query(&format!("SELECT {HOTLINE_COLUMNS} FROM hotline_messages ORDER BY sent_ms, id"))
+                            .fetch_all(&self.pool)
+                            .await?
+                    }
+                    Some(thread) => {
+                        sqlx::query(&format!(
+                            "SELECT {HOTLINE_COLUMNS} FROM hotline_messages WHERE thread = $1 ORDER BY sent_ms, id"
+                        ))
+                        .bind(thread)
+                        .fetch_all(&self.pool)
+                        .await?
+                    }
+                };
+                rows.iter().map(hotline_message_from).collect()
+            }
+
+            async fn unanswered_hotline_messages(&self) -> Result<Vec<HotlineMessageRecord>, StoreError> {
+                let rows = sqlx::query(&format!(
+                    "SELECT {HOTLINE_COLUMNS} FROM hotline_messages WHERE acked_ms IS NULL AND escalated_ms IS NULL \
+                     ORDER BY answer_by_ms, id"
+                ))
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter().map(hotline_message_from).collect()
             }
 
             async fn server_key_seed_or_insert(&self, seed_hex: &str) -> Result<String, StoreError> {

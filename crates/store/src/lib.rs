@@ -18,8 +18,8 @@ pub use backend::{
 };
 pub use model::{
     AgreementAnswer, AgreementRecord, AgreementStatus, AlertRecord, AuditRecord, Batch,
-    ConflictRecord, EventRecord, IntentRecord, IntentState, Mutation, PartyRecord, Role,
-    TrackSampleRecord, UnknownName,
+    ConflictRecord, EventRecord, HotlineMessageRecord, IntentRecord, IntentState, Mutation,
+    PartyRecord, Role, TrackSampleRecord, UnknownName,
 };
 
 use async_trait::async_trait;
@@ -135,6 +135,25 @@ pub trait Store: Send + Sync + 'static {
 
     /// Every agreement version with its answers, ascending by version.
     async fn agreements(&self) -> Result<Vec<AgreementRecord>, StoreError>;
+
+    /// One hotline message by id, whoever it is from or to.
+    async fn hotline_message(&self, id: &str) -> Result<Option<HotlineMessageRecord>, StoreError>;
+    /// The hotline messages from or to the party (only of `thread` when given), oldest
+    /// first (by sending time, then id).
+    async fn hotline_messages_of(
+        &self,
+        party_id: &str,
+        thread: Option<&str>,
+    ) -> Result<Vec<HotlineMessageRecord>, StoreError>;
+    /// Every hotline message (only of `thread` when given), oldest first: what observers
+    /// read.
+    async fn hotline_messages_all(
+        &self,
+        thread: Option<&str>,
+    ) -> Result<Vec<HotlineMessageRecord>, StoreError>;
+    /// Every message neither acknowledged nor escalated, by deadline (to rebuild the
+    /// engine's deadlines at start).
+    async fn unanswered_hotline_messages(&self) -> Result<Vec<HotlineMessageRecord>, StoreError>;
 
     /// Stores `seed` as the server's signing key seed unless one is stored already, and
     /// returns the one stored (so concurrent first starts agree on one key).

@@ -164,6 +164,42 @@ pub struct AgreementRecord {
     pub answers: Vec<AgreementAnswer>,
 }
 
+/// One hotline message: from a party (or from the service itself, for the threads it
+/// opens automatically) to one party, with an answer deadline.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HotlineMessageRecord {
+    pub id: String,
+    /// Every message of a conversation shares its first message's thread id.
+    pub thread: String,
+    /// `None` when the service itself wrote the message.
+    pub from_party: Option<String>,
+    pub to_party: String,
+    pub text: String,
+    /// `{"conflict": id}`, `{"alert": id}` or `None`.
+    pub about: Option<Value>,
+    /// The message this one answers (in the same thread).
+    pub reply_to: Option<String>,
+    pub sent_ms: UnixMillis,
+    pub answer_within_s: f64,
+    pub answer_by_ms: UnixMillis,
+    pub acked_ms: Option<UnixMillis>,
+    pub acked_by: Option<String>,
+    /// When the deadline passed unacknowledged and the message escalated.
+    pub escalated_ms: Option<UnixMillis>,
+}
+
+impl HotlineMessageRecord {
+    /// Whether the message is from or to the party.
+    pub fn involves(&self, party_id: &str) -> bool {
+        self.from_party.as_deref() == Some(party_id) || self.to_party == party_id
+    }
+
+    /// Neither acknowledged nor escalated yet: its deadline still runs.
+    pub fn is_unanswered(&self) -> bool {
+        self.acked_ms.is_none() && self.escalated_ms.is_none()
+    }
+}
+
 /// One sampled point of an aircraft's track (see the live tracks in the server).
 #[derive(Debug, Clone, PartialEq)]
 pub struct TrackSampleRecord {
@@ -222,6 +258,8 @@ pub enum Mutation {
         version: i64,
         answer: AgreementAnswer,
     },
+    /// Inserts a hotline message or updates its acknowledgement and escalation.
+    PutHotlineMessage(HotlineMessageRecord),
 }
 
 /// The mutations of one group commit, in the order they were decided.
@@ -257,6 +295,8 @@ impl Batch {
         let mut agreement_order: Vec<i64> = Vec::new();
         let mut answers: HashMap<(i64, &str), &AgreementAnswer> = HashMap::new();
         let mut answer_order: Vec<(i64, &str)> = Vec::new();
+        let mut messages: HashMap<&str, &HotlineMessageRecord> = HashMap::new();
+        let mut message_order: Vec<&str> = Vec::new();
         for mutation in &self.mutations {
             match mutation {
                 Mutation::InsertParty(party) => out.parties.push(party),
@@ -295,6 +335,11 @@ impl Batch {
                         answer_order.push(key);
                     }
                 }
+                Mutation::PutHotlineMessage(message) => {
+                    if messages.insert(message.id.as_str(), message).is_none() {
+                        message_order.push(message.id.as_str());
+                    }
+                }
             }
         }
         for key in intent_order {
@@ -313,6 +358,7 @@ impl Batch {
             .into_iter()
             .map(|key| (key.0, answers[&key]))
             .collect();
+        out.hotline_messages = message_order.into_iter().map(|id| messages[id]).collect();
         out
     }
 }
@@ -328,4 +374,5 @@ pub(crate) struct Coalesced<'a> {
     pub audit: Vec<&'a AuditRecord>,
     pub agreements: Vec<&'a AgreementRecord>,
     pub answers: Vec<(i64, &'a AgreementAnswer)>,
+    pub hotline_messages: Vec<&'a HotlineMessageRecord>,
 }

@@ -5,8 +5,8 @@
 
 use deconflict_store::{
     AgreementAnswer, AgreementRecord, AgreementStatus, AlertRecord, AuditRecord, Batch,
-    ConflictRecord, EventRecord, IntentRecord, IntentState, Mutation, PartyRecord, Role, Store,
-    TrackSampleRecord,
+    ConflictRecord, EventRecord, HotlineMessageRecord, IntentRecord, IntentState, Mutation,
+    PartyRecord, Role, Store, TrackSampleRecord,
 };
 use serde_json::json;
 
@@ -45,6 +45,30 @@ fn conflict(id: &str, a: &str, b: &str) -> ConflictRecord {
         acked_a_ms: None,
         acked_b_ms: None,
         details: json!({"overlaps": []}),
+    }
+}
+
+fn message(
+    id: &str,
+    thread: &str,
+    from: Option<&str>,
+    to: &str,
+    sent_ms: i64,
+) -> HotlineMessageRecord {
+    HotlineMessageRecord {
+        id: id.into(),
+        thread: thread.into(),
+        from_party: from.map(str::to_owned),
+        to_party: to.into(),
+        text: format!("{id}: call on 243.0 MHz, «ёж» ✈"),
+        about: Some(json!({"conflict": "cf_1"})),
+        reply_to: None,
+        sent_ms,
+        answer_within_s: 300.5,
+        answer_by_ms: sent_ms + 300_500,
+        acked_ms: None,
+        acked_by: None,
+        escalated_ms: None,
     }
 }
 
@@ -407,6 +431,101 @@ async fn an_empty_batch_writes_nothing(store: &dyn Store) {
     assert_eq!(store.intent_count().await.unwrap(), 0);
 }
 
+fn ids(messages: &[HotlineMessageRecord]) -> Vec<&str> {
+    messages.iter().map(|m| m.id.as_str()).collect()
+}
+
+async fn hotline_messages_are_listed_for_either_end_and_observers_oldest_first(store: &dyn Store) {
+    let mut reply = message("m3", "t1", Some("b"), "a", 300);
+    reply.reply_to = Some("m1".into());
+    reply.about = None;
+    store
+        .apply(&batch(vec![
+            Mutation::PutHotlineMessage(reply.clone()),
+            Mutation::PutHotlineMessage(message("m1", "t1", Some("a"), "b", 100)),
+            Mutation::PutHotlineMessage(message("m2", "t2", None, "c", 200)),
+            Mutation::PutHotlineMessage(message("m0", "t2", None, "a", 200)),
+        ]))
+        .await
+        .unwrap();
+    assert_eq!(store.hotline_message("m3").await.unwrap(), Some(reply));
+    assert_eq!(
+        store.hotline_message("m2").await.unwrap(),
+        Some(message("m2", "t2", None, "c", 200)),
+        "a message from the service keeps its null sender"
+    );
+    assert_eq!(store.hotline_message("nothing").await.unwrap(), None);
+    let of_a = store.hotline_messages_of("a", None).await.unwrap();
+    assert_eq!(ids(&of_a), ["m1", "m0", "m3"]);
+    let of_a_in_t1 = store.hotline_messages_of("a", Some("t1")).await.unwrap();
+    assert_eq!(ids(&of_a_in_t1), ["m1", "m3"]);
+    assert_eq!(
+        ids(&store.hotline_messages_of("c", None).await.unwrap()),
+        ["m2"]
+    );
+    assert!(store
+        .hotline_messages_of("d", None)
+        .await
+        .unwrap()
+        .is_empty());
+    let all = store.hotline_messages_all(None).await.unwrap();
+    assert_eq!(ids(&all), ["m1", "m0", "m2", "m3"], "by time, then id");
+    let t2 = store.hotline_messages_all(Some("t2")).await.unwrap();
+    assert_eq!(ids(&t2), ["m0", "m2"]);
+}
+
+async fn acknowledgement_and_escalation_update_a_message_and_leave_the_unanswered(
+    store: &dyn Store,
+) {
+    let first = message("m1", "t", Some("a"), "b", 100);
+    let second = message("m2", "t", Some("b"), "a", 50);
+    let third = message("m3", "t", None, "a", 70);
+    let mut acked = first.clone();
+    acked.acked_ms = Some(150);
+    acked.acked_by = Some("b".into());
+    store
+        .apply(&batch(vec![
+            Mutation::PutHotlineMessage(first.clone()),
+            Mutation::PutHotlineMessage(second.clone()),
+            Mutation::PutHotlineMessage(third.clone()),
+            Mutation::PutHotlineMessage(acked.clone()),
+        ]))
+        .await
+        .unwrap();
+    assert_eq!(store.hotline_message("m1").await.unwrap(), Some(acked));
+    assert_eq!(
+        ids(&store.unanswered_hotline_messages().await.unwrap()),
+        ["m2", "m3"],
+        "by deadline"
+    );
+    let mut escalated = second.clone();
+    escalated.escalated_ms = Some(400_000);
+    store
+        .apply(&batch(vec![Mutation::PutHotlineMessage(escalated.clone())]))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.hotline_message("m2").await.unwrap(),
+        Some(escalated.clone())
+    );
+    assert_eq!(
+        ids(&store.unanswered_hotline_messages().await.unwrap()),
+        ["m3"]
+    );
+    let mut changed_words = escalated.clone();
+    changed_words.text = "rewritten".into();
+    changed_words.acked_ms = Some(500_000);
+    changed_words.acked_by = Some("a".into());
+    store
+        .apply(&batch(vec![Mutation::PutHotlineMessage(changed_words)]))
+        .await
+        .unwrap();
+    let stored = store.hotline_message("m2").await.unwrap().unwrap();
+    assert_eq!(stored.text, second.text, "a message's words never change");
+    assert_eq!(stored.acked_ms, Some(500_000));
+    assert_eq!(stored.escalated_ms, Some(400_000));
+}
+
 fn alert(id: &str, a: &str, b: &str, raised_ms: i64) -> AlertRecord {
     AlertRecord {
         id: id.into(),
@@ -572,6 +691,8 @@ backend_suite!(
     agreements_keep_every_version_with_its_answers,
     the_server_key_seed_is_stored_once,
     an_empty_batch_writes_nothing,
+    hotline_messages_are_listed_for_either_end_and_observers_oldest_first,
+    acknowledgement_and_escalation_update_a_message_and_leave_the_unanswered,
     alerts_are_upserted_listed_per_party_and_active_until_cleared,
     track_samples_are_kept_once_per_time_read_in_order_and_pruned,
 );

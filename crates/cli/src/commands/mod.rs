@@ -2,6 +2,7 @@
 
 pub mod audit;
 pub mod bench;
+pub mod bench_live;
 pub mod bench_strategic;
 pub mod bench_strategic_http;
 pub mod bench_tactical;

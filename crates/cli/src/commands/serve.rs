@@ -83,6 +83,9 @@ pub struct LiveArgs {
     /// Track history keeps one point per aircraft per this many seconds (0: every report).
     #[arg(long, default_value_t = 5.0, value_name = "S")]
     pub sample_interval_s: f64,
+    /// An alert clears after its pair has been predicted clear for this long (s).
+    #[arg(long, default_value_t = 10.0, value_name = "S")]
+    pub alert_clear_after_s: f64,
     /// Append every track report received to this file, in the tracks CSV of `detect`.
     #[arg(long, value_name = "FILE")]
     pub record: Option<PathBuf>,
@@ -120,13 +123,20 @@ impl LiveArgs {
                 self.sample_interval_s
             );
         }
+        let defaults = deconflict_core::tactical::AlertSettings::default();
+        let alerts = deconflict_core::tactical::AlertSettings::new(
+            self.alert_clear_after_s,
+            defaults.update_time_s(),
+            defaults.update_distance_m(),
+        )
+        .map_err(|error| anyhow::anyhow!("--alert-clear-after-s: {error}"))?;
         Ok(deconflict_server::live::LiveConfig {
             cycle: std::time::Duration::from_millis(self.cycle_ms),
             min_gap: std::time::Duration::from_millis(self.min_gap_ms),
             track_expiry_s: self.track_expiry_s,
             sample_interval_s: self.sample_interval_s,
             record: self.record.clone(),
-            ..Default::default()
+            alerts,
         })
     }
 }

@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 use tower::ServiceExt;
 
 use deconflict_server::auth::token_sha256;
-use deconflict_server::{app, start, Clock, RateLimit, ServerConfig};
+use deconflict_server::{app, start, AppState, Clock, RateLimit, ServerConfig};
 use deconflict_store::{PartyRecord, Role, Store};
 
 /// A clock the test moves by hand.
@@ -53,7 +53,11 @@ pub fn token(party: &str) -> String {
 pub struct TestApp {
     pub router: Router,
     pub store: Arc<dyn Store>,
+    /// The service's clock; tests move it with [`TestClock::advance_ms`].
     pub clock: Arc<TestClock>,
+    /// The service's state: its `shutdown` stops the background tasks.
+    pub state: AppState,
+    writer: tokio::task::JoinHandle<()>,
     _dir: tempfile::TempDir,
 }
 
@@ -106,11 +110,13 @@ pub async fn test_app_with(config: ServerConfig) -> TestApp {
     }
     let clock = Arc::new(TestClock(AtomicI64::new(1_445_335_200_000)));
     let (state, engine) = start(store.clone(), clock.clone(), config).await.unwrap();
-    tokio::spawn(engine.run());
+    let writer = tokio::spawn(engine.run());
     TestApp {
-        router: app(state),
+        router: app(state.clone()),
         store,
         clock,
+        state,
+        writer,
         _dir: dir,
     }
 }
@@ -124,6 +130,40 @@ pub fn limited(per_s: u32, burst: u32) -> ServerConfig {
 }
 
 impl TestApp {
+    /// Stops this service as a shutdown would (background tasks end, then the writer once
+    /// every handle is gone) and starts a new one on the same store and clock.
+    pub async fn restart(self) -> TestApp {
+        let TestApp {
+            router,
+            store,
+            clock,
+            state,
+            writer,
+            _dir,
+        } = self;
+        state.shutdown.cancel();
+        drop(router);
+        drop(state);
+        tokio::time::timeout(std::time::Duration::from_secs(10), writer)
+            .await
+            .expect("the writer stops within 10 s of shutdown")
+            .unwrap();
+        let config = ServerConfig {
+            rng_seed: Some(43),
+            ..ServerConfig::default()
+        };
+        let (state, engine) = start(store.clone(), clock.clone(), config).await.unwrap();
+        let writer = tokio::spawn(engine.run());
+        TestApp {
+            router: app(state.clone()),
+            store,
+            clock,
+            state,
+            writer,
+            _dir,
+        }
+    }
+
     pub async fn raw(&self, request: Request<Body>) -> Answer {
         let response = self.router.clone().oneshot(request).await.unwrap();
         let status = response.status();
