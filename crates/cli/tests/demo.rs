@@ -16,7 +16,7 @@ use serve_support::{call_with, json, BIN};
 
 /// Real seconds the demo runs; at 20× the encounter (5 min of scenario time in) comes
 /// after about 15 s.
-const DEMO_DURATION_S: u64 = 40;
+const DEMO_DURATION_S: u64 = 30;
 
 /// What the demo printed: its address and each console's token.
 struct Started {

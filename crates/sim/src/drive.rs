@@ -158,13 +158,15 @@ impl Default for ScenarioPlanOptions {
 }
 
 /// The actions of a generated scenario: each sortie's intent filed `intent_lead_s` before
-/// its planned take-off, activated at take-off and ended one track step after landing;
+/// its planned take-off, activated at take-off and ended one track step after landing
+/// (when that is inside the span; a sortie still flying at the span's end stays activated);
 /// each party's track states, one batch per party per track step. Sorties already
 /// airborne at the span's start (or whose filing time is before it) are filed at the
 /// start. Actions are in time order.
 pub fn plan_scenario(generated: &Generated, options: &ScenarioPlanOptions) -> Vec<TimedAction> {
     let span_start_ms = generated.start_unix_s * 1000;
     let step_ms = generated.track_step_s as i64 * 1000;
+    let span_end_ms = span_start_ms + generated.duration_s as i64 * 1000;
     let mut actions = Vec::new();
     let intents: BTreeMap<&str, &crate::generate::Intent> = generated
         .intents
@@ -195,13 +197,17 @@ pub fn plan_scenario(generated: &Generated, options: &ScenarioPlanOptions) -> Ve
                 intent_id: intent.id.clone(),
             },
         });
-        actions.push(TimedAction {
-            at_ms: end_ms,
-            party: flight.party.clone(),
-            action: Action::End {
-                intent_id: intent.id.clone(),
-            },
-        });
+        // A sortie still flying when the span ends keeps its intent activated: the drive
+        // stops with the span rather than waiting hours for the landing.
+        if end_ms <= span_end_ms {
+            actions.push(TimedAction {
+                at_ms: end_ms,
+                party: flight.party.clone(),
+                action: Action::End {
+                    intent_id: intent.id.clone(),
+                },
+            });
+        }
     }
     // One batch per party per time: group every flight's states by (time, party).
     let mut batches: BTreeMap<(i64, &str), Vec<StateVector>> = BTreeMap::new();
@@ -806,6 +812,45 @@ mod tests {
                 (12_000, "red", 1)
             ]
         );
+    }
+
+    #[test]
+    fn a_scenario_is_played_plans_first_in_time_order_and_within_its_span() {
+        let scenario = crate::Scenario::from_toml(crate::builtin("syria-2015").unwrap()).unwrap();
+        let options = crate::GenerateOptions {
+            duration_s: Some(900),
+            ..crate::GenerateOptions::with_seed(7)
+        };
+        let generated = crate::generate(&scenario, &options, &|_| {}).unwrap();
+        let actions = plan_scenario(&generated, &ScenarioPlanOptions::default());
+        let span_start_ms = generated.start_unix_s * 1000;
+        let span_end_ms = span_start_ms + 900_000;
+        assert!(actions.windows(2).all(|w| w[0].at_ms <= w[1].at_ms));
+        let mut filed = std::collections::BTreeSet::new();
+        let mut batches = std::collections::BTreeSet::new();
+        for timed in &actions {
+            assert!(timed.at_ms >= span_start_ms && timed.at_ms <= span_end_ms);
+            match &timed.action {
+                Action::File { intent_id, .. } => assert!(filed.insert(intent_id.clone())),
+                Action::Activate { intent_id } | Action::End { intent_id } => {
+                    assert!(filed.contains(intent_id), "{intent_id} moved before filing")
+                }
+                Action::Tracks { states } => {
+                    assert!(states.iter().all(|s| s.time_ms == timed.at_ms));
+                    assert!(batches.insert((timed.at_ms, timed.party.clone())));
+                }
+            }
+        }
+        assert_eq!(filed.len(), generated.intents.len());
+        let states: usize = generated.flights.iter().map(|f| f.track.len()).sum();
+        let sent: usize = actions
+            .iter()
+            .map(|a| match &a.action {
+                Action::Tracks { states } => states.len(),
+                _ => 0,
+            })
+            .sum();
+        assert_eq!(sent, states);
     }
 
     #[test]
