@@ -142,9 +142,20 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let parties = demo_parties(&scenario);
 
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
-    runtime.block_on(run_demo(
-        args, scenario, generated, data_dir, terms, parties,
-    ))
+    let made_temp_dir = args.data.is_none();
+    let outcome = runtime.block_on(run_demo(
+        args,
+        scenario,
+        generated,
+        data_dir.clone(),
+        terms,
+        parties,
+    ));
+    if outcome.is_err() && made_temp_dir {
+        // Only an empty directory goes: a store that was made stays to be looked at.
+        let _ = std::fs::remove_dir(&data_dir);
+    }
+    outcome
 }
 
 /// The earliest on-station time of the scenario's fixed-time sorties.
@@ -284,6 +295,11 @@ async fn run_demo(
     terms: Terms,
     parties: Vec<DemoParty>,
 ) -> anyhow::Result<ExitCode> {
+    // Listening first: a busy port is the likeliest failure, and says so before any store
+    // is made.
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
     let path = data_dir.join(SQLITE_FILE_NAME);
     let store: Arc<dyn deconflict_store::Store> = Arc::new(
         deconflict_store::open_sqlite(&path)
@@ -303,9 +319,6 @@ async fn run_demo(
             .await
             .with_context(|| format!("cannot add the party {}", party.id))?;
     }
-    let listener = tokio::net::TcpListener::bind(args.listen)
-        .await
-        .with_context(|| format!("cannot listen on {}", args.listen))?;
     let address = listener.local_addr()?;
     let base_url = format!("http://{address}");
 
