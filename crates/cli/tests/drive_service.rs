@@ -191,19 +191,81 @@ fn a_recording_replayed_through_the_service_alerts_the_pairs_detect_finds() {
     );
     assert!(stdout.contains("no errors"), "{stdout}");
 
-    let blue_alerts = own_aircraft_by_alert(&stored_events(&server.base, &blue));
-    let red_alerts = own_aircraft_by_alert(&stored_events(&server.base, &red));
-    let alerted: BTreeSet<(String, String)> = blue_alerts
+    assert_eq!(alerted_pairs(&server.base, &blue, &red), expected);
+}
+
+/// The pairs alerted between two parties' aircraft: each party's `alert.raised` events
+/// give its own aircraft, joined by alert id (both sides see one alert under one id);
+/// each pair in ascending order, as `detect` writes them.
+fn alerted_pairs(base: &str, first: &str, second: &str) -> BTreeSet<(String, String)> {
+    let first_alerts = own_aircraft_by_alert(&stored_events(base, first));
+    let second_alerts = own_aircraft_by_alert(&stored_events(base, second));
+    assert_eq!(
+        first_alerts.len(),
+        second_alerts.len(),
+        "{first_alerts:?} {second_alerts:?}"
+    );
+    first_alerts
         .iter()
-        .map(|(alert, blue_id)| {
-            let red_id = red_alerts
+        .map(|(alert, a)| {
+            let b = second_alerts
                 .get(alert)
-                .unwrap_or_else(|| panic!("alert {alert} reached blue but not red"));
-            (blue_id.clone(), red_id.clone())
+                .unwrap_or_else(|| panic!("alert {alert} reached one side only"))
+                .clone();
+            if *a < b {
+                (a.clone(), b)
+            } else {
+                (b, a.clone())
+            }
         })
-        .collect();
-    assert_eq!(alerted, expected);
-    assert_eq!(red_alerts.len(), blue_alerts.len());
+        .collect()
+}
+
+#[test]
+fn recorded_sbs_lines_replayed_through_the_service_alert_the_pair_detect_finds() {
+    let dir = tempfile::tempdir().unwrap();
+    let examples = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/recorded");
+    let sbs = format!("{examples}/converging.sbs");
+    let party_map = format!("{examples}/parties.toml");
+    let csv = dir.path().join("converging.csv");
+    let converted = Command::new(BIN)
+        .args(["replay", &sbs, "--party-map", &party_map, "--out"])
+        .arg(&csv)
+        .output()
+        .unwrap();
+    assert!(converted.status.success());
+    let expected = detected_pairs(&csv);
+    assert_eq!(
+        expected,
+        BTreeSet::from([("EZY45".to_owned(), "RYR123".to_owned())])
+    );
+
+    let backend = Backend::sqlite();
+    let ryanair = party_add(&backend, "ryanair", "party");
+    let easyjet = party_add(&backend, "easyjet", "party");
+    let server = Server::start_with(
+        &backend,
+        &[
+            "--clock-start",
+            "2023-11-14T22:13:18Z",
+            "--clock-speed",
+            SPEED,
+        ],
+    );
+    let output = Command::new(BIN)
+        .args(["replay", &sbs, "--party-map", &party_map])
+        .args(["--url", &server.base, "--speed", SPEED])
+        .args(["--token", &format!("ryanair={ryanair}")])
+        .args(["--token", &format!("easyjet={easyjet}")])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "replay failed: {stdout}{stderr}");
+    // The recording's bad lines are counted, not fatal.
+    assert!(stderr.contains("5 skipped"), "{stderr}");
+    assert!(stdout.contains("no errors"), "{stdout}");
+    assert_eq!(alerted_pairs(&server.base, &ryanair, &easyjet), expected);
 }
 
 #[test]
