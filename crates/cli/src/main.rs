@@ -23,6 +23,8 @@ struct Cli {
 /// `commands/`.
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run the seed scenario live through the service, with a console per party.
+    Demo(commands::demo::Args),
     /// Offline strategic check: every conflict between the intents of a file.
     Check(commands::check::Args),
     /// Offline tactical check: every conflicting pair at every time step of a tracks file.
@@ -31,13 +33,14 @@ enum Command {
     Bench(commands::bench::Args),
     /// Verify exports of the audit log offline.
     Audit(commands::audit::Args),
-    /// Generate a scenario's intents and tracks into files.
+    /// Generate a scenario's intents and tracks into files, or drive a running service.
     Sim(commands::sim::Args),
     /// Run the deconfliction service over HTTP.
     Serve(commands::serve::Args),
     /// Add and list parties in the store.
     Party(commands::party::Args),
-    /// Convert recorded real traffic (OpenSky JSON, SBS-1 lines, tracks CSV) to a tracks CSV.
+    /// Convert recorded real traffic (OpenSky JSON, SBS-1 lines, tracks CSV) to a tracks
+    /// CSV, or stream it through a running service.
     Replay(commands::replay::Args),
 }
 
@@ -56,10 +59,11 @@ fn main() -> ExitCode {
     // default SIGPIPE action a closed reader ends them quietly, as it does any Unix tool,
     // where Rust's ignored SIGPIPE would make the next `println!` panic. The service keeps
     // SIGPIPE ignored, so that no write to a closed peer can end it.
-    if !matches!(cli.command, Command::Serve(_)) {
+    if !matches!(cli.command, Command::Serve(_) | Command::Demo(_)) {
         sigpipe::reset();
     }
     let outcome: anyhow::Result<ExitCode> = match cli.command {
+        Command::Demo(args) => commands::demo::run(args),
         Command::Check(args) => commands::check::run(args),
         Command::Detect(args) => commands::detect::run(args),
         Command::Bench(args) => commands::bench::run(args),

@@ -118,13 +118,17 @@ async fn observe(request: Request, next: Next) -> Response {
 pub struct Health {
     /// Always `"ok"` while the service answers.
     pub status: String,
+    /// The service's clock (RFC 3339 UTC, milliseconds): the wall clock, or scenario time
+    /// when the service runs a simulation on a scaled clock (`serve --clock-start`).
+    pub time: String,
 }
 
-/// Liveness; no authentication.
+/// Liveness and the service's clock; no authentication.
 #[utoipa::path(get, path = "/v1/health", tag = "service", responses((status = 200, body = Health)))]
-pub async fn health() -> Json<Health> {
+pub async fn health(State(state): State<AppState>) -> Json<Health> {
     Json(Health {
         status: "ok".into(),
+        time: rfc3339_ms(state.clock.now_ms()),
     })
 }
 

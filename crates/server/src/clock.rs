@@ -1,6 +1,7 @@
-//! The injected clock: the service reads time only through [`Clock`], so tests can pin it.
+//! The injected clock: the service reads time only through [`Clock`], so tests can pin it
+//! and a simulation can run the whole service in scenario time ([`ScaledClock`]).
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
@@ -20,6 +21,84 @@ impl Clock for SystemClock {
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default();
         i64::try_from(since_epoch.as_millis()).unwrap_or(i64::MAX)
+    }
+}
+
+/// The fastest a [`ScaledClock`] may run: a day of scenario time in under nine seconds.
+pub const CLOCK_SPEED_MAX: f64 = 10_000.0;
+
+/// A simulation's clock: it reads `start_ms` when created and then runs `speed` times as
+/// fast as real time. Everything the service derives from time (detection's prediction
+/// instant, track expiry, hotline deadlines, event times) then lives in scenario time, so
+/// a recorded or generated scenario can be run through the service at any pace.
+#[derive(Debug, Clone, Copy)]
+pub struct ScaledClock {
+    start_ms: i64,
+    speed: f64,
+    origin: Instant,
+}
+
+/// Why a scaled clock cannot be made.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ScaledClockError {
+    #[error("the clock speed {0} must be a number above 0 and at most {CLOCK_SPEED_MAX} (CLOCK_SPEED_MAX)")]
+    Speed(f64),
+}
+
+impl ScaledClock {
+    /// A clock reading `start_ms` (Unix milliseconds) now and running `speed` times as
+    /// fast as real time.
+    pub fn new(start_ms: i64, speed: f64) -> Result<Self, ScaledClockError> {
+        Self::starting_at(start_ms, speed, Instant::now())
+    }
+
+    /// A clock that read `start_ms` at the real instant `origin`.
+    pub fn starting_at(
+        start_ms: i64,
+        speed: f64,
+        origin: Instant,
+    ) -> Result<Self, ScaledClockError> {
+        if !(speed.is_finite() && speed > 0.0 && speed <= CLOCK_SPEED_MAX) {
+            return Err(ScaledClockError::Speed(speed));
+        }
+        Ok(ScaledClock {
+            start_ms,
+            speed,
+            origin,
+        })
+    }
+
+    pub fn speed(&self) -> f64 {
+        self.speed
+    }
+
+    pub fn start_ms(&self) -> i64 {
+        self.start_ms
+    }
+
+    /// The real instant at which the clock read its start.
+    pub fn origin(&self) -> Instant {
+        self.origin
+    }
+
+    /// The reading after `real_elapsed` of real time since the start.
+    pub fn reading_after(&self, real_elapsed: Duration) -> i64 {
+        let scaled_ms = (real_elapsed.as_secs_f64() * 1000.0 * self.speed).floor();
+        // A year of real time at the greatest speed is about 3e14 ms: far inside i64.
+        self.start_ms.saturating_add(scaled_ms as i64)
+    }
+
+    /// How much real time remains until the clock reads `unix_ms` (zero if it has).
+    pub fn real_time_until(&self, unix_ms: i64) -> Duration {
+        let scaled_ms = unix_ms.saturating_sub(self.start_ms) as f64;
+        let target = Duration::from_secs_f64((scaled_ms / self.speed / 1000.0).max(0.0));
+        target.saturating_sub(self.origin.elapsed())
+    }
+}
+
+impl Clock for ScaledClock {
+    fn now_ms(&self) -> i64 {
+        self.reading_after(self.origin.elapsed())
     }
 }
 
@@ -64,6 +143,45 @@ pub fn rfc3339_s(unix_s: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_scaled_clock_runs_speed_times_as_fast_from_its_start() {
+        let clock = ScaledClock::new(1_446_541_200_000, 10.0).unwrap();
+        assert_eq!(clock.reading_after(Duration::ZERO), 1_446_541_200_000);
+        assert_eq!(
+            clock.reading_after(Duration::from_millis(1500)),
+            1_446_541_215_000
+        );
+        let slow = ScaledClock::new(0, 0.5).unwrap();
+        assert_eq!(slow.reading_after(Duration::from_secs(10)), 5_000);
+    }
+
+    #[test]
+    fn a_scaled_clock_reads_its_start_at_first_and_never_goes_back() {
+        let clock = ScaledClock::new(1_000, 100.0).unwrap();
+        let first = clock.now_ms();
+        let second = clock.now_ms();
+        assert!(first >= 1_000 && second >= first);
+    }
+
+    #[test]
+    fn a_scaled_clock_says_how_long_until_a_reading() {
+        let origin = Instant::now();
+        let clock = ScaledClock::starting_at(0, 10.0, origin).unwrap();
+        let wait = clock.real_time_until(60_000);
+        assert!(wait <= Duration::from_secs(6) && wait > Duration::from_secs(5));
+        assert_eq!(clock.real_time_until(-5), Duration::ZERO);
+    }
+
+    #[test]
+    fn a_scaled_clock_refuses_speeds_that_are_not_positive_and_finite() {
+        for speed in [0.0, -1.0, f64::NAN, f64::INFINITY, CLOCK_SPEED_MAX * 2.0] {
+            assert!(
+                matches!(ScaledClock::new(0, speed), Err(ScaledClockError::Speed(_))),
+                "{speed}"
+            );
+        }
+    }
 
     #[test]
     fn milliseconds_format_as_rfc3339_utc() {

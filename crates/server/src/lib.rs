@@ -38,7 +38,7 @@ use tokio_util::sync::CancellationToken;
 use deconflict_audit::AuditSigner;
 use deconflict_store::Store;
 
-pub use clock::{Clock, SystemClock};
+pub use clock::{Clock, ScaledClock, ScaledClockError, SystemClock, CLOCK_SPEED_MAX};
 pub use engine::{Engine, EngineError, EngineHandle, NewAudit, NewEvent, WeakEngineHandle};
 pub use error::ApiError;
 pub use limits::RateLimit;

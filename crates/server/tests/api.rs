@@ -34,11 +34,19 @@ fn assert_problem(answer: &common::Answer, status: StatusCode) {
 }
 
 #[tokio::test]
-async fn health_answers_ok_without_a_token() {
+async fn health_answers_ok_and_the_service_clock_without_a_token() {
     let app = test_app().await;
     let answer = app.call(Method::GET, "/v1/health", None, None).await;
     assert_eq!(answer.status, StatusCode::OK);
-    assert_eq!(answer.json(), json!({"status": "ok"}));
+    let health = answer.json();
+    assert_eq!(health["status"], "ok");
+    // The test clock moves a millisecond at every reading.
+    assert!(
+        health["time"]
+            .as_str()
+            .is_some_and(|time| time.starts_with("2015-10-20T10:00:00.")),
+        "{health}"
+    );
 }
 
 #[tokio::test]

@@ -7,6 +7,7 @@
 //! `output` writers turn the result into the contract's files. Nothing here reads the clock
 //! or an unseeded generator: the same scenario and seed give the same bytes.
 
+pub mod drive;
 pub mod flight;
 pub mod generate;
 pub mod geo;

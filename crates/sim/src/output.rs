@@ -62,7 +62,8 @@ fn altitude_json(value_m: f64) -> AltitudeJson {
     }
 }
 
-fn volume_json(volume: &PlannedVolume) -> Volume4DJson {
+/// A planned volume as the contract's Volume4D.
+pub fn volume_json(volume: &PlannedVolume) -> Volume4DJson {
     let (outline_polygon, outline_circle) = match &volume.footprint {
         Footprint::Polygon(vertices) => (
             Some(PolygonJson {

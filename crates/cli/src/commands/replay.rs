@@ -1,7 +1,8 @@
 //! `deconflict replay SOURCE --out tracks.csv`: recorded real traffic (OpenSky-style JSON
 //! records, SBS-1 BaseStation lines from a file or a `tcp://HOST:PORT` feed, or the
 //! contract's tracks CSV) converted into the contract's tracks CSV, so that `deconflict
-//! detect` runs on it.
+//! detect` runs on it; or, with `--url`, streamed through a running service as each party
+//! (`deconflict_sim::drive`), at the times recorded.
 
 use std::fs::File;
 use std::io::{BufWriter, IsTerminal as _, Read, Write as _};
@@ -11,11 +12,14 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context as _};
 use clap::ValueEnum;
+use deconflict_sim::drive::plan_recorded;
 use deconflict_sim::replay::{
     decompressed, resampled, track_rows, write_tracks_csv, CsvReader, Format, Observation,
     OpenSkyReader, PartyMap, PartyRule, SbsReader, StateSource, VELOCITY_AGE_MAX_S,
 };
 use indicatif::{ProgressBar, ProgressStyle};
+
+use super::drive::{check_span, connect, play, ServiceArgs};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum PartyBy {
@@ -48,6 +52,17 @@ pub enum FormatArg {
 /// summary (records read, states produced, skips by reason, the first few by line or
 /// record) goes to standard error. Exits 0, or 2 when the input is unusable or gives no
 /// state at all.
+///
+/// With --url instead of --out, the states are streamed through a running service as each
+/// party (--token PARTY=TOKEN; states of parties without a token are counted and skipped),
+/// one batch per party per --step-s (1 s when 0), each sent when the service's clock
+/// reaches the time of its latest report. Times are kept as recorded, so the service must
+/// run in recorded time: start it with
+///   deconflict serve --clock-start FIRST_TIME --clock-speed X
+/// (FIRST_TIME at or a little before the recording's first report, whole seconds; the
+/// replay prints it when the service's clock is past the recording) and replay with the
+/// same --speed X. Exits 1 when the service answered any request with an error (each
+/// counted and summarised), 0 otherwise.
 #[derive(Debug, clap::Args)]
 #[command(verbatim_doc_comment)]
 pub struct Args {
@@ -75,8 +90,10 @@ pub struct Args {
     #[arg(long, value_name = "N")]
     pub max_states: Option<u64>,
     /// The tracks CSV to write.
-    #[arg(long, value_name = "FILE")]
-    pub out: PathBuf,
+    #[arg(long, value_name = "FILE", required_unless_present = "url")]
+    pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub service: ServiceArgs,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -182,13 +199,22 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     let rows = track_rows(observations, &rule);
     let aircraft: std::collections::BTreeSet<&str> = rows.iter().map(|r| r.id.as_str()).collect();
+    let aircraft_count = aircraft.len();
+    let Some(out_path) = &args.out else {
+        let url = args
+            .service
+            .url
+            .as_deref()
+            .context("give --out FILE or --url URL")?;
+        return drive(&args, url, rows);
+    };
 
     let file =
-        File::create(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
+        File::create(out_path).with_context(|| format!("cannot create {}", out_path.display()))?;
     let mut out = BufWriter::new(file);
     write_tracks_csv(&mut out, &rows)
         .and_then(|()| out.flush())
-        .with_context(|| format!("cannot write {}", args.out.display()))?;
+        .with_context(|| format!("cannot write {}", out_path.display()))?;
     let grid = if args.step_s > 0.0 {
         format!(" on a {} s grid", args.step_s)
     } else {
@@ -197,11 +223,73 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     eprintln!(
         "{} recorded states of {} aircraft: {} rows{grid} written to {}",
         recorded,
-        aircraft.len(),
+        aircraft_count,
         rows.len(),
-        args.out.display()
+        out_path.display()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// Streams the rows through the service as their parties, at the recorded times.
+fn drive(
+    args: &Args,
+    url: &str,
+    rows: Vec<deconflict_wire::tracks::TrackRow>,
+) -> anyhow::Result<ExitCode> {
+    let connected = connect(&args.service, url)?;
+    let first_s = rows.first().map_or(0.0, |row| row.time_s);
+    let last_s = rows.last().map_or(0.0, |row| row.time_s);
+    let batch_ms = if args.step_s > 0.0 {
+        (args.step_s * 1000.0).round() as i64
+    } else {
+        1000
+    };
+    let (actions, without_party) = plan_recorded(rows, batch_ms);
+    if without_party > 0 {
+        eprintln!(
+            "{}: {without_party} states have no party and are skipped",
+            args.source
+        );
+    }
+    let parties = connected.driver.parties();
+    let untokened: std::collections::BTreeSet<&str> = actions
+        .iter()
+        .map(|action| action.party.as_str())
+        .filter(|party| !parties.contains(*party))
+        .collect();
+    if !untokened.is_empty() {
+        let names: Vec<&str> = untokened.iter().copied().take(10).collect();
+        eprintln!(
+            "{}: no --token for {} parties ({}{}); their states are skipped",
+            args.source,
+            untokened.len(),
+            names.join(", "),
+            if untokened.len() > names.len() {
+                ", …"
+            } else {
+                ""
+            }
+        );
+    }
+    let first_ms = (first_s * 1000.0).floor() as i64;
+    check_span(
+        &connected.pace,
+        first_ms,
+        (last_s * 1000.0).ceil() as i64,
+        "the recording",
+        &format!(
+            "start the service with --clock-start {} --clock-speed {}",
+            deconflict_sim::output::rfc3339(first_ms.div_euclid(1000)),
+            args.service.speed
+        ),
+    )?;
+    let report = play(&connected, &actions)?;
+    println!("{url}: {report}");
+    Ok(if report.errors.by_kind.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 fn party_rule(args: &Args, format: Format) -> anyhow::Result<PartyRule> {

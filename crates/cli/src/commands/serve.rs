@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 
-use deconflict_server::{RateLimit, ServerConfig, SystemClock, Terms};
+use deconflict_server::{Clock, RateLimit, ScaledClock, ServerConfig, SystemClock, Terms};
 use deconflict_store::Store;
 
 /// The file of the embedded store inside the data directory.
@@ -159,6 +159,17 @@ pub struct Args {
     /// Requests a party may send at once before the rate applies.
     #[arg(long, default_value_t = RateLimit::default().burst)]
     pub rate_limit_burst: u32,
+    /// Simulation mode: run the service in scenario time, its clock reading TIME (RFC 3339,
+    /// e.g. 2015-11-03T09:00:00Z) at start and running --clock-speed times as fast as real
+    /// time. Detection, track expiry, hotline deadlines and every time the service writes
+    /// then follow that clock; `deconflict sim --url` and `deconflict replay --url` drive
+    /// such a service. Default: the system clock.
+    #[arg(long, value_name = "TIME")]
+    pub clock_start: Option<String>,
+    /// How many times as fast as real time the simulation clock runs (needs
+    /// --clock-start).
+    #[arg(long, value_name = "X", requires = "clock_start")]
+    pub clock_speed: Option<f64>,
     #[command(flatten)]
     pub live: LiveArgs,
     /// Log format on stderr: text or json. The level comes from DECONFLICT_LOG (default
@@ -209,8 +220,21 @@ async fn shutdown_signal() {
     }
 }
 
+/// The clock the service runs on: the system clock, or a scaled simulation clock.
+pub fn clock_of(start: Option<&str>, speed: Option<f64>) -> anyhow::Result<Arc<dyn Clock>> {
+    let Some(start) = start else {
+        return Ok(Arc::new(SystemClock));
+    };
+    let start_ms = deconflict_server::clock::parse_rfc3339_ms(start)
+        .map_err(|error| anyhow::anyhow!("--clock-start: {error}"))?;
+    let clock = ScaledClock::new(start_ms, speed.unwrap_or(1.0))
+        .map_err(|error| anyhow::anyhow!("--clock-speed: {error}"))?;
+    Ok(Arc::new(clock))
+}
+
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     init_logging(&args.log_format);
+    let clock = clock_of(args.clock_start.as_deref(), args.clock_speed)?;
     let initial_terms = match &args.agreement {
         Some(path) => read_terms(path)?,
         None => Terms::default(),
@@ -235,15 +259,15 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("cannot listen on {}", args.listen))?;
         // Tests and scripts read this line to learn the port when they pass port 0.
         eprintln!("deconflict: listening on http://{}", listener.local_addr()?);
-        deconflict_server::serve(
-            listener,
-            store,
-            Arc::new(SystemClock),
-            config,
-            shutdown_signal(),
-        )
-        .await
-        .context("the service failed")?;
+        if let Some(start) = &args.clock_start {
+            eprintln!(
+                "deconflict: simulation clock from {start} at {} × real time",
+                args.clock_speed.unwrap_or(1.0)
+            );
+        }
+        deconflict_server::serve(listener, store, clock, config, shutdown_signal())
+            .await
+            .context("the service failed")?;
         Ok(ExitCode::SUCCESS)
     })
 }

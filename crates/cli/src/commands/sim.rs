@@ -1,6 +1,10 @@
-//! `deconflict sim SCENARIO`: generate a scenario's traffic into files.
+//! `deconflict sim SCENARIO`: generate a scenario's traffic into files, or drive a running
+//! service with it.
 //!
-//! Writes, into `--out`, `intents.json` (the input format of `deconflict check`),
+//! With `--url`, acts as each party (`--token PARTY=TOKEN`): files each sortie's intent
+//! `--intent-lead-s` before its planned take-off, activates it at take-off, ends it after
+//! landing and streams each party's tracks, paced to the service's clock
+//! (`deconflict_sim::drive`). With `--out`, writes, into the directory, `intents.json` (the input format of `deconflict check`),
 //! `tracks.csv` (the contract's track CSV, `time` in Unix seconds), `scenario.geojson`
 //! (bases, areas, volumes and tracks to look at) and `manifest.json` (parties, agreement
 //! and one line per sortie). The same scenario and seed give byte-identical files.
@@ -12,10 +16,13 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context as _};
 use clap::Args as ClapArgs;
+use deconflict_sim::drive::{plan_scenario, ScenarioPlanOptions};
 use deconflict_sim::output::{write_geojson, write_intents_json, write_manifest, write_tracks_csv};
 use deconflict_sim::scenario::parse_time;
 use deconflict_sim::{builtin, generate, GenerateOptions, Progress, Scenario, BUILTIN_SCENARIOS};
 use indicatif::{ProgressBar, ProgressStyle};
+
+use super::drive::{check_span, connect, play, ServiceArgs};
 
 /// Generate a scenario's intents and tracks into files.
 #[derive(Debug, ClapArgs)]
@@ -40,8 +47,14 @@ pub struct Args {
     #[arg(long, value_name = "TIME")]
     start: Option<String>,
     /// The directory to write into (created if missing).
-    #[arg(long, value_name = "DIR")]
-    out: PathBuf,
+    #[arg(long, value_name = "DIR", required_unless_present = "url")]
+    out: Option<PathBuf>,
+    #[command(flatten)]
+    service: ServiceArgs,
+    /// With --url: file each sortie's intent this long (scenario seconds) before its
+    /// planned take-off.
+    #[arg(long, default_value_t = ScenarioPlanOptions::default().intent_lead_s, value_name = "S", requires = "url")]
+    intent_lead_s: i64,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -86,21 +99,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         bar.finish_and_clear();
     }
 
-    std::fs::create_dir_all(&args.out)
-        .with_context(|| format!("cannot create the output directory {}", args.out.display()))?;
-    write_file(&args.out.join("intents.json"), |out| {
-        write_intents_json(&scenario, &generated, out)
-    })?;
-    write_file(&args.out.join("tracks.csv"), |out| {
-        write_tracks_csv(&generated, out)
-    })?;
-    write_file(&args.out.join("scenario.geojson"), |out| {
-        write_geojson(&scenario, &generated, out)
-    })?;
-    write_file(&args.out.join("manifest.json"), |out| {
-        write_manifest(&scenario, &generated, out)
-    })?;
-
+    if let Some(dir) = &args.out {
+        write_files(&scenario, &generated, dir)?;
+    }
     let states: usize = generated.flights.iter().map(|f| f.track.len()).sum();
     let volumes: usize = generated.intents.iter().map(|i| i.volumes.len()).sum();
     println!(
@@ -114,9 +115,90 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         generated.intents.len(),
         volumes,
         states,
-        args.out.display()
+        args.out
+            .as_ref()
+            .map_or("the service".to_string(), |dir| dir.display().to_string())
     );
-    Ok(ExitCode::SUCCESS)
+    match &args.service.url {
+        Some(url) => drive(&args, url, &generated),
+        None => Ok(ExitCode::SUCCESS),
+    }
+}
+
+fn write_files(
+    scenario: &Scenario,
+    generated: &deconflict_sim::Generated,
+    dir: &Path,
+) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create the output directory {}", dir.display()))?;
+    write_file(&dir.join("intents.json"), |out| {
+        write_intents_json(scenario, generated, out)
+    })?;
+    write_file(&dir.join("tracks.csv"), |out| {
+        write_tracks_csv(generated, out)
+    })?;
+    write_file(&dir.join("scenario.geojson"), |out| {
+        write_geojson(scenario, generated, out)
+    })?;
+    write_file(&dir.join("manifest.json"), |out| {
+        write_manifest(scenario, generated, out)
+    })
+}
+
+/// Plays the generated scenario against the service as each party.
+fn drive(
+    args: &Args,
+    url: &str,
+    generated: &deconflict_sim::Generated,
+) -> anyhow::Result<ExitCode> {
+    if args.intent_lead_s < 0 {
+        bail!(
+            "--intent-lead-s {} must be zero or more",
+            args.intent_lead_s
+        );
+    }
+    let connected = connect(&args.service, url)?;
+    let tokens = connected.driver.parties();
+    let missing: std::collections::BTreeSet<&str> = generated
+        .flights
+        .iter()
+        .map(|flight| flight.party.as_str())
+        .filter(|party| !tokens.contains(*party))
+        .collect();
+    if !missing.is_empty() {
+        bail!(
+            "no --token for {}: give --token PARTY=TOKEN for every party that flies",
+            missing.into_iter().collect::<Vec<_>>().join(", ")
+        );
+    }
+    let start_ms = generated.start_unix_s * 1000;
+    let end_ms = start_ms + generated.duration_s as i64 * 1000;
+    check_span(
+        &connected.pace,
+        start_ms,
+        end_ms,
+        "the scenario",
+        &format!(
+            "start the service with --clock-start {} --clock-speed {}, or move the scenario \
+             with --start",
+            deconflict_sim::output::rfc3339(generated.start_unix_s),
+            args.service.speed
+        ),
+    )?;
+    let actions = plan_scenario(
+        generated,
+        &ScenarioPlanOptions {
+            intent_lead_s: args.intent_lead_s,
+        },
+    );
+    let report = play(&connected, &actions)?;
+    println!("{url}: {report}");
+    Ok(if report.errors.by_kind.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 /// The scenario's text and how to name it in messages: a file when the argument names
