@@ -790,6 +790,44 @@ struct Detection {
     tracker: AlertTracker<RandomAlertIds>,
     parties: HashMap<Arc<str>, u32>,
     rng: StdRng,
+    /// The previous cycle's alert changes, being committed while this cycle detects.
+    in_flight: Option<InFlight>,
+}
+
+/// Alert changes sent to the engine and not yet answered, with the tracker as it was
+/// before them (restored if they are not stored).
+struct InFlight {
+    answer: tokio::task::JoinHandle<Result<(), ApiError>>,
+    before: AlertTracker<RandomAlertIds>,
+    updates: Vec<AlertUpdate>,
+}
+
+/// Waits for the previous cycle's changes: on success they become the active alerts; if
+/// they were not stored, the tracker goes back to before them, so this cycle finds them
+/// again. `false` when the engine is gone (the service is stopping).
+async fn settle(state: &AppState, detection: &mut Detection) -> bool {
+    let Some(in_flight) = detection.in_flight.take() else {
+        return true;
+    };
+    let count = in_flight.updates.len();
+    match in_flight.answer.await {
+        Ok(Ok(())) => {
+            state.live.alerts.apply(&in_flight.updates);
+            tracing::debug!(count, "alert changes committed");
+            true
+        }
+        Ok(Err(ApiError::Unavailable)) if state.shutdown.is_cancelled() => false,
+        Ok(Err(error)) => {
+            tracing::error!(%error, count, "alert changes were not stored; retrying next cycle");
+            detection.tracker = in_flight.before;
+            true
+        }
+        Err(error) => {
+            tracing::error!(%error, count, "alert changes were lost with their task; retrying next cycle");
+            detection.tracker = in_flight.before;
+            true
+        }
+    }
 }
 
 /// Runs detection cycles until the service shuts down. Alerts left active by an earlier
@@ -807,6 +845,7 @@ pub async fn run_detection(state: AppState, seed: Option<u64>) {
         tracker: AlertTracker::new(live.config.alerts, ids),
         parties: HashMap::new(),
         rng,
+        in_flight: None,
     };
     settle_stale_alerts(&state).await;
     let mut last_run = tokio::time::Instant::now();
@@ -829,6 +868,7 @@ pub async fn run_detection(state: AppState, seed: Option<u64>) {
         }
         flush_samples(&state);
     }
+    settle(&state, &mut detection).await;
     flush_samples(&state);
     tracing::info!("detection stopped");
 }
@@ -960,6 +1000,10 @@ async fn cycle(state: &AppState, detection: &mut Detection) -> bool {
         })
         .collect();
 
+    // The previous cycle's changes were committing while this one detected.
+    if !settle(state, detection).await {
+        return false;
+    }
     let before = detection.tracker.clone();
     let changes = match detection.tracker.cycle(now_ms as f64 / 1000.0, conflicts) {
         Ok(changes) => changes,
@@ -986,27 +1030,21 @@ async fn cycle(state: &AppState, detection: &mut Detection) -> bool {
             )
         })
         .collect();
-    let count = updates.len();
-    let committed = updates.clone();
-    match state
-        .engine
-        .call(|reply| Command::Alerts { updates, reply })
-        .await
-    {
-        Ok(()) => {
-            state.live.alerts.apply(&committed);
-            tracing::debug!(count, "alert changes committed");
-            true
-        }
-        Err(ApiError::Unavailable) if state.shutdown.is_cancelled() => false,
-        Err(error) => {
-            // Nothing was stored: forget this cycle's changes so the next cycle finds
-            // them again.
-            tracing::error!(%error, count, "alert changes were not stored; retrying next cycle");
-            detection.tracker = before;
-            true
-        }
-    }
+    let engine = state.engine.clone();
+    let sent = updates.clone();
+    detection.in_flight = Some(InFlight {
+        answer: tokio::spawn(async move {
+            engine
+                .call(|reply| Command::Alerts {
+                    updates: sent,
+                    reply,
+                })
+                .await
+        }),
+        before,
+        updates,
+    });
+    true
 }
 
 fn level_name(level: AlertLevel) -> &'static str {
