@@ -940,43 +940,58 @@ async fn cycle(state: &AppState, detection: &mut Detection) -> bool {
             }
         },
     };
-    // The aircraft judged this cycle, and their states brought to now.
-    let mut judged = Vec::with_capacity(aircraft.len());
-    let mut states = Vec::with_capacity(aircraft.len());
-    for plane in &aircraft {
-        let next = detection.parties.len() as u32;
-        let party = *detection.parties.entry(plane.party.clone()).or_insert(next);
-        let r = &plane.report;
-        let state = AircraftState::new(
-            PartyIndex(party),
-            r.lat,
-            r.lon,
-            r.alt_m,
-            r.vn_mps,
-            r.ve_mps,
-            r.vu_mps,
-        )
-        .and_then(|s| s.extrapolated((now_ms - r.time_ms) as f64 / 1000.0));
-        match state {
-            Ok(state) => {
-                judged.push(plane);
-                states.push(state);
-            }
-            // Reports are validated on the way in and extrapolation of a valid state
-            // stays valid, so this does not happen; leaving the aircraft out is logged.
-            Err(error) => {
-                tracing::error!(%error, party = %plane.party, id = %plane.id, "live aircraft skipped")
+    let parties: Vec<u32> = aircraft
+        .iter()
+        .map(|plane| {
+            let next = detection.parties.len() as u32;
+            *detection.parties.entry(plane.party.clone()).or_insert(next)
+        })
+        .collect();
+    let version = agreement.version;
+    // Bringing every aircraft to now and the detection itself run on the blocking pool,
+    // both spread over the cores (extrapolation is trigonometry for every aircraft).
+    let joined = tokio::task::spawn_blocking(move || {
+        use rayon::prelude::*;
+        let brought: Vec<Result<AircraftState, _>> = aircraft
+            .par_iter()
+            .zip(parties.par_iter())
+            .map(|(plane, &party)| {
+                let r = &plane.report;
+                AircraftState::new(
+                    PartyIndex(party),
+                    r.lat,
+                    r.lon,
+                    r.alt_m,
+                    r.vn_mps,
+                    r.ve_mps,
+                    r.vu_mps,
+                )
+                .and_then(|s| s.extrapolated((now_ms - r.time_ms) as f64 / 1000.0))
+            })
+            .collect();
+        // The aircraft judged this cycle (by position in `aircraft`) and their states.
+        let mut judged = Vec::with_capacity(aircraft.len());
+        let mut states = Vec::with_capacity(aircraft.len());
+        for (index, state) in brought.into_iter().enumerate() {
+            match state {
+                Ok(state) => {
+                    judged.push(index);
+                    states.push(state);
+                }
+                // Reports are validated on the way in and extrapolation of a valid state
+                // stays valid, so this does not happen; leaving the aircraft out is logged.
+                Err(error) => {
+                    let plane = &aircraft[index];
+                    tracing::error!(%error, party = %plane.party, id = %plane.id, "live aircraft skipped")
+                }
             }
         }
-    }
-    let version = agreement.version;
-    let joined = tokio::task::spawn_blocking(move || {
         let mut detector = detector;
         let pairs = detector.detect(&states);
-        (detector, states, pairs)
+        (detector, aircraft, judged, states, pairs)
     })
     .await;
-    let (detector, states, pairs) = match joined {
+    let (detector, aircraft, judged, states, pairs) = match joined {
         Ok(result) => result,
         Err(error) => {
             tracing::error!(%error, "a detection cycle failed");
@@ -986,7 +1001,7 @@ async fn cycle(state: &AppState, detection: &mut Detection) -> bool {
     detection.detector = Some((version, detector));
 
     let key_of = |index: u32| {
-        let plane = judged[index as usize];
+        let plane = &aircraft[judged[index as usize]];
         AircraftKey::new(&*plane.party, &*plane.id)
     };
     let mut position: HashMap<AircraftKey, usize> = HashMap::new();
