@@ -75,7 +75,7 @@ impl Default for LiveConfig {
     fn default() -> Self {
         LiveConfig {
             cycle: Duration::from_secs(1),
-            min_gap: Duration::from_millis(100),
+            min_gap: Duration::from_millis(20),
             track_expiry_s: 30.0,
             sample_interval_s: 5.0,
             record: None,

@@ -75,7 +75,7 @@ pub struct LiveArgs {
     pub cycle_ms: u64,
     /// Detection also runs when reports arrive, but no sooner than this after the
     /// previous run (ms); equal to --cycle-ms runs on the cycle only.
-    #[arg(long, default_value_t = 100, value_name = "MS")]
+    #[arg(long, default_value_t = 20, value_name = "MS")]
     pub min_gap_ms: u64,
     /// An aircraft leaves the live picture after this long without a report (s).
     #[arg(long, default_value_t = 30.0, value_name = "S")]
