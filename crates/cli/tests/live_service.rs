@@ -1,6 +1,7 @@
 //! End-to-end: the built `deconflict` binary taking live tracks from two parties over
 //! HTTP and alerting both on their event streams, on SQLite and on PostgreSQL.
 
+#[macro_use]
 mod serve_support;
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -165,19 +166,6 @@ fn converging_tracks_alert_both_parties_and_clear(backend: Backend) {
     let tracks = json(&tracks);
     assert_eq!(tracks.as_array().unwrap().len(), 1);
     assert_eq!(tracks[0]["id"], "F16-1");
-}
-
-macro_rules! on_both_backends {
-    ($($name:ident),+ $(,)?) => {
-        mod sqlite {
-            $(#[test] fn $name() { super::$name(super::Backend::sqlite()); })+
-        }
-        mod postgres {
-            $(#[test] fn $name() {
-                if let Some(backend) = super::Backend::postgres(stringify!($name)) { super::$name(backend); }
-            })+
-        }
-    };
 }
 
 on_both_backends!(converging_tracks_alert_both_parties_and_clear);

@@ -1,6 +1,7 @@
 //! End-to-end: the built `deconflict` binary serving real parties on a loopback port, on
 //! SQLite and on PostgreSQL.
 
+#[macro_use]
 mod serve_support;
 
 use std::process::Command;
@@ -122,19 +123,6 @@ fn a_terminated_server_keeps_its_data(backend: Backend) {
     let server = Server::start(&backend);
     let (status, body) = call("GET", &server.url("/v1/intents/c-1"), Some(&token), None);
     assert_eq!((status, json(&body)["version"].clone()), (200, 1.into()));
-}
-
-macro_rules! on_both_backends {
-    ($($name:ident),+ $(,)?) => {
-        mod sqlite {
-            $(#[test] fn $name() { super::$name(super::Backend::sqlite()); })+
-        }
-        mod postgres {
-            $(#[test] fn $name() {
-                if let Some(backend) = super::Backend::postgres(stringify!($name)) { super::$name(backend); }
-            })+
-        }
-    };
 }
 
 on_both_backends!(

@@ -497,16 +497,7 @@ fn start_recorder(
 
 /// The JSON of a report as the caller's own aircraft.
 pub fn report_json(report: &Report) -> Value {
-    json!({
-        "id": &*report.id,
-        "time": rfc3339_ms(report.time_ms),
-        "lat": report.lat,
-        "lon": report.lon,
-        "alt_m": report.alt_m,
-        "vn_mps": report.vn_mps,
-        "ve_mps": report.ve_mps,
-        "vu_mps": report.vu_mps,
-    })
+    with_fields(json!({"id": &*report.id}), state_json(report))
 }
 
 /// One history point as JSON (the same shape as a report).

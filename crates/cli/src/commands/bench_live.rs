@@ -148,28 +148,6 @@ impl Client {
     }
 }
 
-fn add_parties(base: &str, admin_token: &str, count: usize) -> anyhow::Result<Vec<String>> {
-    let run = format!(
-        "{:x}",
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_millis()
-    );
-    let agent = ureq::agent();
-    (0..count)
-        .map(|k| {
-            let answer: Value = agent
-                .post(&format!("{base}/v1/parties"))
-                .set("Authorization", &format!("Bearer {admin_token}"))
-                .send_json(json!({"id": format!("bench-live-{run}-{k}"), "name": format!("live benchmark party {k}")}))
-                .with_context(|| format!("cannot add a benchmark party at {base} (is the admin token right?)"))?
-                .into_json()?;
-            Ok(answer["token"].as_str().context("no token in the answer")?.to_owned())
-        })
-        .collect()
-}
-
 /// Reads one party's event stream, noting when each encounter aircraft's first
 /// `alert.raised` arrives.
 fn watch_alerts(
@@ -227,6 +205,14 @@ fn watch_alerts(
     }
 }
 
+/// Keeps the first few failures to show.
+fn keep_error(errors: &Mutex<Vec<String>>, error: String) {
+    let mut errors = errors.lock().unwrap_or_else(|p| p.into_inner());
+    if errors.len() < 5 {
+        errors.push(error);
+    }
+}
+
 /// Posts pre-serialised reports (each the text after its `"time"` member) as batches of
 /// one party, all stamped with the current time, over the client threads: the ingest
 /// phase spends its client time on sending, not on formatting numbers.
@@ -259,12 +245,7 @@ fn post_prepared_round(
                         Ok(count) => {
                             sent.fetch_add(count as u64, Ordering::Relaxed);
                         }
-                        Err(error) => {
-                            let mut errors = errors.lock().unwrap_or_else(|p| p.into_inner());
-                            if errors.len() < 5 {
-                                errors.push(error);
-                            }
-                        }
+                        Err(error) => keep_error(errors, error),
                     }
                 }
             });
@@ -318,12 +299,7 @@ fn post_round(
                     Ok(count) => {
                         sent.fetch_add(count as u64, Ordering::Relaxed);
                     }
-                    Err(error) => {
-                        let mut errors = errors.lock().unwrap_or_else(|p| p.into_inner());
-                        if errors.len() < 5 {
-                            errors.push(error);
-                        }
-                    }
+                    Err(error) => keep_error(errors, error),
                 }
             });
         }
@@ -349,7 +325,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         "bench live needs --admin-token (or DECONFLICT_ADMIN_TOKEN): it adds its parties",
     )?;
     let base = args.url.trim_end_matches('/').to_owned();
-    let tokens = add_parties(&base, admin_token, args.parties)?;
+    let tokens = super::bench::add_parties(
+        &base,
+        admin_token,
+        "bench-live",
+        &super::bench::run_name(),
+        args.parties,
+    )?;
     let clients: Vec<Client> = (0..args.clients)
         .map(|_| Client {
             base: base.clone(),

@@ -11,7 +11,7 @@
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use deconflict_core::geometry::Volume4D;
@@ -123,33 +123,8 @@ pub fn run(args: &Args, url: &str) -> anyhow::Result<ExitCode> {
     )?;
     anyhow::ensure!(args.clients >= 1, "--clients must be at least 1");
     let base = url.trim_end_matches('/');
-    let run = format!(
-        "{:x}",
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_millis()
-    );
-    let agent = ureq::agent();
-    let mut tokens = Vec::new();
-    for k in 0..PARTIES {
-        let answer: Value = agent
-            .post(&format!("{base}/v1/parties"))
-            .set("Authorization", &format!("Bearer {admin_token}"))
-            .send_json(
-                json!({"id": format!("bench-{run}-{k}"), "name": format!("benchmark party {k}")}),
-            )
-            .with_context(|| {
-                format!("cannot add a benchmark party at {base} (is the admin token right?)")
-            })?
-            .into_json()?;
-        tokens.push(
-            answer["token"]
-                .as_str()
-                .context("no token in the answer")?
-                .to_owned(),
-        );
-    }
+    let run = super::bench::run_name();
+    let tokens = super::bench::add_parties(base, admin_token, "bench", &run, PARTIES as usize)?;
 
     let mut rng = ChaCha8Rng::seed_from_u64(args.seed);
     let parties: Vec<usize> = (0..args.intents)

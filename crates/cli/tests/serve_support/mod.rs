@@ -4,6 +4,23 @@
 
 #![allow(dead_code)]
 
+/// Stamps out each named test function (taking a [`Backend`]) twice: once on SQLite and
+/// once on PostgreSQL (which skips, or fails under `CI=true`, when no server is set).
+/// Test files use it with `#[macro_use] mod serve_support;`.
+#[allow(unused_macros)]
+macro_rules! on_both_backends {
+    ($($name:ident),+ $(,)?) => {
+        mod sqlite {
+            $(#[test] fn $name() { super::$name(super::Backend::sqlite()); })+
+        }
+        mod postgres {
+            $(#[test] fn $name() {
+                if let Some(backend) = super::Backend::postgres(stringify!($name)) { super::$name(backend); }
+            })+
+        }
+    };
+}
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
