@@ -802,8 +802,8 @@ async fn settle(state: &AppState, detection: &mut Detection) -> bool {
     };
     let count = in_flight.updates.len();
     match in_flight.answer.await {
+        // Applied to the active alerts by the task itself, as soon as it was committed.
         Ok(Ok(())) => {
-            state.live.alerts.apply(&in_flight.updates);
             tracing::debug!(count, "alert changes committed");
             true
         }
@@ -1037,15 +1037,22 @@ async fn cycle(state: &AppState, detection: &mut Detection) -> bool {
         })
         .collect();
     let engine = state.engine.clone();
+    let live = state.live.clone();
     let sent = updates.clone();
     detection.in_flight = Some(InFlight {
         answer: tokio::spawn(async move {
-            engine
+            let committed = sent.clone();
+            let answer = engine
                 .call(|reply| Command::Alerts {
                     updates: sent,
                     reply,
                 })
-                .await
+                .await;
+            if answer.is_ok() {
+                // At once, so `GET /v1/alerts` agrees with the events just published.
+                live.alerts.apply(&committed);
+            }
+            answer
         }),
         before,
         updates,
