@@ -836,6 +836,75 @@ impl Engine {
     /// `wanted` (counterpart key → how they conflict, pairs oriented (key, counterpart)):
     /// resolves the others, opens the new ones, refreshes the kept ones. Returns the open
     /// conflicts of the intent afterwards.
+    /// The disclosed details (without references) of the conflicts `key`'s intent has
+    /// with each counterpart in `wanted`, computed on all cores at once: the overlap
+    /// regions are the costliest part of a write, and they depend on nothing the writer
+    /// decides. Each is oriented as its stored conflict is (this intent as `a` for a new
+    /// one).
+    fn details_in_parallel(
+        &self,
+        key: &IntentKey,
+        volumes: &[Volume4D],
+        existing: &[String],
+        wanted: &HashMap<IntentKey, IntentsConflict>,
+    ) -> HashMap<IntentKey, ConflictDetails> {
+        use rayon::prelude::*;
+        let mut key_is_a: HashMap<IntentKey, bool> = HashMap::new();
+        for conflict_id in existing {
+            if let Some(record) = self.state.open.get(conflict_id) {
+                let is_a = record.party_a == key.0 && record.intent_a == key.1;
+                let counterpart = if is_a {
+                    (record.party_b.clone(), record.intent_b.clone())
+                } else {
+                    (record.party_a.clone(), record.intent_a.clone())
+                };
+                key_is_a.insert(counterpart, is_a);
+            }
+        }
+        let jobs: Vec<(&IntentKey, bool, &IntentsConflict, &[Volume4D])> = wanted
+            .iter()
+            .filter_map(|(counterpart, conflict)| {
+                let theirs = self.state.index.get(&counterpart.0, &counterpart.1)?;
+                let is_a = key_is_a.get(counterpart).copied().unwrap_or(true);
+                Some((counterpart, is_a, conflict, theirs))
+            })
+            .collect();
+        let separation = self.state.separation;
+        let compute = |(counterpart, is_a, conflict, theirs): (
+            &IntentKey,
+            bool,
+            &IntentsConflict,
+            &[Volume4D],
+        )| {
+            let details = if is_a {
+                ConflictDetails::compute(
+                    volumes,
+                    theirs,
+                    conflict,
+                    &separation,
+                    String::new(),
+                    String::new(),
+                )
+            } else {
+                ConflictDetails::compute(
+                    theirs,
+                    volumes,
+                    &conflict.swapped(),
+                    &separation,
+                    String::new(),
+                    String::new(),
+                )
+            };
+            (counterpart.clone(), details)
+        };
+        // One conflict (the usual case) is not worth handing to another thread.
+        if jobs.len() < 2 {
+            jobs.into_iter().map(compute).collect()
+        } else {
+            jobs.into_par_iter().map(compute).collect()
+        }
+    }
+
     #[allow(clippy::too_many_arguments)]
     fn reconcile(
         &mut self,
@@ -853,6 +922,7 @@ impl Engine {
             .get(key)
             .map(|s| s.iter().cloned().collect())
             .unwrap_or_default();
+        let mut computed = self.details_in_parallel(key, volumes, &existing, &wanted);
         let mut result = Vec::new();
         for conflict_id in existing {
             let Some(record) = self.state.open.get(&conflict_id).cloned() else {
@@ -879,24 +949,28 @@ impl Engine {
                         Some(details) => (details.reference_a.clone(), details.reference_b.clone()),
                         None => (self.random_id("ref_"), self.random_id("ref_")),
                     };
-                    let details = if key_is_a {
-                        ConflictDetails::compute(
+                    let details = match computed.remove(&counterpart) {
+                        Some(mut details) => {
+                            details.reference_a = reference_a;
+                            details.reference_b = reference_b;
+                            details
+                        }
+                        None if key_is_a => ConflictDetails::compute(
                             volumes,
                             &their_volumes,
                             &conflict,
                             &self.state.separation,
                             reference_a,
                             reference_b,
-                        )
-                    } else {
-                        ConflictDetails::compute(
+                        ),
+                        None => ConflictDetails::compute(
                             &their_volumes,
                             volumes,
                             &conflict.swapped(),
                             &self.state.separation,
                             reference_a,
                             reference_b,
-                        )
+                        ),
                     };
                     let mut updated = record.clone();
                     if old.as_ref() != Some(&details) {
@@ -930,14 +1004,21 @@ impl Engine {
             };
             let reference_a = self.random_id("ref_");
             let reference_b = self.random_id("ref_");
-            let details = ConflictDetails::compute(
-                volumes,
-                &their_volumes,
-                &conflict,
-                &self.state.separation,
-                reference_a,
-                reference_b,
-            );
+            let details = match computed.remove(&counterpart) {
+                Some(mut details) => {
+                    details.reference_a = reference_a;
+                    details.reference_b = reference_b;
+                    details
+                }
+                None => ConflictDetails::compute(
+                    volumes,
+                    &their_volumes,
+                    &conflict,
+                    &self.state.separation,
+                    reference_a,
+                    reference_b,
+                ),
+            };
             let record = ConflictRecord {
                 id: self.random_id("cf_"),
                 party_a: key.0.clone(),
