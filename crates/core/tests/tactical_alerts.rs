@@ -291,3 +291,45 @@ fn the_changes_of_a_cycle_come_in_pair_order() {
     sorted.sort();
     assert_eq!(pairs, sorted);
 }
+
+#[test]
+fn with_an_update_interval_figures_are_reported_at_most_that_often_but_levels_at_once() {
+    let settings = AlertSettings::default()
+        .with_update_interval_s(2.0)
+        .unwrap();
+    assert_eq!(settings.update_interval_s(), 2.0);
+    assert!(AlertSettings::default()
+        .with_update_interval_s(-1.0)
+        .is_err());
+    let mut t = AlertTracker::new(settings, SequentialAlertIds::starting_at(100));
+    let key = pair("r1", "b1");
+    t.cycle(
+        0.0,
+        [(key.clone(), assessment(AlertLevel::Advisory, 200.0, 500.0))],
+    )
+    .unwrap();
+    // The miss distance moves by 150 m 1 s later: too soon for an update at the same level.
+    let changes = t
+        .cycle(
+            1.0,
+            [(key.clone(), assessment(AlertLevel::Advisory, 199.0, 650.0))],
+        )
+        .unwrap();
+    assert!(changes.is_empty());
+    // 2 s after the last report it is reported, measured against what was last reported.
+    let changes = t
+        .cycle(
+            2.0,
+            [(key.clone(), assessment(AlertLevel::Advisory, 198.0, 650.0))],
+        )
+        .unwrap();
+    assert_eq!(kinds(&changes), [("updated", 100)]);
+    // A level change is reported at once, whatever the interval.
+    let changes = t
+        .cycle(
+            2.5,
+            [(key.clone(), assessment(AlertLevel::Caution, 110.0, 650.0))],
+        )
+        .unwrap();
+    assert_eq!(kinds(&changes), [("updated", 100)]);
+}

@@ -54,6 +54,11 @@ const TRACK_SHARDS: usize = 64;
 /// Sampled points read per history request at most.
 const HISTORY_POINTS_MAX: u32 = 10_000;
 
+/// An alert at the same level is updated at most this often by default: duty officers
+/// need each change of level at once, not every wobble of the figures, and every update
+/// is a signed audit entry and an event to each side.
+pub const DEFAULT_ALERT_UPDATE_INTERVAL_S: f64 = 2.0;
+
 /// How live tracks are kept and judged.
 #[derive(Debug, Clone)]
 pub struct LiveConfig {
@@ -79,7 +84,9 @@ impl Default for LiveConfig {
             track_expiry_s: 30.0,
             sample_interval_s: 5.0,
             record: None,
-            alerts: AlertSettings::default(),
+            alerts: AlertSettings::default()
+                .with_update_interval_s(DEFAULT_ALERT_UPDATE_INTERVAL_S)
+                .expect("a valid interval"),
         }
     }
 }
@@ -918,6 +925,7 @@ async fn cycle(state: &AppState, detection: &mut Detection) -> bool {
     let started = std::time::Instant::now();
     let now_ms = state.clock.now_ms();
     let aircraft = state.live.tracks.snapshot(now_ms);
+    let snapshot_s = started.elapsed().as_secs_f64();
     metrics::gauge!("deconflict_live_aircraft").set(aircraft.len() as f64);
 
     let agreement = state.published.agreement();
@@ -931,6 +939,7 @@ async fn cycle(state: &AppState, detection: &mut Detection) -> bool {
             }
         },
     };
+    let parties_started = std::time::Instant::now();
     let parties: Vec<u32> = aircraft
         .iter()
         .map(|plane| {
@@ -938,7 +947,9 @@ async fn cycle(state: &AppState, detection: &mut Detection) -> bool {
             *detection.parties.entry(plane.party.clone()).or_insert(next)
         })
         .collect();
+    let parties_s = parties_started.elapsed().as_secs_f64();
     let version = agreement.version;
+    let detect_started = std::time::Instant::now();
     // Bringing every aircraft to now and the detection itself run on the blocking pool,
     // both spread over the cores (extrapolation is trigonometry for every aircraft).
     let joined = tokio::task::spawn_blocking(move || {
@@ -990,6 +1001,7 @@ async fn cycle(state: &AppState, detection: &mut Detection) -> bool {
         }
     };
     detection.detector = Some((version, detector));
+    let detect_s = detect_started.elapsed().as_secs_f64();
 
     let key_of = |index: u32| {
         let plane = &aircraft[judged[index as usize]];
@@ -1007,9 +1019,11 @@ async fn cycle(state: &AppState, detection: &mut Detection) -> bool {
         .collect();
 
     // The previous cycle's changes were committing while this one detected.
+    let settle_started = std::time::Instant::now();
     if !settle(state, detection).await {
         return false;
     }
+    let settle_s = settle_started.elapsed().as_secs_f64();
     let before = detection.tracker.clone();
     let changes = match detection.tracker.cycle(now_ms as f64 / 1000.0, conflicts) {
         Ok(changes) => changes,
@@ -1020,6 +1034,15 @@ async fn cycle(state: &AppState, detection: &mut Detection) -> bool {
     };
     metrics::histogram!("deconflict_detection_cycle_seconds")
         .record(started.elapsed().as_secs_f64());
+    tracing::debug!(
+        aircraft = judged.len(),
+        snapshot_s,
+        parties_s,
+        detect_s,
+        settle_s,
+        total_s = started.elapsed().as_secs_f64(),
+        "detection cycle"
+    );
     if changes.is_empty() {
         return true;
     }

@@ -86,6 +86,10 @@ pub struct LiveArgs {
     /// An alert clears after its pair has been predicted clear for this long (s).
     #[arg(long, default_value_t = 10.0, value_name = "S")]
     pub alert_clear_after_s: f64,
+    /// An alert whose level does not change is updated at most this often (s); a level
+    /// change is sent at once.
+    #[arg(long, default_value_t = deconflict_server::live::DEFAULT_ALERT_UPDATE_INTERVAL_S, value_name = "S")]
+    pub alert_update_interval_s: f64,
     /// Append every track report received to this file, in the tracks CSV of `detect`.
     #[arg(long, value_name = "FILE")]
     pub record: Option<PathBuf>,
@@ -129,7 +133,9 @@ impl LiveArgs {
             defaults.update_time_s(),
             defaults.update_distance_m(),
         )
-        .map_err(|error| anyhow::anyhow!("--alert-clear-after-s: {error}"))?;
+        .map_err(|error| anyhow::anyhow!("--alert-clear-after-s: {error}"))?
+        .with_update_interval_s(self.alert_update_interval_s)
+        .map_err(|error| anyhow::anyhow!("--alert-update-interval-s: {error}"))?;
         Ok(deconflict_server::live::LiveConfig {
             cycle: std::time::Duration::from_millis(self.cycle_ms),
             min_gap: std::time::Duration::from_millis(self.min_gap_ms),

@@ -111,6 +111,7 @@ pub struct AlertSettings {
     clear_after_s: f64,
     update_time_s: f64,
     update_distance_m: f64,
+    update_interval_s: f64,
 }
 
 impl AlertSettings {
@@ -132,7 +133,26 @@ impl AlertSettings {
             clear_after_s,
             update_time_s,
             update_distance_m,
+            update_interval_s: 0.0,
         })
+    }
+    /// The same settings, but an alert whose level has not changed is updated at most
+    /// once per `interval_s` (a level change is always reported at once).
+    pub fn with_update_interval_s(self, interval_s: f64) -> Result<Self, InvalidParameter> {
+        if !(interval_s.is_finite() && interval_s >= 0.0) {
+            return Err(InvalidParameter::Negative {
+                name: "update_interval_s",
+                value: interval_s,
+            });
+        }
+        Ok(Self {
+            update_interval_s: interval_s,
+            ..self
+        })
+    }
+    /// The shortest time between two updates of an alert at the same level.
+    pub fn update_interval_s(&self) -> f64 {
+        self.update_interval_s
     }
     /// How long a pair must be predicted clear, without interruption, before its alert
     /// clears.
@@ -150,12 +170,14 @@ impl AlertSettings {
 }
 
 impl Default for AlertSettings {
-    /// Clear after 10 s predicted clear; update on 5 s or 100 m of change.
+    /// Clear after 10 s predicted clear; update on 5 s or 100 m of change, as often as
+    /// it happens.
     fn default() -> Self {
         Self {
             clear_after_s: 10.0,
             update_time_s: 5.0,
             update_distance_m: 100.0,
+            update_interval_s: 0.0,
         }
     }
 }
@@ -343,7 +365,6 @@ fn materially_changed(
         && old.time_to_los_s > 0.0
         && ((now_s + new.time_to_los_s) - (then_s + old.time_to_los_s)).abs()
             > settings.update_time_s;
-    new.level != old.level
-        || los_moved
-        || (new.dcpa_m - old.dcpa_m).abs() > settings.update_distance_m
+    let figures_moved = los_moved || (new.dcpa_m - old.dcpa_m).abs() > settings.update_distance_m;
+    new.level != old.level || (figures_moved && now_s - then_s >= settings.update_interval_s)
 }
