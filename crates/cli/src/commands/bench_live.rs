@@ -259,11 +259,10 @@ fn post_round(
     clients: &[Client],
     flights: &[Flight],
     batch: usize,
-    now: Instant,
+    (now, time): (Instant, &str),
     sent: &AtomicU64,
     errors: &Mutex<Vec<String>>,
 ) {
-    let time = now_rfc3339();
     let mut by_party: HashMap<usize, Vec<&Flight>> = HashMap::new();
     for flight in flights {
         by_party.entry(flight.party).or_default().push(flight);
@@ -514,7 +513,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         while Instant::now() < round_start {
             std::thread::sleep(Duration::from_millis(1));
         }
+        // The round's time is taken before the encounter states are read: a pair that
+        // turns after this never has its old course sent with a newer time than the turn.
         let now = Instant::now();
+        let time = now_rfc3339();
         let mut all: Vec<Flight> = flights.clone();
         for (a, b) in encounter_state
             .lock()
@@ -524,7 +526,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             all.push(a.clone());
             all.push(b.clone());
         }
-        post_round(&clients, &all, args.batch, now, &sent, &errors);
+        post_round(&clients, &all, args.batch, (now, &time), &sent, &errors);
         rounds += 1;
         progress.set_position(rounds);
     }
