@@ -1138,13 +1138,7 @@ impl Engine {
             (&record.party_a, (&record.party_b, &record.intent_b)),
             (&record.party_b, (&record.party_a, &record.intent_a)),
         ] {
-            let viewer = PartyRecord {
-                id: viewer_id.clone(),
-                name: String::new(),
-                role: Role::Party,
-                token_sha256: String::new(),
-                created_ms: 0,
-            };
+            let viewer = party_viewer(viewer_id);
             let counterpart_intent = self.counterpart_intent(policy, counterpart.0, counterpart.1);
             if let Some(view) = conflict_view(record, &viewer, policy, counterpart_intent.as_ref())
             {
@@ -1616,13 +1610,7 @@ impl Engine {
                 crate::live::alert_audit_body(&record),
             )?;
             for party_id in [&record.party_a, &record.party_b] {
-                let viewer = PartyRecord {
-                    id: party_id.clone(),
-                    name: String::new(),
-                    role: Role::Party,
-                    token_sha256: String::new(),
-                    created_ms: 0,
-                };
+                let viewer = party_viewer(party_id);
                 if let Some(view) = crate::live::alert_view(&record, &viewer) {
                     self.event(pending, now_ms, party_id, update.kind, view);
                 }
@@ -1675,6 +1663,17 @@ impl Engine {
             self.event(pending, now_ms, &event.party_id, &event.kind, event.data);
         }
         Ok(())
+    }
+}
+
+/// A party as a viewer of what is disclosed to it (only its id and role matter).
+fn party_viewer(id: &str) -> PartyRecord {
+    PartyRecord {
+        id: id.to_owned(),
+        name: String::new(),
+        role: Role::Party,
+        token_sha256: String::new(),
+        created_ms: 0,
     }
 }
 

@@ -52,7 +52,7 @@ pub const AIRCRAFT_ID_CHARS_MAX: usize = 64;
 /// other's lock.
 const TRACK_SHARDS: usize = 64;
 /// Sampled points read per history request at most.
-const HISTORY_POINTS_MAX: u32 = 10_000;
+pub const HISTORY_POINTS_MAX: u32 = 10_000;
 
 /// An alert at the same level is updated at most this often by default: duty officers
 /// need each change of level at once, not every wobble of the figures, and every update
@@ -521,11 +521,6 @@ pub fn sample_json(sample: &TrackSampleRecord) -> Value {
     })
 }
 
-/// History points a request may ask for at most.
-pub fn history_limit() -> u32 {
-    HISTORY_POINTS_MAX
-}
-
 // ---------------------------------------------------------------- alerts
 
 /// What the engine stores and announces for one alert change.
@@ -797,7 +792,7 @@ struct Detection {
 struct InFlight {
     answer: tokio::task::JoinHandle<Result<(), ApiError>>,
     before: AlertTracker<RandomAlertIds>,
-    updates: Vec<AlertUpdate>,
+    count: usize,
 }
 
 /// Waits for the previous cycle's changes: on success they become the active alerts; if
@@ -807,7 +802,7 @@ async fn settle(state: &AppState, detection: &mut Detection) -> bool {
     let Some(in_flight) = detection.in_flight.take() else {
         return true;
     };
-    let count = in_flight.updates.len();
+    let count = in_flight.count;
     match in_flight.answer.await {
         // Applied to the active alerts by the task itself, as soon as it was committed.
         Ok(Ok(())) => {
@@ -1061,15 +1056,12 @@ async fn cycle(state: &AppState, detection: &mut Detection) -> bool {
         .collect();
     let engine = state.engine.clone();
     let live = state.live.clone();
-    let sent = updates.clone();
+    let count = updates.len();
+    let committed = updates.clone();
     detection.in_flight = Some(InFlight {
         answer: tokio::spawn(async move {
-            let committed = sent.clone();
             let answer = engine
-                .call(|reply| Command::Alerts {
-                    updates: sent,
-                    reply,
-                })
+                .call(|reply| Command::Alerts { updates, reply })
                 .await;
             if answer.is_ok() {
                 // At once, so `GET /v1/alerts` agrees with the events just published.
@@ -1078,13 +1070,9 @@ async fn cycle(state: &AppState, detection: &mut Detection) -> bool {
             answer
         }),
         before,
-        updates,
+        count,
     });
     true
-}
-
-fn level_name(level: AlertLevel) -> &'static str {
-    level.as_str()
 }
 
 fn alert_update(
@@ -1145,7 +1133,7 @@ fn alert_update(
             party_b: second.party.clone(),
             aircraft_b: second.aircraft.clone(),
             ref_b,
-            level: level_name(alert.assessment.level).to_owned(),
+            level: alert.assessment.level.as_str().to_owned(),
             raised_ms,
             updated_ms: now_ms,
             cleared_ms,

@@ -17,7 +17,9 @@ use deconflict_store::{PartyRecord, Role};
 use crate::auth::{authenticate, Caller};
 use crate::clock::parse_rfc3339_ms;
 use crate::error::{ApiError, JsonBytes, QueryParams};
-use crate::live::{alert_view, history_limit, parse_reports, report_json, sample_json, Ingested};
+use crate::live::{
+    alert_view, parse_reports, report_json, sample_json, Ingested, HISTORY_POINTS_MAX,
+};
 use crate::AppState;
 
 fn require_party(caller: &PartyRecord, what: &str) -> Result<(), ApiError> {
@@ -95,8 +97,8 @@ pub async fn track_history(
     };
     let limit = query
         .limit
-        .unwrap_or(history_limit())
-        .clamp(1, history_limit());
+        .unwrap_or(HISTORY_POINTS_MAX)
+        .clamp(1, HISTORY_POINTS_MAX);
     let samples = state
         .store
         .track_history(&caller.id, &query.id, since_ms, limit)
