@@ -72,6 +72,23 @@ fn write_canonical(value: &Value, out: &mut Vec<u8>) {
     }
 }
 
+/// Writes, in canonical form, the object whose members are `members` (keys distinct),
+/// without first assembling them into one `Value`: the audit log writes entries whose
+/// bodies it only borrows.
+pub(crate) fn write_canonical_object(members: &mut [(&str, &Value)], out: &mut Vec<u8>) {
+    members.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+    out.push(b'{');
+    for (index, (key, item)) in members.iter().enumerate() {
+        if index > 0 {
+            out.push(b',');
+        }
+        write_string(key, out);
+        out.push(b':');
+        write_canonical(item, out);
+    }
+    out.push(b'}');
+}
+
 fn write_string(text: &str, out: &mut Vec<u8>) {
     serde_json::to_writer(&mut *out, text).expect("writing to a Vec cannot fail");
 }

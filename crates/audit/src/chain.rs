@@ -69,7 +69,9 @@ pub enum SealError {
 
 /// SHA-256 of the entry's canonical JSON.
 pub fn content_hash(entry: &AuditEntry) -> AuditHash {
-    content_hash_of_value(&entry.to_value())
+    let mut canonical = Vec::with_capacity(512);
+    entry.write_canonical_with(&[], &mut canonical);
+    AuditHash(Sha256::digest(&canonical).into())
 }
 
 pub(crate) fn content_hash_of_value(entry_value: &serde_json::Value) -> AuditHash {
@@ -125,9 +127,17 @@ impl SealedEntry {
     /// Stores should keep this text as it is (a `TEXT` column, not PostgreSQL `JSONB`,
     /// which respells numbers) and check it with [`SealedEntry::check`] after loading.
     pub fn to_canonical_json(&self) -> String {
-        crate::canonical::to_canonical_string(
-            &serde_json::to_value(self).expect("a sealed entry serializes"),
-        )
+        use serde_json::Value;
+        let extra = [
+            ("prev_hash", Value::String(self.prev_hash.to_hex())),
+            ("content_hash", Value::String(self.content_hash.to_hex())),
+            ("entry_hash", Value::String(self.entry_hash.to_hex())),
+            ("signature", Value::String(self.signature.to_hex())),
+        ];
+        let mut line = Vec::with_capacity(1024);
+        self.entry.write_canonical_with(&extra, &mut line);
+        // Canonical JSON is built from ASCII punctuation and serde_json's UTF-8 output.
+        String::from_utf8(line).expect("canonical JSON is UTF-8")
     }
 
     /// Checks that the hashes match the entry and the signature verifies; for a store to
@@ -257,6 +267,34 @@ mod tests {
         let back: SealedEntry = serde_json::from_str(&text).unwrap();
         assert_eq!(back, sealed);
         back.check(&signer().public_key()).unwrap();
+    }
+
+    #[test]
+    fn the_sealed_line_is_the_canonical_json_of_its_serialization() {
+        let mut chain = AuditChain::new(signer(), ChainHead::GENESIS);
+        for body in [
+            json!({}),
+            json!({"z": [1, 2.5, {"b": null, "a": "é\n\u{1}"}], "a": true}),
+            json!({"volumes": [{"polygon": [[35.1, 38.2], [35.2, 38.3]]}], "conflicts": []}),
+        ] {
+            let sealed = chain
+                .append(
+                    "2015-10-20T10:00:00.000Z",
+                    "intent.put",
+                    Some("coalition".into()),
+                    Visibility::parties(["coalition", "russia"]),
+                    body,
+                )
+                .unwrap();
+            let expected =
+                crate::canonical::to_canonical_string(&serde_json::to_value(&sealed).unwrap());
+            assert_eq!(sealed.to_canonical_json(), expected);
+            let entry_only = crate::canonical::to_canonical_bytes(&sealed.entry.to_value());
+            assert_eq!(
+                content_hash(&sealed.entry),
+                AuditHash(Sha256::digest(entry_only).into())
+            );
+        }
     }
 
     #[test]

@@ -183,6 +183,27 @@ impl AuditEntry {
         Value::Object(map)
     }
 
+    /// Writes the canonical JSON of [`AuditEntry::to_value`] with the members `extra`
+    /// added (none for the content hash; the seal's for a sealed line), borrowing the body
+    /// rather than copying it.
+    pub(crate) fn write_canonical_with(&self, extra: &[(&str, Value)], out: &mut Vec<u8>) {
+        let actor = self.actor.clone().map_or(Value::Null, Value::String);
+        let kind = Value::String(self.kind.clone());
+        let seq = Value::from(self.seq);
+        let time = Value::String(self.time.clone());
+        let visible_to = serde_json::to_value(&self.visible_to).expect("a visibility serializes");
+        let mut members: Vec<(&str, &Value)> = vec![
+            ("actor", &actor),
+            ("body", &self.body),
+            ("kind", &kind),
+            ("seq", &seq),
+            ("time", &time),
+            ("visible_to", &visible_to),
+        ];
+        members.extend(extra.iter().map(|(key, value)| (*key, value)));
+        crate::canonical::write_canonical_object(&mut members, out);
+    }
+
     /// Builds an entry from a JSON object holding exactly [`AuditEntry::FIELDS`].
     pub fn from_value(value: Value) -> Result<Self, EntryError> {
         let Value::Object(mut map) = value else {

@@ -122,7 +122,7 @@ proptest! {
         prop_assume!(original != replacement);
         let mut tampered = text.clone().into_bytes();
         tampered[index] = replacement;
-        let line = text[..index].bytes().filter(|&b| b == b'\n').count() + 1;
+        let line = text.as_bytes()[..index].iter().filter(|&&b| b == b'\n').count() + 1;
         let error = verify(&tampered, &signer.public_key())
             .expect_err("a changed byte must not verify");
         prop_assert_eq!(error.line, line, "{}", error);

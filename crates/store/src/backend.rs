@@ -31,11 +31,22 @@ const _: () = assert!(ROWS_PER_STATEMENT_MAX * 12 < 32_766);
 /// command writing while the server runs) before giving up.
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How often the embedded store copies its write-ahead log into the database file.
+const SQLITE_CHECKPOINT_INTERVAL: Duration = Duration::from_millis(200);
+
 /// The embedded store: one SQLite file in WAL mode with `synchronous=FULL`, so a commit
 /// is on disk before [`Store::apply`] returns.
+///
+/// Checkpoints (copying the log into the database file, and its `fsync`) run on a
+/// background task every [`SQLITE_CHECKPOINT_INTERVAL`] in `PASSIVE` mode, never inside
+/// a commit: SQLite's automatic checkpoint would run in whichever commit crosses 1,000
+/// log pages, and that commit took several milliseconds longer than the others.
 #[derive(Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    writer: std::sync::Arc<crate::sqlite_writer::SqliteWriter>,
+    /// The checkpoint task stops once every clone of the store is dropped.
+    _alive: std::sync::Arc<()>,
 }
 
 /// The shared store on PostgreSQL.
@@ -52,13 +63,49 @@ pub async fn open_sqlite(path: &Path) -> Result<SqliteStore, StoreError> {
         .journal_mode(SqliteJournalMode::Wal)
         .synchronous(SqliteSynchronous::Full)
         .busy_timeout(SQLITE_BUSY_TIMEOUT)
+        .pragma("wal_autocheckpoint", "0")
+        // 64 MiB of page cache per connection (SQLite's default is 2 MiB): the indexes a
+        // commit updates stay in memory instead of being read back for every write.
+        .pragma("cache_size", "-65536")
         .disable_statement_logging();
     let pool = SqlitePoolOptions::new()
         .max_connections(4)
         .connect_with(options)
         .await?;
     sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
-    Ok(SqliteStore { pool })
+    let writer = crate::sqlite_writer::SqliteWriter::open(path, SQLITE_BUSY_TIMEOUT)?;
+    let alive = std::sync::Arc::new(());
+    tokio::spawn(checkpoint_sqlite(
+        pool.clone(),
+        std::sync::Arc::downgrade(&alive),
+    ));
+    Ok(SqliteStore {
+        pool,
+        writer: std::sync::Arc::new(writer),
+        _alive: alive,
+    })
+}
+
+/// Checkpoints the store's log every [`SQLITE_CHECKPOINT_INTERVAL`] while `alive` can be
+/// upgraded. `PASSIVE` copies what it can without waiting for readers or blocking the
+/// writer; once the whole log is copied, the next commit starts it again from the
+/// beginning, so it stays small.
+async fn checkpoint_sqlite(pool: SqlitePool, alive: std::sync::Weak<()>) {
+    let mut ticker = tokio::time::interval(SQLITE_CHECKPOINT_INTERVAL);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        if alive.upgrade().is_none() {
+            break;
+        }
+        if let Err(error) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+            .execute(&pool)
+            .await
+        {
+            tracing::warn!(%error, "checkpoint of the embedded store's log failed; retrying");
+        }
+    }
+    pool.close().await;
 }
 
 /// Opens the PostgreSQL store at `url` (its default schema) and runs its migrations.
@@ -104,7 +151,18 @@ pub async fn open_postgres_in_schema(url: &str, schema: &str) -> Result<Postgres
     Ok(PostgresStore { pool })
 }
 
+impl SqliteStore {
+    /// The embedded store writes through its own writer thread (see `sqlite_writer`).
+    async fn apply_batch(&self, batch: &Batch) -> Result<(), StoreError> {
+        self.writer.apply(batch).await
+    }
+}
+
 impl PostgresStore {
+    async fn apply_batch(&self, batch: &Batch) -> Result<(), StoreError> {
+        self.apply_through_sqlx(batch).await
+    }
+
     /// Drops `schema` and everything in it (test clean-up).
     pub async fn drop_schema(&self, schema: &str) -> Result<(), StoreError> {
         sqlx::query(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
@@ -121,7 +179,7 @@ fn corrupt(what: &'static str, detail: impl ToString) -> StoreError {
     }
 }
 
-fn json_text(value: &Value) -> String {
+pub(crate) fn json_text(value: &Value) -> String {
     value.to_string()
 }
 
@@ -249,13 +307,14 @@ macro_rules! row_readers {
     };
 }
 
-const PARTY_COLUMNS: &str = "id, name, role, token_sha256, created_ms";
-const INTENT_COLUMNS: &str = "party_id, id, version, state, volumes, created_ms, updated_ms";
-const ALERT_COLUMNS: &str = "id, party_a, aircraft_a, ref_a, party_b, aircraft_b, ref_b, level, raised_ms, updated_ms, cleared_ms, details";
+pub(crate) const PARTY_COLUMNS: &str = "id, name, role, token_sha256, created_ms";
+pub(crate) const INTENT_COLUMNS: &str =
+    "party_id, id, version, state, volumes, created_ms, updated_ms";
+pub(crate) const ALERT_COLUMNS: &str = "id, party_a, aircraft_a, ref_a, party_b, aircraft_b, ref_b, level, raised_ms, updated_ms, cleared_ms, details";
 const TRACK_SAMPLE_COLUMNS: &str =
     "party_id, aircraft_id, time_ms, lat, lon, alt_m, vn_mps, ve_mps, vu_mps";
-const CONFLICT_COLUMNS: &str = "id, party_a, intent_a, party_b, intent_b, opened_ms, updated_ms, resolved_ms, acked_a_ms, acked_b_ms, details";
-const HOTLINE_COLUMNS: &str =
+pub(crate) const CONFLICT_COLUMNS: &str = "id, party_a, intent_a, party_b, intent_b, opened_ms, updated_ms, resolved_ms, acked_a_ms, acked_b_ms, details";
+pub(crate) const HOTLINE_COLUMNS: &str =
     "id, thread, from_party, to_party, message_text, about, reply_to, sent_ms, \
      answer_within_s, answer_by_ms, acked_ms, acked_by, escalated_ms";
 const HOTLINE_COLUMN_COUNT: usize = 13;
@@ -264,13 +323,11 @@ macro_rules! store_impl {
     ($Store:ident, $Db:ty, $Row:ty, $name:literal) => {
         row_readers!($Row);
 
-        #[async_trait]
-        impl Store for $Store {
-            fn backend(&self) -> &'static str {
-                $name
-            }
-
-            async fn apply(&self, batch: &Batch) -> Result<(), StoreError> {
+        impl $Store {
+            /// [`Store::apply`] through sqlx: one multi-row statement per table. (The
+            /// embedded store writes through its own thread instead; see `sqlite_writer`.)
+            #[allow(dead_code)]
+            pub(crate) async fn apply_through_sqlx(&self, batch: &Batch) -> Result<(), StoreError> {
                 if batch.is_empty() {
                     return Ok(());
                 }
@@ -433,6 +490,17 @@ macro_rules! store_impl {
                 }
                 tx.commit().await?;
                 Ok(())
+            }
+        }
+
+        #[async_trait]
+        impl Store for $Store {
+            fn backend(&self) -> &'static str {
+                $name
+            }
+
+            async fn apply(&self, batch: &Batch) -> Result<(), StoreError> {
+                self.apply_batch(batch).await
             }
 
             async fn party(&self, id: &str) -> Result<Option<PartyRecord>, StoreError> {

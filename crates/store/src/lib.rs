@@ -12,6 +12,7 @@
 
 mod backend;
 mod model;
+mod sqlite_writer;
 
 pub use backend::{
     open_postgres, open_postgres_in_schema, open_sqlite, PostgresStore, SqliteStore,
@@ -39,6 +40,8 @@ pub enum StoreError {
     Corrupt { what: &'static str, detail: String },
     #[error("cannot open the store: {0}")]
     Open(String),
+    #[error("database write failed: {0}")]
+    Write(String),
 }
 
 /// Durable state of the service. Every method is one round trip (or one transaction) to

@@ -130,6 +130,11 @@ pub fn limited(per_s: u32, burst: u32) -> ServerConfig {
 }
 
 impl TestApp {
+    /// The SQLite file behind [`TestApp::store`].
+    pub fn store_path(&self) -> std::path::PathBuf {
+        self._dir.path().join("test.db")
+    }
+
     /// Stops this service as a shutdown would (background tasks end, then the writer once
     /// every handle is gone) and starts a new one on the same store and clock.
     pub async fn restart(self) -> TestApp {

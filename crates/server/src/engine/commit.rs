@@ -1,0 +1,149 @@
+//! The second stage of the writer: seals a decided batch's audit entries onto the chain,
+//! writes the batch to the store in one transaction and, only once it is durable, answers
+//! its commands and publishes its events.
+//!
+//! It runs as its own task so that the engine decides batch N+1 while batch N is sealed
+//! and committed. Batches arrive in the order they were decided and are committed in that
+//! order. A batch is decided on top of every batch sent before it, so when one fails,
+//! every batch of the same `epoch` after it is refused too (503, nothing written) until
+//! the engine, warned through `failed`, waits for the stage to drain, reloads its state
+//! from the store and starts a new epoch.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, oneshot};
+
+use deconflict_audit::{seal, AuditEntry, AuditSigner, ChainHead};
+use deconflict_store::{Batch, EventRecord, Mutation, Store};
+
+use super::{audit_record, load_chain_head, AgreementSnapshot, Published, Reply};
+
+/// Batches decided but not yet taken by the commit stage; the engine waits when the
+/// stage is this far behind (one batch committing, this many waiting).
+pub(super) const BATCHES_WAITING_MAX: usize = 1;
+
+/// A decided batch: its store writes, its unsealed audit entries (numbered from the
+/// chain's next seq, in order), the answers to send and the events to publish once it is
+/// durable, and the agreement to publish if it changed the one in force.
+#[derive(Default)]
+pub(super) struct Decided {
+    pub batch: Batch,
+    pub audit: Vec<AuditEntry>,
+    pub replies: Vec<Reply>,
+    pub events: Vec<EventRecord>,
+    pub agreement: Option<AgreementSnapshot>,
+}
+
+pub(super) enum ToCommit {
+    Batch {
+        epoch: u64,
+        decided: Decided,
+    },
+    /// Answered once every batch sent before it is committed or refused.
+    Drained(oneshot::Sender<()>),
+}
+
+pub(super) struct CommitStage {
+    pub store: Arc<dyn Store>,
+    pub published: Arc<Published>,
+    pub signer: AuditSigner,
+    pub head: ChainHead,
+    /// Set when a commit fails; the engine clears it when it has reloaded.
+    pub failed: Arc<AtomicBool>,
+    pub receiver: mpsc::Receiver<ToCommit>,
+}
+
+impl CommitStage {
+    pub async fn run(mut self) {
+        // The epoch of the last failed batch: later batches of that epoch were decided
+        // on top of it and are refused.
+        let mut failed_epoch: Option<u64> = None;
+        while let Some(message) = self.receiver.recv().await {
+            match message {
+                ToCommit::Drained(done) => {
+                    let _ = done.send(());
+                }
+                ToCommit::Batch { epoch, decided } => {
+                    if failed_epoch.is_some_and(|failed| epoch <= failed) {
+                        refuse(decided.replies);
+                        continue;
+                    }
+                    if !self.commit(decided).await {
+                        failed_epoch = Some(epoch);
+                        self.failed.store(true, Ordering::SeqCst);
+                        match load_chain_head(self.store.as_ref(), &self.signer).await {
+                            Ok(head) => self.head = head,
+                            Err(error) => tracing::error!(
+                                %error,
+                                "reloading the audit chain's head after a failed commit failed"
+                            ),
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Seals, writes and answers one batch; false when it could not be made durable
+    /// (its commands are then answered 503).
+    async fn commit(&mut self, decided: Decided) -> bool {
+        let Decided {
+            mut batch,
+            audit,
+            replies,
+            events,
+            agreement,
+        } = decided;
+        let mut head = self.head;
+        for entry in audit {
+            match seal(&head, entry, &self.signer) {
+                Ok(sealed) => {
+                    head = sealed.head();
+                    batch.push(Mutation::AppendAudit(audit_record(&sealed)));
+                }
+                Err(error) => {
+                    tracing::error!(%error, "cannot seal an audit entry; refusing its batch");
+                    refuse(replies);
+                    return false;
+                }
+            }
+        }
+        let started = std::time::Instant::now();
+        let result = if batch.is_empty() {
+            Ok(())
+        } else {
+            self.store.apply(&batch).await
+        };
+        metrics::histogram!("deconflict_commit_seconds").record(started.elapsed().as_secs_f64());
+        metrics::histogram!("deconflict_commit_mutations").record(batch.len() as f64);
+        if let Err(error) = result {
+            tracing::error!(%error, "group commit failed; answering 503 and reloading state");
+            metrics::counter!("deconflict_commit_failures_total").increment(1);
+            refuse(replies);
+            return false;
+        }
+        self.head = head;
+        if let Some(snapshot) = agreement {
+            *self
+                .published
+                .agreement
+                .write()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()) = snapshot;
+        }
+        for reply in replies {
+            reply(true);
+        }
+        for event in events {
+            // No subscriber is not an error: the event is stored for later.
+            let _ = self.published.events.send(Arc::new(event));
+        }
+        true
+    }
+}
+
+fn refuse(replies: Vec<Reply>) {
+    for reply in replies {
+        reply(false);
+    }
+}
