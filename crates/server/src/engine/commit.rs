@@ -20,8 +20,9 @@ use deconflict_store::{Batch, EventRecord, Mutation, Store};
 use super::{audit_record, load_chain_head, AgreementSnapshot, Published, Reply};
 
 /// Batches decided but not yet taken by the commit stage; the engine waits when the
-/// stage is this far behind (one batch committing, this many waiting).
-pub(super) const BATCHES_WAITING_MAX: usize = 1;
+/// stage is this far behind. The stage takes every waiting batch at once and commits them
+/// as one transaction, so this bounds a commit's size, not the rate.
+pub(super) const BATCHES_WAITING_MAX: usize = 64;
 
 /// A decided batch: its store writes, its unsealed audit entries (numbered from the
 /// chain's next seq, in order), the answers to send and the events to publish once it is
@@ -54,33 +55,69 @@ pub(super) struct CommitStage {
     pub receiver: mpsc::Receiver<ToCommit>,
 }
 
+impl Decided {
+    /// Appends `later`, decided after this batch, so that both commit as one.
+    fn merge(&mut self, later: Decided) {
+        self.batch.mutations.extend(later.batch.mutations);
+        self.audit.extend(later.audit);
+        self.replies.extend(later.replies);
+        self.events.extend(later.events);
+        if later.agreement.is_some() {
+            self.agreement = later.agreement;
+        }
+    }
+}
+
 impl CommitStage {
     pub async fn run(mut self) {
         // The epoch of the last failed batch: later batches of that epoch were decided
         // on top of it and are refused.
         let mut failed_epoch: Option<u64> = None;
-        while let Some(message) = self.receiver.recv().await {
-            match message {
-                ToCommit::Drained(done) => {
+        let mut waiting = Vec::new();
+        while self
+            .receiver
+            .recv_many(&mut waiting, BATCHES_WAITING_MAX)
+            .await
+            > 0
+        {
+            // Consecutive batches of one epoch commit together: under load the engine
+            // decides small batches faster than each could be made durable on its own.
+            let mut merged: Vec<(u64, Decided)> = Vec::new();
+            let mut drained = Vec::new();
+            for message in waiting.drain(..) {
+                match message {
+                    ToCommit::Drained(done) => drained.push((merged.len(), done)),
+                    // A marker is answered once every group before it has committed (a
+                    // batch merged into the last of them after it only delays it).
+                    ToCommit::Batch { epoch, decided } => match merged.last_mut() {
+                        Some((last_epoch, last)) if *last_epoch == epoch => last.merge(decided),
+                        _ => merged.push((epoch, decided)),
+                    },
+                }
+            }
+            let mut drained = drained.into_iter().peekable();
+            for (index, (epoch, decided)) in merged.into_iter().enumerate() {
+                while let Some((_, done)) = drained.next_if(|(at, _)| *at <= index) {
                     let _ = done.send(());
                 }
-                ToCommit::Batch { epoch, decided } => {
-                    if failed_epoch.is_some_and(|failed| epoch <= failed) {
-                        refuse(decided.replies);
-                        continue;
-                    }
-                    if !self.commit(decided).await {
-                        failed_epoch = Some(epoch);
-                        self.failed.store(true, Ordering::SeqCst);
-                        match load_chain_head(self.store.as_ref(), &self.signer).await {
-                            Ok(head) => self.head = head,
-                            Err(error) => tracing::error!(
-                                %error,
-                                "reloading the audit chain's head after a failed commit failed"
-                            ),
-                        }
+                if failed_epoch.is_some_and(|failed| epoch <= failed) {
+                    refuse(decided.replies);
+                    continue;
+                }
+                if !self.commit(decided).await {
+                    failed_epoch = Some(epoch);
+                    self.failed.store(true, Ordering::SeqCst);
+                    match load_chain_head(self.store.as_ref(), &self.signer).await {
+                        Ok(head) => self.head = head,
+                        Err(error) => tracing::error!(
+                            %error,
+                            "reloading the audit chain's head after a failed commit failed"
+                        ),
                     }
                 }
+            }
+            for (_, done) in drained {
+                let _ = done.send(());
             }
         }
     }
