@@ -342,7 +342,7 @@ impl Engine {
                     Mutation::AppendAudit(audit_record(&sealed)),
                 ],
             };
-            store.apply(&batch).await?;
+            store.apply(batch).await?;
         }
         let state = State::load(store.as_ref(), &signer).await?;
         let (events, _) = broadcast::channel(crate::limits::EVENT_BROADCAST_MAX);

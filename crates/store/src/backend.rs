@@ -153,14 +153,14 @@ pub async fn open_postgres_in_schema(url: &str, schema: &str) -> Result<Postgres
 
 impl SqliteStore {
     /// The embedded store writes through its own writer thread (see `sqlite_writer`).
-    async fn apply_batch(&self, batch: &Batch) -> Result<(), StoreError> {
+    async fn apply_batch(&self, batch: Batch) -> Result<(), StoreError> {
         self.writer.apply(batch).await
     }
 }
 
 impl PostgresStore {
-    async fn apply_batch(&self, batch: &Batch) -> Result<(), StoreError> {
-        self.apply_through_sqlx(batch).await
+    async fn apply_batch(&self, batch: Batch) -> Result<(), StoreError> {
+        self.apply_through_sqlx(&batch).await
     }
 
     /// Drops `schema` and everything in it (test clean-up).
@@ -499,7 +499,7 @@ macro_rules! store_impl {
                 $name
             }
 
-            async fn apply(&self, batch: &Batch) -> Result<(), StoreError> {
+            async fn apply(&self, batch: Batch) -> Result<(), StoreError> {
                 self.apply_batch(batch).await
             }
 

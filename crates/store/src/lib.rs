@@ -53,7 +53,7 @@ pub trait Store: Send + Sync + 'static {
 
     /// Writes every mutation of `batch` in one transaction, durable when this returns
     /// `Ok`. Later mutations of the same row win over earlier ones in the same batch.
-    async fn apply(&self, batch: &Batch) -> Result<(), StoreError>;
+    async fn apply(&self, batch: Batch) -> Result<(), StoreError>;
 
     async fn party(&self, id: &str) -> Result<Option<PartyRecord>, StoreError>;
     async fn party_by_token_sha256(

@@ -57,12 +57,12 @@ impl SqliteWriter {
     }
 
     /// Writes `batch` in one transaction; durable (`synchronous = FULL`) when it returns.
-    pub async fn apply(&self, batch: &Batch) -> Result<(), StoreError> {
+    pub async fn apply(&self, batch: Batch) -> Result<(), StoreError> {
         let (done, result) = oneshot::channel();
         self.jobs
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .send((batch.clone(), done))
+            .send((batch, done))
             .map_err(|_| StoreError::Open("the store's writer has stopped".into()))?;
         result
             .await

@@ -82,7 +82,7 @@ async fn parties_are_found_by_id_and_token_and_duplicates_are_refused(store: &dy
         .await
         .unwrap();
     store
-        .apply(&batch(vec![Mutation::InsertParty(party(
+        .apply(batch(vec![Mutation::InsertParty(party(
             "russia",
             Role::Party,
         ))]))
@@ -115,7 +115,7 @@ async fn parties_are_found_by_id_and_token_and_duplicates_are_refused(store: &dy
 
 async fn an_applied_batch_is_read_back_whole(store: &dyn Store) {
     store
-        .apply(&batch(vec![
+        .apply(batch(vec![
             Mutation::PutIntent(intent("a", "i1", 1)),
             Mutation::PutIntent(intent("a", "i2", 1)),
             Mutation::PutIntent(intent("b", "i1", 1)),
@@ -166,7 +166,7 @@ async fn an_applied_batch_is_read_back_whole(store: &dyn Store) {
 
 async fn the_last_write_of_a_row_in_a_batch_wins(store: &dyn Store) {
     store
-        .apply(&batch(vec![
+        .apply(batch(vec![
             Mutation::PutIntent(intent("a", "kept", 1)),
             Mutation::PutIntent(intent("a", "kept", 2)),
             Mutation::PutIntent(intent("a", "gone", 1)),
@@ -196,7 +196,7 @@ async fn the_last_write_of_a_row_in_a_batch_wins(store: &dyn Store) {
     resolved.resolved_ms = Some(500);
     resolved.acked_b_ms = Some(400);
     store
-        .apply(&batch(vec![
+        .apply(batch(vec![
             Mutation::PutConflict(conflict("c", "a", "b")),
             Mutation::PutConflict(resolved.clone()),
         ]))
@@ -208,13 +208,13 @@ async fn the_last_write_of_a_row_in_a_batch_wins(store: &dyn Store) {
 
 async fn an_update_replaces_the_stored_intent(store: &dyn Store) {
     store
-        .apply(&batch(vec![Mutation::PutIntent(intent("a", "i", 1))]))
+        .apply(batch(vec![Mutation::PutIntent(intent("a", "i", 1))]))
         .await
         .unwrap();
     let mut updated = intent("a", "i", 2);
     updated.state = IntentState::Ended;
     store
-        .apply(&batch(vec![Mutation::PutIntent(updated.clone())]))
+        .apply(batch(vec![Mutation::PutIntent(updated.clone())]))
         .await
         .unwrap();
     let stored = store.intent("a", "i").await.unwrap().unwrap();
@@ -235,7 +235,7 @@ async fn pages_of_intents_walk_every_intent_once_in_order(store: &dyn Store) {
             )));
         }
     }
-    store.apply(&batch(mutations)).await.unwrap();
+    store.apply(batch(mutations)).await.unwrap();
     let mut seen = Vec::new();
     let mut after: Option<(String, String)> = None;
     loop {
@@ -269,7 +269,7 @@ async fn conflicts_are_listed_for_either_side_and_observers(store: &dyn Store) {
     let mut newer = conflict("c-new", "c", "a");
     newer.opened_ms = 200;
     store
-        .apply(&batch(vec![
+        .apply(batch(vec![
             Mutation::PutConflict(old),
             Mutation::PutConflict(newer),
             Mutation::PutConflict(conflict("c-other", "b", "c")),
@@ -311,7 +311,7 @@ async fn events_are_read_per_party_after_a_sequence_number_and_pruned_by_age(sto
             time_ms: seq * 100,
         }));
     }
-    store.apply(&batch(mutations)).await.unwrap();
+    store.apply(batch(mutations)).await.unwrap();
     let even: Vec<i64> = store
         .events_after("even", 4, 100)
         .await
@@ -344,7 +344,7 @@ async fn audit_records_come_back_in_sequence(store: &dyn Store) {
             })
         })
         .collect();
-    store.apply(&batch(records)).await.unwrap();
+    store.apply(batch(records)).await.unwrap();
     let after_two: Vec<i64> = store
         .audit_after(2, 100)
         .await
@@ -385,7 +385,7 @@ async fn agreements_keep_every_version_with_its_answers(store: &dyn Store) {
         answered_ms: at,
     };
     store
-        .apply(&batch(vec![
+        .apply(batch(vec![
             Mutation::PutAgreement(first.clone()),
             Mutation::PutAgreement(second.clone()),
             Mutation::PutAgreementAnswer {
@@ -401,7 +401,7 @@ async fn agreements_keep_every_version_with_its_answers(store: &dyn Store) {
     superseded.status = AgreementStatus::Superseded;
     superseded.decided_ms = Some(9);
     store
-        .apply(&batch(vec![
+        .apply(batch(vec![
             Mutation::PutAgreementAnswer {
                 version: 2,
                 answer: yes("b", 9),
@@ -427,7 +427,7 @@ async fn the_server_key_seed_is_stored_once(store: &dyn Store) {
 }
 
 async fn an_empty_batch_writes_nothing(store: &dyn Store) {
-    store.apply(&Batch::default()).await.unwrap();
+    store.apply(Batch::default()).await.unwrap();
     assert_eq!(store.intent_count().await.unwrap(), 0);
 }
 
@@ -440,7 +440,7 @@ async fn hotline_messages_are_listed_for_either_end_and_observers_oldest_first(s
     reply.reply_to = Some("m1".into());
     reply.about = None;
     store
-        .apply(&batch(vec![
+        .apply(batch(vec![
             Mutation::PutHotlineMessage(reply.clone()),
             Mutation::PutHotlineMessage(message("m1", "t1", Some("a"), "b", 100)),
             Mutation::PutHotlineMessage(message("m2", "t2", None, "c", 200)),
@@ -484,7 +484,7 @@ async fn acknowledgement_and_escalation_update_a_message_and_leave_the_unanswere
     acked.acked_ms = Some(150);
     acked.acked_by = Some("b".into());
     store
-        .apply(&batch(vec![
+        .apply(batch(vec![
             Mutation::PutHotlineMessage(first.clone()),
             Mutation::PutHotlineMessage(second.clone()),
             Mutation::PutHotlineMessage(third.clone()),
@@ -501,7 +501,7 @@ async fn acknowledgement_and_escalation_update_a_message_and_leave_the_unanswere
     let mut escalated = second.clone();
     escalated.escalated_ms = Some(400_000);
     store
-        .apply(&batch(vec![Mutation::PutHotlineMessage(escalated.clone())]))
+        .apply(batch(vec![Mutation::PutHotlineMessage(escalated.clone())]))
         .await
         .unwrap();
     assert_eq!(
@@ -517,7 +517,7 @@ async fn acknowledgement_and_escalation_update_a_message_and_leave_the_unanswere
     changed_words.acked_ms = Some(500_000);
     changed_words.acked_by = Some("a".into());
     store
-        .apply(&batch(vec![Mutation::PutHotlineMessage(changed_words)]))
+        .apply(batch(vec![Mutation::PutHotlineMessage(changed_words)]))
         .await
         .unwrap();
     let stored = store.hotline_message("m2").await.unwrap().unwrap();
@@ -547,7 +547,7 @@ async fn alerts_are_upserted_listed_per_party_and_active_until_cleared(store: &d
     let mut first = alert("alr-1", "coalition", "russia", 1_000);
     let second = alert("alr-2", "russia", "observer-free", 2_000);
     store
-        .apply(&batch(vec![
+        .apply(batch(vec![
             Mutation::PutAlert(first.clone()),
             Mutation::PutAlert(second.clone()),
         ]))
@@ -558,7 +558,7 @@ async fn alerts_are_upserted_listed_per_party_and_active_until_cleared(store: &d
     first.cleared_ms = Some(3_000);
     first.details = json!({"time_to_los_s": 0.0});
     store
-        .apply(&batch(vec![Mutation::PutAlert(first.clone())]))
+        .apply(batch(vec![Mutation::PutAlert(first.clone())]))
         .await
         .unwrap();
     assert_eq!(store.active_alerts().await.unwrap(), vec![second.clone()]);

@@ -147,13 +147,14 @@ impl CommitStage {
             }
         }
         let started = std::time::Instant::now();
+        let mutations = batch.len();
         let result = if batch.is_empty() {
             Ok(())
         } else {
-            self.store.apply(&batch).await
+            self.store.apply(batch).await
         };
         metrics::histogram!("deconflict_commit_seconds").record(started.elapsed().as_secs_f64());
-        metrics::histogram!("deconflict_commit_mutations").record(batch.len() as f64);
+        metrics::histogram!("deconflict_commit_mutations").record(mutations as f64);
         if let Err(error) = result {
             tracing::error!(%error, "group commit failed; answering 503 and reloading state");
             metrics::counter!("deconflict_commit_failures_total").increment(1);
