@@ -12,7 +12,7 @@ use std::path::Path;
 use std::sync::mpsc as std_mpsc;
 use std::time::Duration;
 
-use rusqlite::{params, Connection};
+use rusqlite::{params, Connection, TransactionBehavior};
 use tokio::sync::oneshot;
 
 use crate::backend::{
@@ -95,7 +95,9 @@ fn write(connection: &mut Connection, batch: &Batch) -> Result<(), rusqlite::Err
         return Ok(());
     }
     let net = batch.coalesce();
-    let tx = connection.transaction()?;
+    // IMMEDIATE takes the write lock at once (waiting out `party add` in another process
+    // for up to the busy timeout) instead of failing if another writer got in between.
+    let tx = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
     if !net.parties.is_empty() {
         let mut statement = tx.prepare_cached(&insert("parties", PARTY_COLUMNS))?;
         for p in &net.parties {
