@@ -89,6 +89,8 @@ async function openConsole(party, t) {
   });
   await page.goto(`${BASE}/?token=${encodeURIComponent(TOKENS[party])}`);
   await page.locator(`.who[data-party]`).waitFor({ timeout: WAIT_MS });
+  // The event stream is subscribed: what the test does from here reaches the page.
+  await page.locator('#connection[data-state="live"]').waitFor({ timeout: WAIT_MS });
   return page;
 }
 

@@ -228,6 +228,11 @@ pub struct AgreementSnapshot {
 pub struct Published {
     pub agreement: RwLock<AgreementSnapshot>,
     pub events: broadcast::Sender<Arc<EventRecord>>,
+    /// The seq of the last event sent on `events`. A stream that subscribes and then
+    /// starts after this seq misses nothing: an event committed but not yet sent has a
+    /// higher seq and still arrives on its subscription (the store's last seq would skip
+    /// it).
+    pub last_sent_event_seq: std::sync::atomic::AtomicI64,
 }
 
 impl Published {
@@ -352,6 +357,7 @@ impl Engine {
                 terms: Arc::new(state.terms.clone()),
             }),
             events,
+            last_sent_event_seq: std::sync::atomic::AtomicI64::new(state.next_event_seq - 1),
         });
         let (sender, receiver) = mpsc::channel(WRITE_QUEUE_MAX);
         let rng = match rng_seed {

@@ -73,7 +73,10 @@ pub async fn events(
     let mut live = state.published.events.subscribe();
     let mut last_sent = match from_header.or(query.last_event_id) {
         Some(seq) => seq,
-        None => state.store.last_event_seq().await?,
+        None => state
+            .published
+            .last_sent_event_seq
+            .load(std::sync::atomic::Ordering::SeqCst),
     };
     let store = state.store.clone();
     let shutdown = state.shutdown.clone();

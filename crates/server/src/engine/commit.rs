@@ -174,7 +174,11 @@ impl CommitStage {
         }
         for event in events {
             // No subscriber is not an error: the event is stored for later.
+            let seq = event.seq;
             let _ = self.published.events.send(Arc::new(event));
+            self.published
+                .last_sent_event_seq
+                .store(seq, Ordering::SeqCst);
         }
         true
     }
