@@ -1043,13 +1043,9 @@ impl Engine {
                 (record.party_a.clone(), record.intent_a.clone())
             };
             match wanted.remove(&counterpart) {
-                Some(conflict) => {
-                    let Some(their_volumes) = self
-                        .state
-                        .index
-                        .get(&counterpart.0, &counterpart.1)
-                        .map(<[Volume4D]>::to_vec)
-                    else {
+                Some(_) => {
+                    // Computed for every counterpart still in the index.
+                    let Some(mut details) = computed.remove(&counterpart) else {
                         continue;
                     };
                     let old = ConflictDetails::from_value(&record.details);
@@ -1057,29 +1053,8 @@ impl Engine {
                         Some(details) => (details.reference_a.clone(), details.reference_b.clone()),
                         None => (self.random_id("ref_"), self.random_id("ref_")),
                     };
-                    let details = match computed.remove(&counterpart) {
-                        Some(mut details) => {
-                            details.reference_a = reference_a;
-                            details.reference_b = reference_b;
-                            details
-                        }
-                        None if key_is_a => ConflictDetails::compute(
-                            volumes,
-                            &their_volumes,
-                            &conflict,
-                            &self.state.separation,
-                            reference_a,
-                            reference_b,
-                        ),
-                        None => ConflictDetails::compute(
-                            &their_volumes,
-                            volumes,
-                            &conflict.swapped(),
-                            &self.state.separation,
-                            reference_a,
-                            reference_b,
-                        ),
-                    };
+                    details.reference_a = reference_a;
+                    details.reference_b = reference_b;
                     let mut updated = record.clone();
                     if old.as_ref() != Some(&details) {
                         updated.details = details.to_value();
@@ -1101,32 +1076,13 @@ impl Engine {
         }
         let mut new: Vec<(IntentKey, IntentsConflict)> = wanted.into_iter().collect();
         new.sort_by(|a, b| a.0.cmp(&b.0));
-        for (counterpart, conflict) in new {
-            let Some(their_volumes) = self
-                .state
-                .index
-                .get(&counterpart.0, &counterpart.1)
-                .map(<[Volume4D]>::to_vec)
-            else {
+        for (counterpart, _) in new {
+            // Computed for every counterpart still in the index.
+            let Some(mut details) = computed.remove(&counterpart) else {
                 continue;
             };
-            let reference_a = self.random_id("ref_");
-            let reference_b = self.random_id("ref_");
-            let details = match computed.remove(&counterpart) {
-                Some(mut details) => {
-                    details.reference_a = reference_a;
-                    details.reference_b = reference_b;
-                    details
-                }
-                None => ConflictDetails::compute(
-                    volumes,
-                    &their_volumes,
-                    &conflict,
-                    &self.state.separation,
-                    reference_a,
-                    reference_b,
-                ),
-            };
+            details.reference_a = self.random_id("ref_");
+            details.reference_b = self.random_id("ref_");
             let record = ConflictRecord {
                 id: self.random_id("cf_"),
                 party_a: key.0.clone(),
