@@ -3,14 +3,13 @@
 //! the drive's report.
 
 use std::io::IsTerminal as _;
+use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context as _};
-use deconflict_sim::drive::{
-    parse_tokens, rfc3339_ms, DriveCounters, DriveReport, Driver, Pace, TimedAction,
-};
+use deconflict_sim::drive::{parse_tokens, rfc3339_ms, DriveCounters, Driver, Pace, TimedAction};
 use indicatif::{ProgressBar, ProgressStyle};
 
 /// The options naming a running service to drive.
@@ -100,7 +99,7 @@ pub fn check_span(
 /// Plays the actions with a progress bar on a terminal (or a line every few seconds
 /// otherwise), then prints the report. Exit status 0 when the service accepted every
 /// request, 1 when it answered any with an error.
-pub fn play(connected: &Connected, actions: &[TimedAction]) -> anyhow::Result<DriveReport> {
+pub fn play(connected: &Connected, url: &str, actions: &[TimedAction]) -> ExitCode {
     let done = Arc::new(AtomicBool::new(false));
     let display = {
         let counters = connected.counters.clone();
@@ -111,7 +110,12 @@ pub fn play(connected: &Connected, actions: &[TimedAction]) -> anyhow::Result<Dr
     let report = connected.driver.run(actions, &connected.pace);
     done.store(true, Ordering::Relaxed);
     let _ = display.join();
-    Ok(report)
+    println!("{url}: {report}");
+    if report.errors.by_kind.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
 }
 
 fn show_progress(counters: &DriveCounters, done: &AtomicBool, total: u64) {

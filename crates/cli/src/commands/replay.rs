@@ -283,13 +283,7 @@ fn drive(
             args.service.speed
         ),
     )?;
-    let report = play(&connected, &actions)?;
-    println!("{url}: {report}");
-    Ok(if report.errors.by_kind.is_empty() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    Ok(play(&connected, url, &actions))
 }
 
 fn party_rule(args: &Args, format: Format) -> anyhow::Result<PartyRule> {

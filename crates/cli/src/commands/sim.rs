@@ -192,13 +192,7 @@ fn drive(
             intent_lead_s: args.intent_lead_s,
         },
     );
-    let report = play(&connected, &actions)?;
-    println!("{url}: {report}");
-    Ok(if report.errors.by_kind.is_empty() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    Ok(play(&connected, url, &actions))
 }
 
 /// The scenario's text and how to name it in messages: a file when the argument names
