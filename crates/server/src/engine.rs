@@ -21,7 +21,7 @@
 mod commit;
 mod hotline;
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 
@@ -297,6 +297,8 @@ pub struct Engine {
     in_flight: bool,
     /// The agreement version last handed to the commit stage to publish.
     published_version: i64,
+    /// Parties added in the store whose `party.added` entry is in a batch already.
+    parties_auditing: HashSet<String>,
 }
 
 /// Why the engine could not start.
@@ -319,34 +321,50 @@ impl Engine {
         initial_terms: Terms,
         rng_seed: Option<u64>,
     ) -> Result<(EngineHandle, Arc<Published>, Engine), EngineError> {
-        if store.agreements().await?.is_empty() {
+        let first_agreement = store.agreements().await?.is_empty();
+        let unaudited = store.unaudited_parties().await?;
+        if first_agreement || !unaudited.is_empty() {
             let now = clock.now_ms();
             let chain_head = load_chain_head(store.as_ref(), &signer).await?;
             let mut chain = AuditChain::new(signer.clone(), chain_head);
-            let record = AgreementRecord {
-                version: 1,
-                terms: initial_terms.to_value(),
-                proposed_by: None,
-                proposed_ms: now,
-                status: AgreementStatus::InForce,
-                decided_ms: Some(now),
-                answers: Vec::new(),
-            };
-            let sealed = chain
-                .append(
-                    rfc3339_ms(now),
-                    "agreement.in_force",
-                    None,
-                    Visibility::All,
-                    json!({"version": 1, "terms": record.terms, "initial": true}),
-                )
-                .map_err(|error| EngineError::Corrupt(error.to_string()))?;
-            let batch = Batch {
-                mutations: vec![
-                    Mutation::PutAgreement(record),
-                    Mutation::AppendAudit(audit_record(&sealed)),
-                ],
-            };
+            let mut batch = Batch::default();
+            let corrupt =
+                |error: deconflict_audit::SealError| EngineError::Corrupt(error.to_string());
+            if first_agreement {
+                let record = AgreementRecord {
+                    version: 1,
+                    terms: initial_terms.to_value(),
+                    proposed_by: None,
+                    proposed_ms: now,
+                    status: AgreementStatus::InForce,
+                    decided_ms: Some(now),
+                    answers: Vec::new(),
+                };
+                let sealed = chain
+                    .append(
+                        rfc3339_ms(now),
+                        "agreement.in_force",
+                        None,
+                        Visibility::All,
+                        json!({"version": 1, "terms": record.terms, "initial": true}),
+                    )
+                    .map_err(corrupt)?;
+                batch.push(Mutation::PutAgreement(record));
+                batch.push(Mutation::AppendAudit(audit_record(&sealed)));
+            }
+            for party in &unaudited {
+                let sealed = chain
+                    .append(
+                        rfc3339_ms(now),
+                        "party.added",
+                        None,
+                        Visibility::parties([party.id.clone()]),
+                        party_added_in_store(party),
+                    )
+                    .map_err(corrupt)?;
+                batch.push(Mutation::AppendAudit(audit_record(&sealed)));
+                batch.push(Mutation::MarkPartyAudited(party.id.clone()));
+            }
             store.apply(batch).await?;
         }
         let state = State::load(store.as_ref(), &signer).await?;
@@ -377,6 +395,7 @@ impl Engine {
             epoch: 0,
             in_flight: false,
             published_version,
+            parties_auditing: HashSet::new(),
         };
         metrics::gauge!("deconflict_intents").set(engine.state.intents.len() as f64);
         metrics::gauge!("deconflict_open_conflicts").set(engine.state.open.len() as f64);
@@ -581,6 +600,8 @@ impl Engine {
                 .is_none_or(|read: std::time::Instant| read.elapsed() >= OBSERVERS_REREAD)
             {
                 observers = list_observers(self.store.as_ref()).await;
+                self.audit_parties_added_in_store(now_ms, &mut pending)
+                    .await;
                 observers_read = Some(std::time::Instant::now());
             }
             let mut reads_store = false;
@@ -611,6 +632,36 @@ impl Engine {
             tracing::error!("the commit stage stopped abnormally");
         }
         tracing::info!("writer stopped: every queued write is committed");
+    }
+
+    /// Appends the `party.added` entry of each party that `party add` wrote to the store
+    /// since the service last looked (it writes behind the service's back, so it cannot
+    /// seal onto the chain itself), and marks the party audited in the same batch.
+    async fn audit_parties_added_in_store(&mut self, now_ms: i64, pending: &mut Pending) {
+        let parties = match self.store.unaudited_parties().await {
+            Ok(parties) => parties,
+            Err(error) => {
+                tracing::warn!(%error, "cannot read the parties added in the store; their audit entries wait");
+                return;
+            }
+        };
+        for party in parties {
+            // Already in a batch on its way to the store.
+            if !self.parties_auditing.insert(party.id.clone()) {
+                continue;
+            }
+            let audited = self.audit(
+                pending,
+                now_ms,
+                "party.added",
+                None,
+                Visibility::parties([party.id.clone()]),
+                party_added_in_store(&party),
+            );
+            if audited.is_ok() {
+                pending.batch.push(Mutation::MarkPartyAudited(party.id));
+            }
+        }
     }
 
     /// Hands a decided batch to the commit stage.
@@ -671,6 +722,8 @@ impl Engine {
                 self.state = state;
                 self.published_version = self.published.agreement().version;
                 self.epoch += 1;
+                // A failed batch may have held some: they are read again as unaudited.
+                self.parties_auditing.clear();
                 self.commit_failed.store(false, Ordering::SeqCst);
             }
             Err(error) => {
@@ -1731,6 +1784,19 @@ impl Engine {
 }
 
 /// A party as a viewer of what is disclosed to it (only its id and role matter).
+/// The body of the `party.added` entry of a party added directly in the store (by
+/// `party add`), which the service appends when it first reads the party. Its actor is
+/// none: whoever ran the command is not known to the service.
+fn party_added_in_store(party: &PartyRecord) -> Value {
+    json!({
+        "party": party.id,
+        "name": party.name,
+        "role": party.role.as_str(),
+        "added_at": rfc3339_ms(party.created_ms),
+        "added_through": "store",
+    })
+}
+
 fn party_viewer(id: &str) -> PartyRecord {
     PartyRecord {
         id: id.to_owned(),

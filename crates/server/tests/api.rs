@@ -534,8 +534,9 @@ async fn the_audit_export_verifies_and_withholds_other_parties_entries() {
             .unwrap_or_else(|error| panic!("{viewer}'s export does not verify: {error}"));
         assert!(summary.from_genesis());
         assert_eq!(
-            summary.entries, 6,
-            "the agreement, two intents, the conflict and the hotline message to each party, for {viewer}"
+            summary.entries, 11,
+            "the five parties added in the store, the agreement, two intents, the conflict and \
+             the hotline message to each party, for {viewer}"
         );
         if viewer != "russia" {
             assert!(
@@ -547,6 +548,65 @@ async fn the_audit_export_verifies_and_withholds_other_parties_entries() {
     }
     let russia = app.get("/v1/audit/export", "russia").await.text;
     assert!(russia.contains(secret_id));
+}
+
+/// The `party.added` lines of `viewer`'s audit export that it may read.
+async fn parties_added_seen_by(app: &TestApp, viewer: &str) -> Vec<Value> {
+    let export = app.get("/v1/audit/export", viewer).await;
+    assert_eq!(export.status, StatusCode::OK, "{}", export.text);
+    export
+        .text
+        .lines()
+        .map(|line| serde_json::from_str::<Value>(line).unwrap())
+        .filter(|line| line["kind"] == "party.added")
+        .collect()
+}
+
+#[tokio::test]
+async fn parties_added_in_the_store_are_audited_at_start_and_while_serving() {
+    let app = test_app().await;
+    // Added in the store before the service started (by `party add`): audited at start,
+    // each entry visible to its party, with no actor.
+    let added = parties_added_seen_by(&app, "coalition").await;
+    assert_eq!(added.len(), 1, "{added:?}");
+    assert_eq!(added[0]["body"]["party"], "coalition");
+    assert_eq!(added[0]["body"]["added_through"], "store");
+    assert_eq!(added[0]["actor"], Value::Null);
+
+    // Added while the service runs: audited when the writer next reads the parties (at
+    // most a second later, at its next batch).
+    app.store
+        .insert_party(&deconflict_store::PartyRecord {
+            id: "latecomer".into(),
+            name: "Latecomer duty officer".into(),
+            role: deconflict_store::Role::Party,
+            token_sha256: deconflict_server::auth::token_sha256(&token("latecomer")),
+            created_ms: 1_445_335_200_000,
+        })
+        .await
+        .unwrap();
+    let mut seen = Vec::new();
+    for tick in 0..40 {
+        let id = format!("c-tick-{tick}");
+        app.put_intent("coalition", &id, intent(10.0, 10.0)).await;
+        seen = parties_added_seen_by(&app, "latecomer").await;
+        if !seen.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(seen.len(), 1, "latecomer's party.added entry: {seen:?}");
+    assert_eq!(seen[0]["body"]["party"], "latecomer");
+    assert_eq!(seen[0]["body"]["added_at"], "2015-10-20T10:00:00.000Z");
+    assert!(app.store.unaudited_parties().await.unwrap().is_empty());
+
+    // Audited once: a restart and more batches add no second entry.
+    let app = app.restart().await;
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    app.put_intent("coalition", "c-tock", intent(10.0, 10.0))
+        .await;
+    assert_eq!(parties_added_seen_by(&app, "latecomer").await.len(), 1);
+    assert_eq!(parties_added_seen_by(&app, "coalition").await.len(), 1);
 }
 
 #[tokio::test]

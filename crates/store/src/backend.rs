@@ -344,6 +344,12 @@ macro_rules! store_impl {
                     });
                     q.build().execute(&mut *tx).await?;
                 }
+                for id in &net.parties_audited {
+                    sqlx::query("UPDATE parties SET audited = TRUE WHERE id = $1")
+                        .bind(*id)
+                        .execute(&mut *tx)
+                        .await?;
+                }
                 for chunk in net.intent_deletes.chunks(ROWS_PER_STATEMENT_MAX) {
                     let mut q = QueryBuilder::<$Db>::new("DELETE FROM intents WHERE ");
                     for (index, (party_id, id)) in chunk.iter().enumerate() {
@@ -526,8 +532,19 @@ macro_rules! store_impl {
                 rows.iter().map(party_from).collect()
             }
 
+            async fn unaudited_parties(&self) -> Result<Vec<PartyRecord>, StoreError> {
+                let rows = sqlx::query(&format!(
+                    "SELECT {PARTY_COLUMNS} FROM parties WHERE NOT audited ORDER BY created_ms, id"
+                ))
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter().map(party_from).collect()
+            }
+
             async fn insert_party(&self, party: &PartyRecord) -> Result<(), StoreError> {
-                sqlx::query(&format!("INSERT INTO parties ({PARTY_COLUMNS}) VALUES ($1, $2, $3, $4, $5)"))
+                sqlx::query(&format!(
+                    "INSERT INTO parties ({PARTY_COLUMNS}, audited) VALUES ($1, $2, $3, $4, $5, FALSE)"
+                ))
                     .bind(&party.id)
                     .bind(&party.name)
                     .bind(party.role.as_str())

@@ -63,8 +63,13 @@ pub trait Store: Send + Sync + 'static {
     /// All parties, ordered by id.
     async fn parties(&self) -> Result<Vec<PartyRecord>, StoreError>;
     /// Adds one party outside any group commit (the `party add` command); fails when the
-    /// id or the token hash is taken.
+    /// id or the token hash is taken. The party is not audited yet: the service appends
+    /// its `party.added` entry (and [`Mutation::MarkPartyAudited`]) when it next reads
+    /// [`Store::unaudited_parties`].
     async fn insert_party(&self, party: &PartyRecord) -> Result<(), StoreError>;
+    /// Parties added by [`Store::insert_party`] whose `party.added` entry is not in the
+    /// audit log yet, oldest first.
+    async fn unaudited_parties(&self) -> Result<Vec<PartyRecord>, StoreError>;
 
     async fn intent(&self, party_id: &str, id: &str) -> Result<Option<IntentRecord>, StoreError>;
     /// The party's intents, ordered by id, at most `limit` of them after `after_id`.

@@ -244,6 +244,9 @@ impl AlertRecord {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Mutation {
     InsertParty(PartyRecord),
+    /// Records that the `party.added` entry of a party added directly in the store (see
+    /// [`crate::Store::unaudited_parties`]) is in the audit log now.
+    MarkPartyAudited(String),
     PutIntent(IntentRecord),
     DeleteIntent {
         party_id: String,
@@ -300,6 +303,7 @@ impl Batch {
         for mutation in &self.mutations {
             match mutation {
                 Mutation::InsertParty(party) => out.parties.push(party),
+                Mutation::MarkPartyAudited(id) => out.parties_audited.push(id.as_str()),
                 Mutation::PutIntent(intent) => {
                     let key = (intent.party_id.as_str(), intent.id.as_str());
                     if intents.insert(key, Some(intent)).is_none() {
@@ -366,6 +370,7 @@ impl Batch {
 #[derive(Default)]
 pub(crate) struct Coalesced<'a> {
     pub parties: Vec<&'a PartyRecord>,
+    pub parties_audited: Vec<&'a str>,
     pub intent_puts: Vec<&'a IntentRecord>,
     pub intent_deletes: Vec<(&'a str, &'a str)>,
     pub conflicts: Vec<&'a ConflictRecord>,

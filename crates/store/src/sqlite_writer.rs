@@ -110,6 +110,12 @@ fn write(connection: &mut Connection, batch: &Batch) -> Result<(), rusqlite::Err
             ])?;
         }
     }
+    if !net.parties_audited.is_empty() {
+        let mut statement = tx.prepare_cached("UPDATE parties SET audited = TRUE WHERE id = ?1")?;
+        for id in &net.parties_audited {
+            statement.execute(params![id])?;
+        }
+    }
     if !net.intent_deletes.is_empty() {
         let mut statement =
             tx.prepare_cached("DELETE FROM intents WHERE party_id = ?1 AND id = ?2")?;

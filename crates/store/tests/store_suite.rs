@@ -113,6 +113,46 @@ async fn parties_are_found_by_id_and_token_and_duplicates_are_refused(store: &dy
     assert!(duplicate.is_unique_violation(), "{duplicate}");
 }
 
+async fn parties_added_directly_wait_for_their_audit_entry(store: &dyn Store) {
+    // Added by the service (in a batch, with its audit entry): audited already.
+    store
+        .apply(batch(vec![Mutation::InsertParty(party(
+            "russia",
+            Role::Party,
+        ))]))
+        .await
+        .unwrap();
+    // Added directly (`party add`): waiting, oldest first.
+    let mut newer = party("wg", Role::Observer);
+    newer.created_ms = 2_000;
+    store.insert_party(&newer).await.unwrap();
+    store
+        .insert_party(&party("coalition", Role::Party))
+        .await
+        .unwrap();
+    let waiting: Vec<String> = store
+        .unaudited_parties()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|p| p.id)
+        .collect();
+    assert_eq!(waiting, ["coalition", "wg"]);
+    store
+        .apply(batch(vec![Mutation::MarkPartyAudited("coalition".into())]))
+        .await
+        .unwrap();
+    let waiting: Vec<String> = store
+        .unaudited_parties()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|p| p.id)
+        .collect();
+    assert_eq!(waiting, ["wg"]);
+    assert_eq!(store.parties().await.unwrap().len(), 3);
+}
+
 async fn an_applied_batch_is_read_back_whole(store: &dyn Store) {
     store
         .apply(batch(vec![
@@ -681,6 +721,7 @@ fn postgres_url(test: &str) -> Option<String> {
 
 backend_suite!(
     parties_are_found_by_id_and_token_and_duplicates_are_refused,
+    parties_added_directly_wait_for_their_audit_entry,
     an_applied_batch_is_read_back_whole,
     the_last_write_of_a_row_in_a_batch_wins,
     an_update_replaces_the_stored_intent,
