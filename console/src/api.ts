@@ -49,6 +49,35 @@ export class Api {
     return this.request<T>('GET', path);
   }
 
+  /** Every item of a list the service pages as `{[key]: [...], next_after}` (intents,
+   * conflicts), following `next_after` from the first page of `path` (which has a query). */
+  async allPages<T>(path: string, key: string): Promise<T[]> {
+    const items: T[] = [];
+    let after: string | null = null;
+    do {
+      const query: string = after === null ? '' : `&after=${encodeURIComponent(after)}`;
+      const page = await this.get<Record<string, unknown>>(`${path}${query}`);
+      items.push(...((page[key] as T[] | undefined) ?? []));
+      after = (page.next_after as string | null | undefined) ?? null;
+    } while (after !== null);
+    return items;
+  }
+
+  /** Every item of a list the service answers as a bare array, oldest first, a page of
+   * `limit` at a time (the hotline): asks again after the last id while pages are full. */
+  async allAfter<T extends { id: string }>(path: string, limit: number): Promise<T[]> {
+    const items: T[] = [];
+    for (;;) {
+      const last = items.at(-1);
+      const query = last === undefined ? '' : `&after=${encodeURIComponent(last.id)}`;
+      const page = await this.get<T[]>(`${path}?limit=${limit}${query}`);
+      items.push(...page);
+      if (page.length < limit) {
+        return items;
+      }
+    }
+  }
+
   post<T>(path: string, body?: unknown): Promise<T> {
     return this.request<T>('POST', path, body);
   }

@@ -264,11 +264,11 @@ class Console {
     if (this.me.role !== 'party') {
       return;
     }
-    const page = await this.guarded('Reading intents', () =>
-      this.api.get<{ intents: Intent[] }>('/v1/intents?limit=1000'),
+    const intents = await this.guarded('Reading intents', () =>
+      this.api.allPages<Intent>('/v1/intents?limit=1000', 'intents'),
     );
-    if (page) {
-      this.intents = page.intents;
+    if (intents) {
+      this.intents = intents;
       this.renderIntents();
     }
   }
@@ -277,11 +277,11 @@ class Console {
     if (this.me.role === 'admin') {
       return;
     }
-    const page = await this.guarded('Reading conflicts', () =>
-      this.api.get<{ conflicts: Conflict[] }>('/v1/conflicts?limit=1000'),
+    const conflicts = await this.guarded('Reading conflicts', () =>
+      this.api.allPages<Conflict>('/v1/conflicts?limit=1000', 'conflicts'),
     );
-    if (page) {
-      this.conflicts = page.conflicts;
+    if (conflicts) {
+      this.conflicts = conflicts;
       this.renderConflicts();
     }
   }
@@ -305,7 +305,7 @@ class Console {
       return;
     }
     try {
-      const messages = await this.api.get<HotlineMessage[]>('/v1/hotline/messages');
+      const messages = await this.api.allAfter<HotlineMessage>('/v1/hotline/messages', 1000);
       this.messages = new Map(messages.map((m) => [m.id, m]));
       this.hotlineUnavailable = null;
     } catch (error) {

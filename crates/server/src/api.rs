@@ -607,12 +607,17 @@ pub async fn delete_intent(
 pub struct ConflictQuery {
     /// `open` (default) or `all` (resolved ones too).
     pub status: Option<String>,
+    /// Conflicts after this one (the previous page's `next_after`).
+    pub after: Option<String>,
+    /// At most this many (default 100, at most LIST_LIMIT_MAX = 1000).
     pub limit: Option<u32>,
 }
 
-/// Conflicts involving the caller (observers: every conflict), as the policy discloses them.
+/// Conflicts involving the caller (observers: every conflict), as the policy discloses them,
+/// newest first (by opening time, then id), a page at a time.
 #[utoipa::path(get, path = "/v1/conflicts", tag = "conflicts", security(("bearer" = [])), params(ConflictQuery),
-    responses((status = 200, description = "`{conflicts: [...]}`")))]
+    responses((status = 200, description = "`{conflicts: [...], next_after: id or null}`"),
+              (status = 400, body = crate::error::Problem)))]
 pub async fn list_conflicts(
     State(state): State<AppState>,
     Caller(caller): Caller,
@@ -627,24 +632,49 @@ pub async fn list_conflicts(
             )))
         }
     };
+    if caller.role == Role::Admin {
+        return Err(ApiError::Forbidden(
+            "admins manage parties; conflicts are for parties and observers".into(),
+        ));
+    }
     let limit = clamp_limit(query.limit);
-    let records = match caller.role {
-        Role::Party => {
-            state
-                .store
-                .conflicts_of(&caller.id, include_resolved, limit)
-                .await?
-        }
-        Role::Observer => state.store.conflicts_all(include_resolved, limit).await?,
-        Role::Admin => {
-            return Err(ApiError::Forbidden(
-                "admins manage parties; conflicts are for parties and observers".into(),
-            ))
+    // The page goes on after the cursor's place in the order, which only a conflict the
+    // caller may see can give (another party's would tell when it was opened).
+    let cursor = match &query.after {
+        None => None,
+        Some(after) => {
+            check_id("after", after).map_err(ApiError::BadRequest)?;
+            match state.store.conflict(after).await? {
+                Some(record) if caller.role == Role::Observer || record.involves(&caller.id) => {
+                    Some((record.opened_ms, record.id))
+                }
+                _ => {
+                    return Err(ApiError::BadRequest(format!(
+                        "after {after:?} is not one of your conflicts; pass the next_after of the previous page"
+                    )))
+                }
+            }
         }
     };
-    Ok(Json(
-        json!({"conflicts": conflict_views(&state, &caller, &records).await?}),
-    ))
+    let cursor = cursor.as_ref().map(|(ms, id)| (*ms, id.as_str()));
+    let records = if caller.role == Role::Observer {
+        state
+            .store
+            .conflicts_all(include_resolved, cursor, limit)
+            .await?
+    } else {
+        state
+            .store
+            .conflicts_of(&caller.id, include_resolved, cursor, limit)
+            .await?
+    };
+    let next_after = (records.len() == limit as usize)
+        .then(|| records.last().map(|c| c.id.clone()))
+        .flatten();
+    Ok(Json(json!({
+        "conflicts": conflict_views(&state, &caller, &records).await?,
+        "next_after": next_after,
+    })))
 }
 
 /// Acknowledges a conflict the caller is in.

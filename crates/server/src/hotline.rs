@@ -10,7 +10,8 @@
 //! an observer trying to is refused with 403, since they can read it anyway.
 
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::header::LINK;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -22,7 +23,7 @@ use crate::auth::Caller;
 use crate::clock::rfc3339_ms;
 use crate::engine::{hotline_can_see, About, Command, HotlineSend};
 use crate::error::{ApiError, JsonBody, PathParam, QueryParams};
-use crate::limits::{check_id, HOTLINE_TEXT_CHARS_MAX};
+use crate::limits::{check_id, HOTLINE_TEXT_CHARS_MAX, LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX};
 use crate::terms::ANSWER_WITHIN_S_MAX;
 use crate::AppState;
 
@@ -181,9 +182,16 @@ pub async fn send_message(
 pub struct HotlineQuery {
     /// Only the messages of this thread.
     pub thread: Option<String>,
+    /// Messages after this one (the id of the last message of the previous page).
+    pub after: Option<String>,
+    /// At most this many (default 100, at most LIST_LIMIT_MAX = 1000).
+    pub limit: Option<u32>,
 }
 
-/// Messages from or to the caller (observers: every message), oldest first.
+/// Messages from or to the caller (observers: every message), oldest first (by sending
+/// time, then id), a page at a time. A full page may have more after it: its `Link`
+/// header (`rel="next"`) is the next page's address; asking again with `after` = the last
+/// id seen also fetches only what is new.
 #[utoipa::path(get, path = "/v1/hotline/messages", tag = "hotline", security(("bearer" = [])),
     params(HotlineQuery),
     responses((status = 200, body = [HotlineMessageJson]), (status = 400, body = crate::error::Problem),
@@ -192,22 +200,64 @@ pub async fn list_messages(
     State(state): State<AppState>,
     Caller(caller): Caller,
     QueryParams(query): QueryParams<HotlineQuery>,
-) -> Result<Json<Vec<HotlineMessageJson>>, ApiError> {
+) -> Result<(HeaderMap, Json<Vec<HotlineMessageJson>>), ApiError> {
     if let Some(thread) = &query.thread {
         check_id("thread", thread).map_err(ApiError::BadRequest)?;
     }
-    let thread = query.thread.as_deref();
-    let records = match caller.role {
-        Role::Party => state.store.hotline_messages_of(&caller.id, thread).await?,
-        Role::Observer => state.store.hotline_messages_all(thread).await?,
-        Role::Admin => {
-            return Err(ApiError::Forbidden(
-                "admins manage parties; the hotline is for parties and observers".into(),
-            ))
+    if caller.role == Role::Admin {
+        return Err(ApiError::Forbidden(
+            "admins manage parties; the hotline is for parties and observers".into(),
+        ));
+    }
+    let limit = query
+        .limit
+        .unwrap_or(LIST_LIMIT_DEFAULT)
+        .clamp(1, LIST_LIMIT_MAX);
+    // Only a message the caller may read gives the cursor its place.
+    let cursor = match &query.after {
+        None => None,
+        Some(after) => {
+            check_id("after", after).map_err(ApiError::BadRequest)?;
+            match state.store.hotline_message(after).await? {
+                Some(record) if hotline_can_see(&caller, &record) => {
+                    Some((record.sent_ms, record.id))
+                }
+                _ => {
+                    return Err(ApiError::BadRequest(format!(
+                        "after {after:?} is not a hotline message of yours; pass the id of the last message of the previous page"
+                    )))
+                }
+            }
         }
     };
+    let cursor = cursor.as_ref().map(|(ms, id)| (*ms, id.as_str()));
+    let thread = query.thread.as_deref();
+    let records = if caller.role == Role::Observer {
+        state
+            .store
+            .hotline_messages_all(thread, cursor, limit)
+            .await?
+    } else {
+        state
+            .store
+            .hotline_messages_of(&caller.id, thread, cursor, limit)
+            .await?
+    };
     debug_assert!(records.iter().all(|r| hotline_can_see(&caller, r)));
-    Ok(Json(records.iter().map(HotlineMessageJson::from).collect()))
+    let mut headers = HeaderMap::new();
+    if let Some(last) = records.last().filter(|_| records.len() == limit as usize) {
+        let mut next = format!("/v1/hotline/messages?after={}&limit={limit}", last.id);
+        if let Some(thread) = thread {
+            next.push_str(&format!("&thread={thread}"));
+        }
+        if let Ok(value) = HeaderValue::from_str(&format!("<{next}>; rel=\"next\"")) {
+            headers.insert(LINK, value);
+        }
+    }
+    Ok((
+        headers,
+        Json(records.iter().map(HotlineMessageJson::from).collect()),
+    ))
 }
 
 /// Acknowledges a message sent to the caller (again: answered unchanged).

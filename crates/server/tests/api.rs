@@ -609,6 +609,117 @@ async fn parties_added_in_the_store_are_audited_at_start_and_while_serving() {
     assert_eq!(parties_added_seen_by(&app, "coalition").await.len(), 1);
 }
 
+/// Follows `next_after` from `first` to the end; every page's conflict ids in order.
+async fn conflict_pages(app: &TestApp, viewer: &str, first: &str) -> Vec<Vec<String>> {
+    let mut pages = Vec::new();
+    let mut uri = first.to_owned();
+    loop {
+        let page = app.get(&uri, viewer).await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.text);
+        let page = page.json();
+        pages.push(
+            page["conflicts"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c["id"].as_str().unwrap().to_owned())
+                .collect(),
+        );
+        match page["next_after"].as_str() {
+            Some(after) => uri = format!("{first}&after={after}"),
+            None => return pages,
+        }
+    }
+}
+
+#[tokio::test]
+async fn conflicts_and_hotline_messages_are_listed_a_page_at_a_time() {
+    let app = test_app().await;
+    app.put_intent("coalition", "c-1", intent(35.2, 38.3)).await;
+    // Five conflicts (the store suite checks the order, ties included).
+    for k in 0..5 {
+        let answer = app
+            .put_intent("russia", &format!("r-{k}"), intent(35.2, 38.3))
+            .await;
+        assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.text);
+    }
+    app.put_intent("turkey", "t-1", intent(10.0, 10.0)).await;
+
+    for viewer in ["coalition", "wg"] {
+        let whole = conflict_pages(&app, viewer, "/v1/conflicts?limit=100").await;
+        assert_eq!(whole.len(), 1);
+        assert_eq!(whole[0].len(), 5, "{viewer}");
+        let pages = conflict_pages(&app, viewer, "/v1/conflicts?limit=2").await;
+        let sizes: Vec<usize> = pages.iter().map(Vec::len).collect();
+        assert_eq!(sizes, [2, 2, 1], "{viewer}: {pages:?}");
+        assert_eq!(
+            pages.concat(),
+            whole[0],
+            "{viewer}: every conflict once, in order"
+        );
+    }
+    // A cursor must be one of the caller's conflicts: another party's would tell when
+    // it was opened.
+    let theirs = conflict_pages(&app, "coalition", "/v1/conflicts?limit=1").await[0][0].clone();
+    for after in [theirs.as_str(), "cf_nothing"] {
+        let answer = app
+            .get(&format!("/v1/conflicts?after={after}"), "turkey")
+            .await;
+        assert_problem(&answer, StatusCode::BAD_REQUEST);
+    }
+
+    // Each conflict opened a hotline thread with a message to each party.
+    let whole = app.get("/v1/hotline/messages", "coalition").await.json();
+    let whole: Vec<String> = whole
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(whole.len(), 5);
+    let mut uri = "/v1/hotline/messages?limit=2".to_owned();
+    let mut paged = Vec::new();
+    let mut pages = 0;
+    loop {
+        let page = app.get(&uri, "coalition").await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.text);
+        pages += 1;
+        paged.extend(
+            page.json()
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|m| m["id"].as_str().unwrap().to_owned()),
+        );
+        let Some(link) = page.headers.get("link") else {
+            break;
+        };
+        let link = link.to_str().unwrap();
+        assert!(link.ends_with(">; rel=\"next\""), "{link}");
+        uri = link[1..link.find('>').unwrap()].to_owned();
+    }
+    assert_eq!(paged, whole, "every message once, oldest first");
+    assert_eq!(pages, 3, "two full pages, then the last one without a Link");
+    let after_last = app
+        .get(
+            &format!("/v1/hotline/messages?after={}", whole[4]),
+            "coalition",
+        )
+        .await;
+    assert_eq!(
+        after_last.json(),
+        json!([]),
+        "nothing new after the last message"
+    );
+    let foreign = app
+        .get(
+            &format!("/v1/hotline/messages?after={}", whole[0]),
+            "turkey",
+        )
+        .await;
+    assert_problem(&foreign, StatusCode::BAD_REQUEST);
+}
+
 #[tokio::test]
 async fn the_authorization_matrix_answers_404_or_403_and_leaks_nothing() {
     let app = test_app().await;

@@ -26,6 +26,10 @@ pub use model::{
 use async_trait::async_trait;
 
 /// Milliseconds since the Unix epoch, UTC: the one time unit the store keeps.
+/// Where a page of a list ordered by a time and then an id ends: the time (Unix ms) and
+/// id of its last item. The next page starts after it.
+pub type ListCursor<'a> = (UnixMillis, &'a str);
+
 pub type UnixMillis = i64;
 
 /// Why a store operation failed. Every variant is a problem of the environment (the
@@ -89,17 +93,22 @@ pub trait Store: Send + Sync + 'static {
     async fn intent_count(&self) -> Result<u64, StoreError>;
 
     async fn conflict(&self, id: &str) -> Result<Option<ConflictRecord>, StoreError>;
-    /// Conflicts involving the party (either side), newest first.
+    /// Conflicts involving the party (either side), newest first (by opening time, then
+    /// id): at most `limit` of them, after `after` (the opening time and id of the last
+    /// conflict of the previous page) when given.
     async fn conflicts_of(
         &self,
         party_id: &str,
         include_resolved: bool,
+        after: Option<ListCursor<'_>>,
         limit: u32,
     ) -> Result<Vec<ConflictRecord>, StoreError>;
-    /// Conflicts of every party, newest first (what observers read).
+    /// Conflicts of every party, in the order and pages of [`Store::conflicts_of`]: what
+    /// observers read.
     async fn conflicts_all(
         &self,
         include_resolved: bool,
+        after: Option<ListCursor<'_>>,
         limit: u32,
     ) -> Result<Vec<ConflictRecord>, StoreError>;
     /// Every conflict not yet resolved (to rebuild the in-memory state at start).
@@ -147,17 +156,22 @@ pub trait Store: Send + Sync + 'static {
     /// One hotline message by id, whoever it is from or to.
     async fn hotline_message(&self, id: &str) -> Result<Option<HotlineMessageRecord>, StoreError>;
     /// The hotline messages from or to the party (only of `thread` when given), oldest
-    /// first (by sending time, then id).
+    /// first (by sending time, then id): at most `limit` of them, after `after` (the
+    /// sending time and id of the last message of the previous page) when given.
     async fn hotline_messages_of(
         &self,
         party_id: &str,
         thread: Option<&str>,
+        after: Option<ListCursor<'_>>,
+        limit: u32,
     ) -> Result<Vec<HotlineMessageRecord>, StoreError>;
-    /// Every hotline message (only of `thread` when given), oldest first: what observers
-    /// read.
+    /// Every hotline message, in the order and pages of [`Store::hotline_messages_of`]:
+    /// what observers read.
     async fn hotline_messages_all(
         &self,
         thread: Option<&str>,
+        after: Option<ListCursor<'_>>,
+        limit: u32,
     ) -> Result<Vec<HotlineMessageRecord>, StoreError>;
     /// Every message neither acknowledged nor escalated, by deadline (to rebuild the
     /// engine's deadlines at start).

@@ -317,7 +317,7 @@ async fn conflicts_are_listed_for_either_side_and_observers(store: &dyn Store) {
         .await
         .unwrap();
     let open_of_a: Vec<String> = store
-        .conflicts_of("a", false, 10)
+        .conflicts_of("a", false, None, 10)
         .await
         .unwrap()
         .into_iter()
@@ -325,15 +325,55 @@ async fn conflicts_are_listed_for_either_side_and_observers(store: &dyn Store) {
         .collect();
     assert_eq!(open_of_a, ["c-new"]);
     let all_of_a: Vec<String> = store
-        .conflicts_of("a", true, 10)
+        .conflicts_of("a", true, None, 10)
         .await
         .unwrap()
         .into_iter()
         .map(|c| c.id)
         .collect();
     assert_eq!(all_of_a, ["c-new", "c-old"]);
-    assert_eq!(store.conflicts_all(true, 10).await.unwrap().len(), 3);
+    assert_eq!(store.conflicts_all(true, None, 10).await.unwrap().len(), 3);
     assert_eq!(store.open_conflicts().await.unwrap().len(), 2);
+}
+
+async fn pages_of_conflicts_walk_every_conflict_once_newest_first(store: &dyn Store) {
+    // Three opened at the same time (ordered by id among them), one later, one earlier.
+    let mut mutations = Vec::new();
+    for (id, opened_ms) in [
+        ("c3", 100),
+        ("c1", 100),
+        ("c9", 300),
+        ("c2", 100),
+        ("c0", 50),
+    ] {
+        let mut record = conflict(id, "a", "b");
+        record.opened_ms = opened_ms;
+        mutations.push(Mutation::PutConflict(record));
+    }
+    mutations.push(Mutation::PutConflict(conflict("c-theirs", "b", "c")));
+    store.apply(batch(mutations)).await.unwrap();
+    for observer in [false, true] {
+        let mut seen = Vec::new();
+        let mut after: Option<(i64, String)> = None;
+        loop {
+            let cursor = after.as_ref().map(|(ms, id)| (*ms, id.as_str()));
+            let page = if observer {
+                store.conflicts_all(false, cursor, 2).await.unwrap()
+            } else {
+                store.conflicts_of("a", false, cursor, 2).await.unwrap()
+            };
+            assert!(page.len() <= 2);
+            let Some(last) = page.last() else { break };
+            after = Some((last.opened_ms, last.id.clone()));
+            seen.extend(page.into_iter().map(|c| c.id));
+        }
+        let expected: &[&str] = if observer {
+            &["c9", "c-theirs", "c1", "c2", "c3", "c0"]
+        } else {
+            &["c9", "c1", "c2", "c3", "c0"]
+        };
+        assert_eq!(seen, expected, "observer: {observer}");
+    }
 }
 
 async fn events_are_read_per_party_after_a_sequence_number_and_pruned_by_age(store: &dyn Store) {
@@ -495,23 +535,54 @@ async fn hotline_messages_are_listed_for_either_end_and_observers_oldest_first(s
         "a message from the service keeps its null sender"
     );
     assert_eq!(store.hotline_message("nothing").await.unwrap(), None);
-    let of_a = store.hotline_messages_of("a", None).await.unwrap();
+    let of_a = store
+        .hotline_messages_of("a", None, None, 100)
+        .await
+        .unwrap();
     assert_eq!(ids(&of_a), ["m1", "m0", "m3"]);
-    let of_a_in_t1 = store.hotline_messages_of("a", Some("t1")).await.unwrap();
+    let of_a_in_t1 = store
+        .hotline_messages_of("a", Some("t1"), None, 100)
+        .await
+        .unwrap();
     assert_eq!(ids(&of_a_in_t1), ["m1", "m3"]);
     assert_eq!(
-        ids(&store.hotline_messages_of("c", None).await.unwrap()),
+        ids(&store
+            .hotline_messages_of("c", None, None, 100)
+            .await
+            .unwrap()),
         ["m2"]
     );
     assert!(store
-        .hotline_messages_of("d", None)
+        .hotline_messages_of("d", None, None, 100)
         .await
         .unwrap()
         .is_empty());
-    let all = store.hotline_messages_all(None).await.unwrap();
+    let all = store.hotline_messages_all(None, None, 100).await.unwrap();
     assert_eq!(ids(&all), ["m1", "m0", "m2", "m3"], "by time, then id");
-    let t2 = store.hotline_messages_all(Some("t2")).await.unwrap();
+    let t2 = store
+        .hotline_messages_all(Some("t2"), None, 100)
+        .await
+        .unwrap();
     assert_eq!(ids(&t2), ["m0", "m2"]);
+    // Pages continue after the last message of the previous one, ties at one time
+    // included.
+    let first = store.hotline_messages_of("a", None, None, 2).await.unwrap();
+    assert_eq!(ids(&first), ["m1", "m0"]);
+    let next = store
+        .hotline_messages_of("a", None, Some((200, "m0")), 2)
+        .await
+        .unwrap();
+    assert_eq!(ids(&next), ["m3"]);
+    let rest = store
+        .hotline_messages_all(None, Some((200, "m0")), 10)
+        .await
+        .unwrap();
+    assert_eq!(ids(&rest), ["m2", "m3"]);
+    let in_t1 = store
+        .hotline_messages_all(Some("t1"), Some((100, "m1")), 10)
+        .await
+        .unwrap();
+    assert_eq!(ids(&in_t1), ["m3"]);
 }
 
 async fn acknowledgement_and_escalation_update_a_message_and_leave_the_unanswered(
@@ -727,6 +798,7 @@ backend_suite!(
     an_update_replaces_the_stored_intent,
     pages_of_intents_walk_every_intent_once_in_order,
     conflicts_are_listed_for_either_side_and_observers,
+    pages_of_conflicts_walk_every_conflict_once_newest_first,
     events_are_read_per_party_after_a_sequence_number_and_pruned_by_age,
     audit_records_come_back_in_sequence,
     agreements_keep_every_version_with_its_answers,
