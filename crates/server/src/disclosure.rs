@@ -109,17 +109,27 @@ impl ConflictDetails {
     }
 }
 
-/// GeoJSON MultiPolygon of outer rings (each closed by repeating its first position).
+/// Decimal places kept of a region's coordinates: 1e-7 degrees is at most 1.1 cm, far
+/// inside the metre of slack the region is buffered with (`BUFFER_SLACK_M`), so the
+/// rounded region still contains the exact one. The 17 significant digits of a full
+/// `f64` would almost double the text of every region, which a conflict stores and sends
+/// several times (RFC 7946 §11.2 makes the same point).
+const REGION_DECIMALS_SCALE: f64 = 1e7;
+
+fn round_degrees(degrees: f64) -> f64 {
+    (degrees * REGION_DECIMALS_SCALE).round() / REGION_DECIMALS_SCALE
+}
+
+/// GeoJSON MultiPolygon of outer rings (each closed by repeating its first position),
+/// positions rounded to [`REGION_DECIMALS_SCALE`].
 fn multipolygon(outlines: &[Vec<LatLng>]) -> Value {
+    let position = |p: &LatLng| json!([round_degrees(p.lng_deg()), round_degrees(p.lat_deg())]);
     let polygons: Vec<Value> = outlines
         .iter()
         .filter(|ring| !ring.is_empty())
         .map(|ring| {
-            let mut positions: Vec<Value> = ring
-                .iter()
-                .map(|p| json!([p.lng_deg(), p.lat_deg()]))
-                .collect();
-            positions.push(json!([ring[0].lng_deg(), ring[0].lat_deg()]));
+            let mut positions: Vec<Value> = ring.iter().map(position).collect();
+            positions.push(position(&ring[0]));
             json!([positions])
         })
         .collect();
@@ -242,5 +252,32 @@ pub fn counterpart_of<'r>(
         Some((&record.party_a, &record.intent_a))
     } else {
         None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn region_positions_are_rounded_to_a_centimetre_and_rings_closed() {
+        let ring = vec![
+            LatLng::new(35.123_456_789_01, 38.987_654_321_09).unwrap(),
+            LatLng::new(35.2, 38.3).unwrap(),
+            LatLng::new(-0.000_000_049, 179.999_999_96).unwrap(),
+        ];
+        let region = multipolygon(std::slice::from_ref(&ring));
+        assert_eq!(region["type"], "MultiPolygon");
+        let positions = region["coordinates"][0][0].as_array().unwrap();
+        assert_eq!(positions.len(), 4, "closed by repeating the first position");
+        assert_eq!(positions[0], json!([38.987_654_3, 35.123_456_8]));
+        assert_eq!(positions[3], positions[0]);
+        assert_eq!(positions[2], json!([180.0, -0.0]));
+        for (position, vertex) in positions.iter().zip(&ring) {
+            let (lng, lat) = (position[0].as_f64().unwrap(), position[1].as_f64().unwrap());
+            // Within 0.5e-7 degrees (under 6 mm) of the exact vertex.
+            assert!((lng - vertex.lng_deg()).abs() <= 0.5e-7 + 1e-12);
+            assert!((lat - vertex.lat_deg()).abs() <= 0.5e-7 + 1e-12);
+        }
     }
 }
