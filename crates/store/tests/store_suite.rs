@@ -113,6 +113,11 @@ async fn parties_are_found_by_id_and_token_and_duplicates_are_refused(store: &dy
     assert!(duplicate.is_unique_violation(), "{duplicate}");
 }
 
+async fn unaudited_ids(store: &dyn Store) -> Vec<String> {
+    let parties = store.unaudited_parties().await.unwrap();
+    parties.into_iter().map(|p| p.id).collect()
+}
+
 async fn parties_added_directly_wait_for_their_audit_entry(store: &dyn Store) {
     // Added by the service (in a batch, with its audit entry): audited already.
     store
@@ -130,25 +135,13 @@ async fn parties_added_directly_wait_for_their_audit_entry(store: &dyn Store) {
         .insert_party(&party("coalition", Role::Party))
         .await
         .unwrap();
-    let waiting: Vec<String> = store
-        .unaudited_parties()
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|p| p.id)
-        .collect();
+    let waiting = unaudited_ids(store).await;
     assert_eq!(waiting, ["coalition", "wg"]);
     store
         .apply(batch(vec![Mutation::MarkPartyAudited("coalition".into())]))
         .await
         .unwrap();
-    let waiting: Vec<String> = store
-        .unaudited_parties()
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|p| p.id)
-        .collect();
+    let waiting = unaudited_ids(store).await;
     assert_eq!(waiting, ["wg"]);
     assert_eq!(store.parties().await.unwrap().len(), 3);
 }
