@@ -207,6 +207,11 @@ fn bench_strategic_over_http_times_checked_writes_against_a_running_server() {
     assert_eq!(report["errors"], 0);
     assert!(report["writes_per_s"].as_f64().unwrap() > 0.0);
     assert!(report["check_p99_ms"].as_f64().unwrap() >= report["check_p50_ms"].as_f64().unwrap());
+    if cfg!(target_os = "linux") {
+        // Read from the server's process metrics (in clock ticks: may round to 0 here).
+        let cpu = report["server_cpu_ms_per_write"].as_f64();
+        assert!(cpu.is_some_and(|ms| ms >= 0.0), "{report}");
+    }
     // The writes really reached the server: one of the benchmark's parties holds intents.
     let (_, parties) = call("GET", &server.url("/v1/parties"), Some(&admin), None);
     assert_eq!(

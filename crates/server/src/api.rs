@@ -818,6 +818,7 @@ pub async fn audit_key(State(state): State<AppState>) -> Json<AuditKey> {
 /// Prometheus metrics; no authentication.
 #[utoipa::path(get, path = "/metrics", tag = "service", responses((status = 200, content_type = "text/plain")))]
 pub async fn metrics(State(state): State<AppState>) -> Response {
+    crate::process_metrics().collect();
     let mut response = state.metrics.render().into_response();
     response.headers_mut().insert(
         CONTENT_TYPE,

@@ -96,6 +96,19 @@ pub enum StartError {
     Io(#[from] std::io::Error),
 }
 
+/// The process's own figures (`process_cpu_seconds_total`, resident memory, threads, open
+/// files), read afresh at every scrape: CPU seconds per request is the measure of the
+/// service's efficiency that a shared, noisy machine disturbs least (`bench strategic`
+/// reports it per write).
+pub(crate) fn process_metrics() -> &'static metrics_process::Collector {
+    static COLLECTOR: OnceLock<metrics_process::Collector> = OnceLock::new();
+    COLLECTOR.get_or_init(|| {
+        let collector = metrics_process::Collector::default();
+        collector.describe();
+        collector
+    })
+}
+
 /// The Prometheus recorder is process-wide; every state in the process shares it.
 fn metrics_handle() -> PrometheusHandle {
     static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();

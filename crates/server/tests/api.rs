@@ -1208,4 +1208,13 @@ async fn the_openapi_document_is_3_1_and_describes_every_endpoint() {
     }
     let metrics = app.call(Method::GET, "/metrics", None, None).await;
     assert_eq!(metrics.status, StatusCode::OK);
+    if cfg!(target_os = "linux") {
+        // The process's own figures, which `bench strategic --url` reads.
+        let cpu = metrics
+            .text
+            .lines()
+            .find_map(|line| line.strip_prefix("process_cpu_seconds_total "))
+            .unwrap_or_else(|| panic!("no process_cpu_seconds_total in {}", metrics.text));
+        assert!(cpu.trim().parse::<f64>().unwrap() > 0.0, "{cpu}");
+    }
 }

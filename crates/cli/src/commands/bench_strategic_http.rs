@@ -41,6 +41,20 @@ fn body(volumes: &[Volume4D], version: Option<i64>) -> String {
     body.to_string()
 }
 
+/// The server's `process_cpu_seconds_total` from its `/metrics`, or `None` when it cannot
+/// be read (another server, or a platform without process metrics).
+fn server_cpu_seconds(base: &str) -> Option<f64> {
+    let text = ureq::get(&format!("{base}/metrics"))
+        .timeout(Duration::from_secs(10))
+        .call()
+        .ok()?
+        .into_string()
+        .ok()?;
+    text.lines()
+        .find_map(|line| line.strip_prefix("process_cpu_seconds_total "))
+        .and_then(|value| value.trim().parse().ok())
+}
+
 /// Sends every write of `writes` from `clients` threads; returns each one's latency, the
 /// conflicts the answers reported, and the failures.
 fn send_all(
@@ -172,8 +186,10 @@ pub fn run(args: &Args, url: &str) -> anyhow::Result<ExitCode> {
         .collect();
     let progress = progress_bar(args.writes as u64, args.json);
     progress.set_message("timing checked writes over HTTP");
+    let cpu_before = server_cpu_seconds(base);
     let (mut latencies, conflicts, errors, timed_s) =
         send_all(base, &tokens, &run, writes, args.clients, &progress);
+    let cpu_after = server_cpu_seconds(base);
     progress.finish_and_clear();
     anyhow::ensure!(
         !latencies.is_empty(),
@@ -193,13 +209,19 @@ pub fn run(args: &Args, url: &str) -> anyhow::Result<ExitCode> {
         "clients": args.clients,
         "conflicts_per_write": round(conflicts as f64 / latencies.len() as f64, 3),
         "load_writes_per_s": round(loaded.len() as f64 / load_s, 1),
+        // Server CPU (user and system, all threads) spent per timed write: what the
+        // service costs, less disturbed by a shared machine than writes/s is. Null when
+        // the server does not publish process_cpu_seconds_total.
+        "server_cpu_ms_per_write": cpu_before.zip(cpu_after).map(|(before, after)| {
+            round((after - before) * 1e3 / latencies.len() as f64, 3)
+        }),
         "url": base,
     });
     if args.json {
         println!("{report}");
     } else {
         println!(
-            "{} intents preloaded over HTTP at {:.0} writes/s; {} checked writes from {} clients: {:.0} writes/s, p50 {:.3} ms, p99 {:.3} ms, max {:.3} ms, {} errors",
+            "{} intents preloaded over HTTP at {:.0} writes/s; {} checked writes from {} clients: {:.0} writes/s, p50 {:.3} ms, p99 {:.3} ms, max {:.3} ms, {} errors; server CPU per write {}",
             args.intents,
             report["load_writes_per_s"].as_f64().unwrap_or(0.0),
             latencies.len(),
@@ -208,7 +230,10 @@ pub fn run(args: &Args, url: &str) -> anyhow::Result<ExitCode> {
             report["check_p50_ms"].as_f64().unwrap_or(0.0),
             report["check_p99_ms"].as_f64().unwrap_or(0.0),
             report["check_max_ms"].as_f64().unwrap_or(0.0),
-            errors.len()
+            errors.len(),
+            report["server_cpu_ms_per_write"]
+                .as_f64()
+                .map_or("unknown".to_owned(), |ms| format!("{ms:.3} ms")),
         );
     }
     for error in errors.iter().take(ERRORS_SHOWN_MAX) {
