@@ -539,7 +539,7 @@ pub struct ListQuery {
     pub limit: Option<u32>,
 }
 
-fn clamp_limit(limit: Option<u32>) -> u32 {
+pub(crate) fn clamp_limit(limit: Option<u32>) -> u32 {
     limit.unwrap_or(LIST_LIMIT_DEFAULT).clamp(1, LIST_LIMIT_MAX)
 }
 
@@ -657,17 +657,12 @@ pub async fn list_conflicts(
         }
     };
     let cursor = cursor.as_ref().map(|(ms, id)| (*ms, id.as_str()));
-    let records = if caller.role == Role::Observer {
-        state
-            .store
-            .conflicts_all(include_resolved, cursor, limit)
-            .await?
-    } else {
-        state
-            .store
-            .conflicts_of(&caller.id, include_resolved, cursor, limit)
-            .await?
-    };
+    // Observers read every party's conflicts.
+    let party = (caller.role != Role::Observer).then_some(caller.id.as_str());
+    let records = state
+        .store
+        .conflicts(party, include_resolved, cursor, limit)
+        .await?;
     let next_after = (records.len() == limit as usize)
         .then(|| records.last().map(|c| c.id.clone()))
         .flatten();

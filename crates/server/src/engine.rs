@@ -1783,7 +1783,6 @@ impl Engine {
     }
 }
 
-/// A party as a viewer of what is disclosed to it (only its id and role matter).
 /// The body of the `party.added` entry of a party added directly in the store (by
 /// `party add`), which the service appends when it first reads the party. Its actor is
 /// none: whoever ran the command is not known to the service.
@@ -1797,6 +1796,7 @@ fn party_added_in_store(party: &PartyRecord) -> Value {
     })
 }
 
+/// A party as a viewer of what is disclosed to it (only its id and role matter).
 fn party_viewer(id: &str) -> PartyRecord {
     PartyRecord {
         id: id.to_owned(),

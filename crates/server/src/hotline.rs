@@ -19,11 +19,12 @@ use utoipa::{IntoParams, ToSchema};
 
 use deconflict_store::{HotlineMessageRecord, Role};
 
+use crate::api::clamp_limit;
 use crate::auth::Caller;
 use crate::clock::rfc3339_ms;
 use crate::engine::{hotline_can_see, About, Command, HotlineSend};
 use crate::error::{ApiError, JsonBody, PathParam, QueryParams};
-use crate::limits::{check_id, HOTLINE_TEXT_CHARS_MAX, LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX};
+use crate::limits::{check_id, HOTLINE_TEXT_CHARS_MAX};
 use crate::terms::ANSWER_WITHIN_S_MAX;
 use crate::AppState;
 
@@ -209,10 +210,7 @@ pub async fn list_messages(
             "admins manage parties; the hotline is for parties and observers".into(),
         ));
     }
-    let limit = query
-        .limit
-        .unwrap_or(LIST_LIMIT_DEFAULT)
-        .clamp(1, LIST_LIMIT_MAX);
+    let limit = clamp_limit(query.limit);
     // Only a message the caller may read gives the cursor its place.
     let cursor = match &query.after {
         None => None,
@@ -232,17 +230,12 @@ pub async fn list_messages(
     };
     let cursor = cursor.as_ref().map(|(ms, id)| (*ms, id.as_str()));
     let thread = query.thread.as_deref();
-    let records = if caller.role == Role::Observer {
-        state
-            .store
-            .hotline_messages_all(thread, cursor, limit)
-            .await?
-    } else {
-        state
-            .store
-            .hotline_messages_of(&caller.id, thread, cursor, limit)
-            .await?
-    };
+    // Observers read every message.
+    let party = (caller.role != Role::Observer).then_some(caller.id.as_str());
+    let records = state
+        .store
+        .hotline_messages(party, thread, cursor, limit)
+        .await?;
     debug_assert!(records.iter().all(|r| hotline_can_see(&caller, r)));
     let mut headers = HeaderMap::new();
     if let Some(last) = records.last().filter(|_| records.len() == limit as usize) {

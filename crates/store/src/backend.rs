@@ -324,60 +324,6 @@ macro_rules! store_impl {
         row_readers!($Row);
 
         impl $Store {
-            /// A page of conflicts (of one party when given), newest first by opening time
-            /// then id, after `after`.
-            async fn conflicts_page(
-                &self,
-                party_id: Option<&str>,
-                include_resolved: bool,
-                after: Option<ListCursor<'_>>,
-                limit: u32,
-            ) -> Result<Vec<ConflictRecord>, StoreError> {
-                let mut q = QueryBuilder::<$Db>::new(format!("SELECT {CONFLICT_COLUMNS} FROM conflicts WHERE TRUE"));
-                if let Some(party_id) = party_id {
-                    q.push(" AND (party_a = ").push_bind(party_id.to_owned());
-                    q.push(" OR party_b = ").push_bind(party_id.to_owned()).push(")");
-                }
-                if !include_resolved {
-                    q.push(" AND resolved_ms IS NULL");
-                }
-                if let Some((opened_ms, id)) = after {
-                    q.push(" AND (opened_ms < ").push_bind(opened_ms);
-                    q.push(" OR (opened_ms = ").push_bind(opened_ms);
-                    q.push(" AND id > ").push_bind(id.to_owned()).push("))");
-                }
-                q.push(" ORDER BY opened_ms DESC, id LIMIT ").push_bind(i64::from(limit));
-                let rows = q.build().fetch_all(&self.pool).await?;
-                rows.iter().map(conflict_from).collect()
-            }
-
-            /// A page of hotline messages (from or to one party when given; of one thread
-            /// when given), oldest first by sending time then id, after `after`.
-            async fn hotline_page(
-                &self,
-                party_id: Option<&str>,
-                thread: Option<&str>,
-                after: Option<ListCursor<'_>>,
-                limit: u32,
-            ) -> Result<Vec<HotlineMessageRecord>, StoreError> {
-                let mut q = QueryBuilder::<$Db>::new(format!("SELECT {HOTLINE_COLUMNS} FROM hotline_messages WHERE TRUE"));
-                if let Some(party_id) = party_id {
-                    q.push(" AND (from_party = ").push_bind(party_id.to_owned());
-                    q.push(" OR to_party = ").push_bind(party_id.to_owned()).push(")");
-                }
-                if let Some(thread) = thread {
-                    q.push(" AND thread = ").push_bind(thread.to_owned());
-                }
-                if let Some((sent_ms, id)) = after {
-                    q.push(" AND (sent_ms > ").push_bind(sent_ms);
-                    q.push(" OR (sent_ms = ").push_bind(sent_ms);
-                    q.push(" AND id > ").push_bind(id.to_owned()).push("))");
-                }
-                q.push(" ORDER BY sent_ms, id LIMIT ").push_bind(i64::from(limit));
-                let rows = q.build().fetch_all(&self.pool).await?;
-                rows.iter().map(hotline_message_from).collect()
-            }
-
             /// [`Store::apply`] through sqlx: one multi-row statement per table. (The
             /// embedded store writes through its own thread instead; see `sqlite_writer`.)
             #[allow(dead_code)]
@@ -679,23 +625,29 @@ macro_rules! store_impl {
                 row.as_ref().map(conflict_from).transpose()
             }
 
-            async fn conflicts_of(
+            async fn conflicts(
                 &self,
-                party_id: &str,
+                party_id: Option<&str>,
                 include_resolved: bool,
                 after: Option<ListCursor<'_>>,
                 limit: u32,
             ) -> Result<Vec<ConflictRecord>, StoreError> {
-                self.conflicts_page(Some(party_id), include_resolved, after, limit).await
-            }
-
-            async fn conflicts_all(
-                &self,
-                include_resolved: bool,
-                after: Option<ListCursor<'_>>,
-                limit: u32,
-            ) -> Result<Vec<ConflictRecord>, StoreError> {
-                self.conflicts_page(None, include_resolved, after, limit).await
+                let mut q = QueryBuilder::<$Db>::new(format!("SELECT {CONFLICT_COLUMNS} FROM conflicts WHERE TRUE"));
+                if let Some(party_id) = party_id {
+                    q.push(" AND (party_a = ").push_bind(party_id.to_owned());
+                    q.push(" OR party_b = ").push_bind(party_id.to_owned()).push(")");
+                }
+                if !include_resolved {
+                    q.push(" AND resolved_ms IS NULL");
+                }
+                if let Some((opened_ms, id)) = after {
+                    q.push(" AND (opened_ms < ").push_bind(opened_ms);
+                    q.push(" OR (opened_ms = ").push_bind(opened_ms);
+                    q.push(" AND id > ").push_bind(id.to_owned()).push("))");
+                }
+                q.push(" ORDER BY opened_ms DESC, id LIMIT ").push_bind(i64::from(limit));
+                let rows = q.build().fetch_all(&self.pool).await?;
+                rows.iter().map(conflict_from).collect()
             }
 
             async fn open_conflicts(&self) -> Result<Vec<ConflictRecord>, StoreError> {
@@ -872,23 +824,29 @@ macro_rules! store_impl {
                 row.as_ref().map(hotline_message_from).transpose()
             }
 
-            async fn hotline_messages_of(
+            async fn hotline_messages(
                 &self,
-                party_id: &str,
+                party_id: Option<&str>,
                 thread: Option<&str>,
                 after: Option<ListCursor<'_>>,
                 limit: u32,
             ) -> Result<Vec<HotlineMessageRecord>, StoreError> {
-                self.hotline_page(Some(party_id), thread, after, limit).await
-            }
-
-            async fn hotline_messages_all(
-                &self,
-                thread: Option<&str>,
-                after: Option<ListCursor<'_>>,
-                limit: u32,
-            ) -> Result<Vec<HotlineMessageRecord>, StoreError> {
-                self.hotline_page(None, thread, after, limit).await
+                let mut q = QueryBuilder::<$Db>::new(format!("SELECT {HOTLINE_COLUMNS} FROM hotline_messages WHERE TRUE"));
+                if let Some(party_id) = party_id {
+                    q.push(" AND (from_party = ").push_bind(party_id.to_owned());
+                    q.push(" OR to_party = ").push_bind(party_id.to_owned()).push(")");
+                }
+                if let Some(thread) = thread {
+                    q.push(" AND thread = ").push_bind(thread.to_owned());
+                }
+                if let Some((sent_ms, id)) = after {
+                    q.push(" AND (sent_ms > ").push_bind(sent_ms);
+                    q.push(" OR (sent_ms = ").push_bind(sent_ms);
+                    q.push(" AND id > ").push_bind(id.to_owned()).push("))");
+                }
+                q.push(" ORDER BY sent_ms, id LIMIT ").push_bind(i64::from(limit));
+                let rows = q.build().fetch_all(&self.pool).await?;
+                rows.iter().map(hotline_message_from).collect()
             }
 
             async fn unanswered_hotline_messages(&self) -> Result<Vec<HotlineMessageRecord>, StoreError> {

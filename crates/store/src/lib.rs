@@ -26,11 +26,11 @@ pub use model::{
 use async_trait::async_trait;
 
 /// Milliseconds since the Unix epoch, UTC: the one time unit the store keeps.
+pub type UnixMillis = i64;
+
 /// Where a page of a list ordered by a time and then an id ends: the time (Unix ms) and
 /// id of its last item. The next page starts after it.
 pub type ListCursor<'a> = (UnixMillis, &'a str);
-
-pub type UnixMillis = i64;
 
 /// Why a store operation failed. Every variant is a problem of the environment (the
 /// database), never of a client's input: the server maps them all to 503 and logs them.
@@ -93,20 +93,13 @@ pub trait Store: Send + Sync + 'static {
     async fn intent_count(&self) -> Result<u64, StoreError>;
 
     async fn conflict(&self, id: &str) -> Result<Option<ConflictRecord>, StoreError>;
-    /// Conflicts involving the party (either side), newest first (by opening time, then
-    /// id): at most `limit` of them, after `after` (the opening time and id of the last
-    /// conflict of the previous page) when given.
-    async fn conflicts_of(
+    /// Conflicts involving `party_id` (either side; every party's when `None`, which is
+    /// what observers read), newest first (by opening time, then id): at most `limit` of
+    /// them, after `after` (the opening time and id of the last conflict of the previous
+    /// page) when given.
+    async fn conflicts(
         &self,
-        party_id: &str,
-        include_resolved: bool,
-        after: Option<ListCursor<'_>>,
-        limit: u32,
-    ) -> Result<Vec<ConflictRecord>, StoreError>;
-    /// Conflicts of every party, in the order and pages of [`Store::conflicts_of`]: what
-    /// observers read.
-    async fn conflicts_all(
-        &self,
+        party_id: Option<&str>,
         include_resolved: bool,
         after: Option<ListCursor<'_>>,
         limit: u32,
@@ -155,20 +148,13 @@ pub trait Store: Send + Sync + 'static {
 
     /// One hotline message by id, whoever it is from or to.
     async fn hotline_message(&self, id: &str) -> Result<Option<HotlineMessageRecord>, StoreError>;
-    /// The hotline messages from or to the party (only of `thread` when given), oldest
-    /// first (by sending time, then id): at most `limit` of them, after `after` (the
-    /// sending time and id of the last message of the previous page) when given.
-    async fn hotline_messages_of(
+    /// The hotline messages from or to `party_id` (every message when `None`, which is
+    /// what observers read; only of `thread` when given), oldest first (by sending time,
+    /// then id): at most `limit` of them, after `after` (the sending time and id of the
+    /// last message of the previous page) when given.
+    async fn hotline_messages(
         &self,
-        party_id: &str,
-        thread: Option<&str>,
-        after: Option<ListCursor<'_>>,
-        limit: u32,
-    ) -> Result<Vec<HotlineMessageRecord>, StoreError>;
-    /// Every hotline message, in the order and pages of [`Store::hotline_messages_of`]:
-    /// what observers read.
-    async fn hotline_messages_all(
-        &self,
+        party_id: Option<&str>,
         thread: Option<&str>,
         after: Option<ListCursor<'_>>,
         limit: u32,

@@ -310,7 +310,7 @@ async fn conflicts_are_listed_for_either_side_and_observers(store: &dyn Store) {
         .await
         .unwrap();
     let open_of_a: Vec<String> = store
-        .conflicts_of("a", false, None, 10)
+        .conflicts(Some("a"), false, None, 10)
         .await
         .unwrap()
         .into_iter()
@@ -318,14 +318,17 @@ async fn conflicts_are_listed_for_either_side_and_observers(store: &dyn Store) {
         .collect();
     assert_eq!(open_of_a, ["c-new"]);
     let all_of_a: Vec<String> = store
-        .conflicts_of("a", true, None, 10)
+        .conflicts(Some("a"), true, None, 10)
         .await
         .unwrap()
         .into_iter()
         .map(|c| c.id)
         .collect();
     assert_eq!(all_of_a, ["c-new", "c-old"]);
-    assert_eq!(store.conflicts_all(true, None, 10).await.unwrap().len(), 3);
+    assert_eq!(
+        store.conflicts(None, true, None, 10).await.unwrap().len(),
+        3
+    );
     assert_eq!(store.open_conflicts().await.unwrap().len(), 2);
 }
 
@@ -351,9 +354,9 @@ async fn pages_of_conflicts_walk_every_conflict_once_newest_first(store: &dyn St
         loop {
             let cursor = after.as_ref().map(|(ms, id)| (*ms, id.as_str()));
             let page = if observer {
-                store.conflicts_all(false, cursor, 2).await.unwrap()
+                store.conflicts(None, false, cursor, 2).await.unwrap()
             } else {
-                store.conflicts_of("a", false, cursor, 2).await.unwrap()
+                store.conflicts(Some("a"), false, cursor, 2).await.unwrap()
             };
             assert!(page.len() <= 2);
             let Some(last) = page.last() else { break };
@@ -529,50 +532,53 @@ async fn hotline_messages_are_listed_for_either_end_and_observers_oldest_first(s
     );
     assert_eq!(store.hotline_message("nothing").await.unwrap(), None);
     let of_a = store
-        .hotline_messages_of("a", None, None, 100)
+        .hotline_messages(Some("a"), None, None, 100)
         .await
         .unwrap();
     assert_eq!(ids(&of_a), ["m1", "m0", "m3"]);
     let of_a_in_t1 = store
-        .hotline_messages_of("a", Some("t1"), None, 100)
+        .hotline_messages(Some("a"), Some("t1"), None, 100)
         .await
         .unwrap();
     assert_eq!(ids(&of_a_in_t1), ["m1", "m3"]);
     assert_eq!(
         ids(&store
-            .hotline_messages_of("c", None, None, 100)
+            .hotline_messages(Some("c"), None, None, 100)
             .await
             .unwrap()),
         ["m2"]
     );
     assert!(store
-        .hotline_messages_of("d", None, None, 100)
+        .hotline_messages(Some("d"), None, None, 100)
         .await
         .unwrap()
         .is_empty());
-    let all = store.hotline_messages_all(None, None, 100).await.unwrap();
+    let all = store.hotline_messages(None, None, None, 100).await.unwrap();
     assert_eq!(ids(&all), ["m1", "m0", "m2", "m3"], "by time, then id");
     let t2 = store
-        .hotline_messages_all(Some("t2"), None, 100)
+        .hotline_messages(None, Some("t2"), None, 100)
         .await
         .unwrap();
     assert_eq!(ids(&t2), ["m0", "m2"]);
     // Pages continue after the last message of the previous one, ties at one time
     // included.
-    let first = store.hotline_messages_of("a", None, None, 2).await.unwrap();
+    let first = store
+        .hotline_messages(Some("a"), None, None, 2)
+        .await
+        .unwrap();
     assert_eq!(ids(&first), ["m1", "m0"]);
     let next = store
-        .hotline_messages_of("a", None, Some((200, "m0")), 2)
+        .hotline_messages(Some("a"), None, Some((200, "m0")), 2)
         .await
         .unwrap();
     assert_eq!(ids(&next), ["m3"]);
     let rest = store
-        .hotline_messages_all(None, Some((200, "m0")), 10)
+        .hotline_messages(None, None, Some((200, "m0")), 10)
         .await
         .unwrap();
     assert_eq!(ids(&rest), ["m2", "m3"]);
     let in_t1 = store
-        .hotline_messages_all(Some("t1"), Some((100, "m1")), 10)
+        .hotline_messages(None, Some("t1"), Some((100, "m1")), 10)
         .await
         .unwrap();
     assert_eq!(ids(&in_t1), ["m3"]);
