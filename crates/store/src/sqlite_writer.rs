@@ -9,7 +9,9 @@
 //! WAL mode they see each commit as soon as it returns.
 
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc as std_mpsc;
+use std::sync::Arc;
 use std::time::Duration;
 
 use rusqlite::{params, Connection, TransactionBehavior};
@@ -26,6 +28,9 @@ type Job = (Batch, oneshot::Sender<Result<(), StoreError>>);
 /// The handle to the writer thread; the thread ends when the last handle is dropped.
 pub(crate) struct SqliteWriter {
     jobs: std::sync::Mutex<std_mpsc::Sender<Job>>,
+    /// Set after each background checkpoint: the writer then copies the rest of the log
+    /// itself before its next commit (see [`SqliteWriter::request_checkpoint_finish`]).
+    finish_checkpoint: Arc<AtomicBool>,
 }
 
 impl SqliteWriter {
@@ -42,18 +47,38 @@ impl SqliteWriter {
             )
             .map_err(open_error)?;
         let (jobs, receiver) = std_mpsc::channel::<Job>();
+        let finish_checkpoint = Arc::new(AtomicBool::new(false));
+        let finish = finish_checkpoint.clone();
         std::thread::Builder::new()
             .name("sqlite-writer".into())
             .spawn(move || {
                 let mut connection = connection;
                 while let Ok((batch, done)) = receiver.recv() {
                     let _ = done.send(write(&mut connection, &batch).map_err(database_error));
+                    if finish.swap(false, Ordering::Relaxed) {
+                        finish_log_checkpoint(&connection);
+                    }
                 }
             })
             .map_err(|error| StoreError::Open(format!("cannot start the writer: {error}")))?;
         Ok(SqliteWriter {
             jobs: std::sync::Mutex::new(jobs),
+            finish_checkpoint,
         })
+    }
+
+    /// Asks the writer to checkpoint the log itself after its next commit.
+    ///
+    /// A checkpoint running beside the writer copies the log into the database file
+    /// without blocking commits, but commits keep appending to the log meanwhile, so it
+    /// never catches up with a busy writer; and SQLite starts the log again from the
+    /// beginning only when a commit finds it wholly copied. Without this the log grew
+    /// without bound under steady load (645 MB after 24,000 writes), and every frame
+    /// written extended the file. Run on the writer between two commits, the checkpoint
+    /// only has to copy what was committed since the background one began, and the
+    /// next commit then reuses the log from its start.
+    pub fn request_checkpoint_finish(&self) {
+        self.finish_checkpoint.store(true, Ordering::Relaxed);
     }
 
     /// Writes `batch` in one transaction; durable (`synchronous = FULL`) when it returns.
@@ -67,6 +92,26 @@ impl SqliteWriter {
         result
             .await
             .map_err(|_| StoreError::Open("the store's writer has stopped".into()))?
+    }
+}
+
+/// Copies whatever the log holds into the database file, from the writer's connection
+/// between two commits (so no commit appends meanwhile). A reader still holding an older
+/// snapshot can keep part of the log from being copied; the next round finishes it.
+fn finish_log_checkpoint(connection: &Connection) {
+    let started = std::time::Instant::now();
+    match connection.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| {
+        Ok((row.get::<_, i64>(1)?, row.get::<_, i64>(2)?))
+    }) {
+        Ok((log_frames, copied_frames)) => tracing::debug!(
+            log_frames,
+            copied_frames,
+            took_ms = started.elapsed().as_secs_f64() * 1e3,
+            "writer finished the log's checkpoint"
+        ),
+        Err(error) => {
+            tracing::warn!(%error, "checkpoint of the embedded store's log failed; retrying")
+        }
     }
 }
 
