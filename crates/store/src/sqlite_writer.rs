@@ -28,8 +28,9 @@ type Job = (Batch, oneshot::Sender<Result<(), StoreError>>);
 /// The handle to the writer thread; the thread ends when the last handle is dropped.
 pub(crate) struct SqliteWriter {
     jobs: std::sync::Mutex<std_mpsc::Sender<Job>>,
-    /// Set after each background checkpoint: the writer then copies the rest of the log
-    /// itself before its next commit (see [`SqliteWriter::request_checkpoint_finish`]).
+    /// Set by the background checkpoint task about once a second: the writer then copies
+    /// the rest of the log itself after its next commit (see
+    /// [`SqliteWriter::request_checkpoint_finish`]).
     finish_checkpoint: Arc<AtomicBool>,
 }
 
