@@ -76,8 +76,8 @@ impl SqliteWriter {
     /// beginning only when a commit finds it wholly copied. Without this the log grew
     /// without bound under steady load (645 MB after 24,000 writes), and every frame
     /// written extended the file. Run on the writer between two commits, the checkpoint
-    /// only has to copy what was committed since the background one began, and the
-    /// next commit then reuses the log from its start.
+    /// only has to copy what was committed since the last background pass began, and
+    /// the next commit then reuses the log from its start.
     pub fn request_checkpoint_finish(&self) {
         self.finish_checkpoint.store(true, Ordering::Relaxed);
     }
