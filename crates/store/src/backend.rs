@@ -1012,4 +1012,72 @@ mod tests {
         );
         assert_eq!(store.intent_count().await.unwrap(), 201);
     }
+    #[tokio::test]
+    async fn the_seq_migration_keeps_every_audit_entry_and_event() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("deconflict.db");
+        // A store as the migrations before `0005_seq_is_rowid` left it, with rows.
+        let options = SqliteConnectOptions::new()
+            .filename(&path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options)
+            .await
+            .unwrap();
+        let mut before = sqlx::migrate!("./migrations/sqlite");
+        before.migrations = before
+            .migrations
+            .iter()
+            .filter(|migration| migration.version < 5)
+            .cloned()
+            .collect::<Vec<_>>()
+            .into();
+        before.run(&pool).await.unwrap();
+        for seq in 1..=3i64 {
+            sqlx::query("INSERT INTO audit (seq, sealed) VALUES ($1, $2)")
+                .bind(seq)
+                .bind(format!("{{\"seq\":{seq}}}"))
+                .execute(&pool)
+                .await
+                .unwrap();
+            sqlx::query(
+                "INSERT INTO events (seq, party_id, kind, data, time_ms) VALUES ($1, 'alpha', 'k', '{}', $2)",
+            )
+            .bind(seq)
+            .bind(seq * 10)
+            .execute(&pool)
+            .await
+            .unwrap();
+        }
+        pool.close().await;
+
+        let store = open_sqlite_checkpointing(&path, false).await.unwrap();
+        let audit = store.audit_after(0, 10).await.unwrap();
+        assert_eq!(
+            audit
+                .iter()
+                .map(|a| (a.seq, a.sealed_json.as_str()))
+                .collect::<Vec<_>>(),
+            [(1, "{\"seq\":1}"), (2, "{\"seq\":2}"), (3, "{\"seq\":3}")]
+        );
+        let events = store.events_after("alpha", 1, 10).await.unwrap();
+        assert_eq!(
+            events
+                .iter()
+                .map(|e| (e.seq, e.time_ms))
+                .collect::<Vec<_>>(),
+            [(2, 20), (3, 30)]
+        );
+        assert_eq!(store.last_event_seq().await.unwrap(), 3);
+        // `seq` is each row's own key now: no second b-tree beside the table.
+        let indexes: Vec<String> = sqlx::query_scalar(
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name IN ('audit', 'events') ORDER BY name",
+        )
+        .fetch_all(&store.pool)
+        .await
+        .unwrap();
+        assert_eq!(indexes, ["events_party_seq", "events_time"]);
+    }
 }

@@ -271,10 +271,10 @@ impl Engine {
             .unwrap_or(self.state.terms.hotline.answer_within_s);
         let thread = match &answered {
             Some(original) => original.thread.clone(),
-            None => self.random_id("thr-"),
+            None => self.time_ordered_id("thr-", now_ms),
         };
         let record = HotlineMessageRecord {
-            id: self.random_id("msg-"),
+            id: self.time_ordered_id("msg-", now_ms),
             thread,
             from_party: Some(caller.id.clone()),
             to_party: send.to,
@@ -371,11 +371,11 @@ impl Engine {
         observers: &[Arc<PartyRecord>],
         pending: &mut Pending,
     ) {
-        let thread = self.random_id("thr-");
+        let thread = self.time_ordered_id("thr-", now_ms);
         let answer_within_s = self.state.terms.hotline.answer_within_s;
         for party in parties {
             let record = HotlineMessageRecord {
-                id: self.random_id("msg-"),
+                id: self.time_ordered_id("msg-", now_ms),
                 thread: thread.clone(),
                 from_party: None,
                 to_party: party.to_owned(),
