@@ -8,6 +8,7 @@
 //!   "signature", "time", "visible_to"}`;
 //! - a **withheld** entry (one the viewer may not read) keeps only what the chain needs:
 //!   `{"content_hash", "entry_hash", "prev_hash", "seq", "signature", "withheld": true}`;
+//! - `signature` is there only on the entries that end a commit (see [`crate::chain`]);
 //! - the **trailer** states what the export covers and is signed by the server:
 //!   `{"export": {"exported_at", "from": {"hash", "seq"}, "head": {"hash", "seq"},
 //!   "viewer"}, "signature"}`. `from` is the chain's head just before the first line
@@ -120,14 +121,17 @@ pub(crate) fn trailer_message(export: &Value) -> Vec<u8> {
 }
 
 fn withheld_value(sealed: &SealedEntry) -> Value {
-    json!({
+    let mut value = json!({
         "content_hash": sealed.content_hash,
         "entry_hash": sealed.entry_hash,
         "prev_hash": sealed.prev_hash,
         "seq": sealed.entry.seq(),
-        "signature": sealed.signature.to_hex(),
         "withheld": true,
-    })
+    });
+    if let Some(signature) = &sealed.signature {
+        value["signature"] = Value::String(signature.to_hex());
+    }
+    value
 }
 
 /// The whole export for `viewer`, each line ending in `\n`: the entries after `from` in

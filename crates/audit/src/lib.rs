@@ -17,7 +17,7 @@ mod keys;
 mod verify;
 
 pub use chain::{
-    content_hash, entry_hash, seal, AuditChain, ChainHead, SealError, SealedEntry,
+    content_hash, entry_hash, seal, seal_all, AuditChain, ChainHead, SealError, SealedEntry,
     ENTRY_HASH_DOMAIN,
 };
 pub use entry::{AuditEntry, EntryError, Visibility};

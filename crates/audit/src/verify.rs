@@ -10,9 +10,16 @@
 //!    the first line);
 //! 4. for a visible entry, `content_hash` is recomputed from the entry;
 //! 5. `entry_hash` is recomputed from `prev_hash`, seq and `content_hash`;
-//! 6. the signature over `entry_hash` verifies with the server's public key;
+//! 6. where the line is signed (the service signs the last entry of each commit), the
+//!    signature over `entry_hash` verifies with the server's public key;
 //! 7. the last line is the trailer, its signature verifies, and its `from` and `head`
 //!    match the first and last entry lines, so lines cut off at either end are noticed.
+//!
+//! Each entry hash covers the one before it, so a signature vouches for every line before
+//! it: every line is vouched for by the next signed line or by the trailer. An altered line
+//! is reported where its own hashes stop matching; one whose hashes were recomputed too
+//! (with every line after it up to a signature) is reported at that next signed line, or
+//! at the trailer.
 //!
 //! Lines end in `\n` (or `\r\n`); the last may end without one.
 //!
@@ -143,6 +150,7 @@ pub fn verify(input: &[u8], public_key: &AuditPublicKey) -> Result<VerifiedSumma
 
     let mut previous: Option<ChainHead> = trailer.as_ref().map(|t| t.from);
     let mut first_entry: Option<ChainHead> = None;
+    let mut a_signature_verified = false;
     let (mut visible, mut withheld) = (0u64, 0u64);
     for (index, bytes) in lines.iter().enumerate() {
         let number = index + 1;
@@ -218,15 +226,18 @@ pub fn verify(input: &[u8], public_key: &AuditPublicKey) -> Result<VerifiedSumma
         if entry_hash_recomputed != entry.entry_hash {
             return Err(fail(VerifyFailure::EntryHashMismatch));
         }
-        if !public_key.verifies(&entry.entry_hash.0, &entry.signature) {
-            // When nothing before this line verified and the trailer does not either, the
-            // likelier explanation is a wrong key rather than a forged line.
-            let nothing_verified = first_entry.is_none() && trailer.is_none();
-            return Err(fail(if nothing_verified {
-                VerifyFailure::KeyMatchesNothing
-            } else {
-                VerifyFailure::BadSignature
-            }));
+        if let Some(signature) = &entry.signature {
+            if !public_key.verifies(&entry.entry_hash.0, signature) {
+                // When no signature before this line verified and the trailer's does not
+                // either, the likelier explanation is a wrong key rather than a forged line.
+                let nothing_verified = !a_signature_verified && trailer.is_none();
+                return Err(fail(if nothing_verified {
+                    VerifyFailure::KeyMatchesNothing
+                } else {
+                    VerifyFailure::BadSignature
+                }));
+            }
+            a_signature_verified = true;
         }
         let head = ChainHead {
             seq,
@@ -251,7 +262,8 @@ struct EntryLine {
     prev_hash: AuditHash,
     content_hash: AuditHash,
     entry_hash: AuditHash,
-    signature: AuditSignature,
+    /// Only on the entries that end a commit.
+    signature: Option<AuditSignature>,
     /// The entry's own fields when visible; `None` when withheld.
     content: Option<Value>,
 }
@@ -305,7 +317,11 @@ fn parse_line(bytes: &[u8]) -> Result<Line, VerifyFailure> {
     let prev_hash = take_hash(&mut map, "prev_hash")?;
     let content_hash = take_hash(&mut map, "content_hash")?;
     let entry_hash = take_hash(&mut map, "entry_hash")?;
-    let signature = take_signature(&mut map, "signature")?;
+    let signature = if map.contains_key("signature") {
+        Some(take_signature(&mut map, "signature")?)
+    } else {
+        None
+    };
     debug_assert!(CHAIN_FIELDS.iter().all(|field| !map.contains_key(*field)));
     let (seq, content) = if withheld {
         let seq = take_seq(&mut map, "seq")?;

@@ -2,7 +2,7 @@
 //! kind of alteration is reported at the line where it was made.
 
 use deconflict_audit::{
-    export_view, verify, AuditChain, AuditEntry, AuditSigner, ChainHead, SealedEntry,
+    export_view, seal_all, verify, AuditChain, AuditEntry, AuditSigner, ChainHead, SealedEntry,
     VerifyFailure, Visibility,
 };
 use serde_json::{json, Value};
@@ -516,4 +516,111 @@ fn the_writer_refuses_entries_that_do_not_form_one_stretch_of_the_chain() {
         &signer(),
     );
     assert!(wrong_start.is_err());
+}
+
+/// The entries of [`mixed_log`] as the service seals them: in commits of three, three and
+/// two, each signed only on its last entry (lines 3, 6 and 8).
+fn log_signed_per_commit(signer: &AuditSigner) -> Vec<SealedEntry> {
+    let entries: Vec<AuditEntry> = mixed_log().into_iter().map(|sealed| sealed.entry).collect();
+    let mut head = ChainHead::GENESIS;
+    let mut log = Vec::new();
+    for commit in entries.chunks(3) {
+        let sealed = seal_all(&head, commit.to_vec(), signer).unwrap();
+        head = sealed.last().unwrap().head();
+        log.extend(sealed);
+    }
+    log
+}
+
+#[test]
+fn an_export_signed_once_per_commit_verifies_and_any_change_is_reported_at_its_line() {
+    let log = log_signed_per_commit(&signer());
+    assert_eq!(
+        log.iter()
+            .map(|sealed| sealed.signature.is_some())
+            .collect::<Vec<_>>(),
+        [false, false, true, false, false, true, false, true]
+    );
+    // The same chain as entries signed one by one: only the signatures differ.
+    assert_eq!(
+        log.last().unwrap().head(),
+        mixed_log().last().unwrap().head()
+    );
+    let export = export_for("coalition", &log);
+    let summary = verify(export.as_bytes(), &signer().public_key()).unwrap();
+    assert_eq!(
+        (summary.entries, summary.visible, summary.withheld),
+        (8, 6, 2)
+    );
+    let lines = lines_of(&export);
+    assert!(!lines[0].contains("signature") && lines[2].contains("signature"));
+    for (index, line) in lines.iter().enumerate() {
+        let value: Value = serde_json::from_str(line).unwrap();
+        for field in value.as_object().unwrap().keys() {
+            let mut changed = value.clone();
+            changed[field] = altered(&changed[field]);
+            let mut tampered = lines.clone();
+            tampered[index] = deconflict_audit::canonical::to_canonical_string(&changed);
+            assert_eq!(
+                failing_line(&join(&tampered)).0,
+                index + 1,
+                "changing {field} on line {}",
+                index + 1
+            );
+        }
+    }
+}
+
+#[test]
+fn unsigned_lines_rewritten_with_their_hashes_are_caught_at_the_next_signature() {
+    let honest = lines_of(&export_for("coalition", &log_signed_per_commit(&signer())));
+    // A forger rewrites the first commit's lines, hashes and all, but cannot sign them
+    // with the server's key: its last line carries another key's signature.
+    let mut entries: Vec<AuditEntry> = mixed_log().into_iter().map(|s| s.entry).collect();
+    entries[0] = AuditEntry::new(
+        1,
+        "2015-11-03T09:00:00Z",
+        "agreement.proposed",
+        Some("coalition".into()),
+        Visibility::All,
+        json!({"version": 99}),
+    )
+    .unwrap();
+    let forged = seal_all(
+        &ChainHead::GENESIS,
+        entries[..3].to_vec(),
+        &AuditSigner::from_seed([7; 32]),
+    )
+    .unwrap();
+    // The forged commit exported as the coalition would see it, in place of the honest one.
+    let forged_export = lines_of(&export_for("coalition", &forged));
+    let mut lines = honest.clone();
+    lines[..3].clone_from_slice(&forged_export[..3]);
+    assert_eq!(
+        failing_line(&join(&lines)),
+        (3, VerifyFailure::BadSignature)
+    );
+    // Keeping the server's signature on line 3 does not help: it signs the old hash.
+    let mut kept = lines.clone();
+    kept[2] = {
+        let mut value: Value = serde_json::from_str(&lines[2]).unwrap();
+        let honest_third: Value = serde_json::from_str(&honest[2]).unwrap();
+        value["signature"] = honest_third["signature"].clone();
+        deconflict_audit::canonical::to_canonical_string(&value)
+    };
+    assert_eq!(failing_line(&join(&kept)), (3, VerifyFailure::BadSignature));
+}
+
+#[test]
+fn a_wrong_public_key_is_named_at_the_first_signed_line() {
+    let export = export_for("coalition", &log_signed_per_commit(&signer()));
+    let error = verify(
+        export.as_bytes(),
+        &AuditSigner::from_seed([1; 32]).public_key(),
+    )
+    .unwrap_err();
+    assert_eq!(
+        (error.line, error.reason),
+        (3, VerifyFailure::KeyMatchesNothing)
+    );
 }

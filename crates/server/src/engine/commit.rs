@@ -1,6 +1,6 @@
-//! The second stage of the writer: seals a decided batch's audit entries onto the chain,
-//! writes the batch to the store in one transaction and, only once it is durable, answers
-//! its commands and publishes its events.
+//! The second stage of the writer: seals a decided batch's audit entries onto the chain
+//! (signing the last), writes the batch to the store in one transaction and, only once it
+//! is durable, answers its commands and publishes its events.
 //!
 //! It runs as its own task so that the engine decides batch N+1 while batch N is sealed
 //! and committed. Batches arrive in the order they were decided and are committed in that
@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use tokio::sync::{mpsc, oneshot};
 
-use deconflict_audit::{seal, AuditEntry, AuditSigner, ChainHead};
+use deconflict_audit::{seal_all, AuditEntry, AuditSigner, ChainHead};
 use deconflict_store::{Batch, EventRecord, Mutation, Store};
 
 use super::{audit_record, load_chain_head, AgreementSnapshot, Published, Reply};
@@ -132,18 +132,21 @@ impl CommitStage {
             events,
             agreement,
         } = decided;
+        // One signature, on the last entry, vouches for the whole commit's entries.
         let mut head = self.head;
-        for entry in audit {
-            match seal(&head, entry, &self.signer) {
-                Ok(sealed) => {
-                    head = sealed.head();
-                    batch.push(Mutation::AppendAudit(audit_record(&sealed)));
+        match seal_all(&self.head, audit, &self.signer) {
+            Ok(sealed) => {
+                for entry in &sealed {
+                    batch.push(Mutation::AppendAudit(audit_record(entry)));
                 }
-                Err(error) => {
-                    tracing::error!(%error, "cannot seal an audit entry; refusing its batch");
-                    refuse(replies);
-                    return false;
+                if let Some(last) = sealed.last() {
+                    head = last.head();
                 }
+            }
+            Err(error) => {
+                tracing::error!(%error, "cannot seal an audit entry; refusing its batch");
+                refuse(replies);
+                return false;
             }
         }
         let started = std::time::Instant::now();
