@@ -820,3 +820,28 @@ async fn the_openapi_document_describes_the_hotline() {
         );
     }
 }
+
+#[tokio::test]
+async fn message_and_thread_ids_start_with_their_time_so_later_ones_sort_later() {
+    let app = test_app().await;
+    let millis = |id: &str, prefix: &str| {
+        let hex = id.strip_prefix(prefix).unwrap();
+        assert_eq!(hex.len(), 32, "{id}");
+        assert!(hex.chars().all(|c| c.is_ascii_hexdigit()), "{id}");
+        i64::from_str_radix(&hex[..12], 16).unwrap()
+    };
+    let first = send(&app, "coalition", json!({"to": "russia", "text": "one"})).await;
+    app.clock.advance_ms(2_000);
+    let second = send(&app, "coalition", json!({"to": "russia", "text": "two"})).await;
+    for field in ["id", "thread"] {
+        let prefix = if field == "id" { "msg-" } else { "thr-" };
+        let (a, b) = (
+            first[field].as_str().unwrap(),
+            second[field].as_str().unwrap(),
+        );
+        // The test clock also runs on by itself between the two sends.
+        let apart_ms = millis(b, prefix) - millis(a, prefix);
+        assert!((2_000..60_000).contains(&apart_ms), "{a} {b}");
+        assert!(a < b, "{a} {b}");
+    }
+}
