@@ -2,8 +2,8 @@
 //! kind of alteration is reported at the line where it was made.
 
 use deconflict_audit::{
-    export_view, seal_all, verify, AuditChain, AuditEntry, AuditSigner, ChainHead, SealedEntry,
-    VerifyFailure, Visibility,
+    export_view, seal, seal_all, verify, AuditChain, AuditEntry, AuditSigner, ChainHead,
+    SealedEntry, VerifyFailure, Visibility,
 };
 use serde_json::{json, Value};
 
@@ -358,20 +358,28 @@ fn a_wrong_public_key_fails_at_the_first_signed_line() {
     }
 }
 
+/// A first entry that [`mixed_log`] does not hold: what a forger would put in its place.
+fn forged_first_entry() -> AuditEntry {
+    AuditEntry::new(
+        1,
+        "2015-11-03T09:00:00Z",
+        "agreement.proposed",
+        Some("coalition".into()),
+        Visibility::All,
+        json!({"version": 99}),
+    )
+    .unwrap()
+}
+
 #[test]
 fn a_first_line_forged_with_another_key_is_a_bad_signature_not_a_wrong_key() {
     let log = mixed_log();
-    let forger = AuditSigner::from_seed([7; 32]);
-    let mut forged_chain = AuditChain::new(forger, ChainHead::GENESIS);
-    let forged = forged_chain
-        .append(
-            "2015-11-03T09:00:00Z",
-            "agreement.proposed",
-            Some("coalition".into()),
-            Visibility::All,
-            json!({"version": 99}),
-        )
-        .unwrap();
+    let forged = seal(
+        &ChainHead::GENESIS,
+        forged_first_entry(),
+        &AuditSigner::from_seed([7; 32]),
+    )
+    .unwrap();
     let mut lines = lines_of(&export_for("coalition", &log));
     lines[0] =
         deconflict_audit::canonical::to_canonical_string(&serde_json::to_value(&forged).unwrap());
@@ -580,15 +588,7 @@ fn unsigned_lines_rewritten_with_their_hashes_are_caught_at_the_next_signature()
     // A forger rewrites the first commit's lines, hashes and all, but cannot sign them
     // with the server's key: its last line carries another key's signature.
     let mut entries: Vec<AuditEntry> = mixed_log().into_iter().map(|s| s.entry).collect();
-    entries[0] = AuditEntry::new(
-        1,
-        "2015-11-03T09:00:00Z",
-        "agreement.proposed",
-        Some("coalition".into()),
-        Visibility::All,
-        json!({"version": 99}),
-    )
-    .unwrap();
+    entries[0] = forged_first_entry();
     let forged = seal_all(
         &ChainHead::GENESIS,
         entries[..3].to_vec(),
