@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use tokio::sync::{mpsc, oneshot};
 
-use deconflict_audit::{seal_all, AuditEntry, AuditSigner, ChainHead};
+use deconflict_audit::{seal_all, AuditEntry, AuditSigner, ChainHead, SealedEntry};
 use deconflict_store::{Batch, EventRecord, Mutation, Store};
 
 use super::{audit_record, load_chain_head, AgreementSnapshot, Published, Reply};
@@ -133,21 +133,17 @@ impl CommitStage {
             agreement,
         } = decided;
         // One signature, on the last entry, vouches for the whole commit's entries.
-        let mut head = self.head;
-        match seal_all(&self.head, audit, &self.signer) {
-            Ok(sealed) => {
-                for entry in &sealed {
-                    batch.push(Mutation::AppendAudit(audit_record(entry)));
-                }
-                if let Some(last) = sealed.last() {
-                    head = last.head();
-                }
-            }
+        let sealed = match seal_all(&self.head, audit, &self.signer) {
+            Ok(sealed) => sealed,
             Err(error) => {
                 tracing::error!(%error, "cannot seal an audit entry; refusing its batch");
                 refuse(replies);
                 return false;
             }
+        };
+        let head = sealed.last().map_or(self.head, SealedEntry::head);
+        for entry in &sealed {
+            batch.push(Mutation::AppendAudit(audit_record(entry)));
         }
         let started = std::time::Instant::now();
         let mutations = batch.len();
