@@ -8,8 +8,11 @@
 //! # Accuracy
 //! The horizontal region is computed in the WGS84 azimuthal equidistant projection about
 //! the middle of the pair (exact distances from its centre, a scale error under 0.2 % at
-//! 500 km from it). Polygon edges are densified along their great circles into pieces of
-//! at most [`DENSIFY_STEP_M`] before projection; circles become 72-gons on their geodesic
+//! 500 km from it). Polygon edges are densified along their great circles before
+//! projection, into pieces whose chords stray at most 5 cm from the projected arc (an edge
+//! of [`DENSIFY_STEP_M`] or less is one piece; a 40 km edge near the projection's centre
+//! bends by centimetres and becomes one or two, where 2 km pieces made it twenty; edges
+//! are cut into at most 256 pieces); circles become 72-gons on their geodesic
 //! circle. Buffers are polygonal with round joins whose chords are pushed outwards to
 //! circumscribe the true arcs, plus [`BUFFER_SLACK_M`]: the region contains the exact one
 //! up to the projection's scale error and exceeds it by at most about 0.5 % of half the
@@ -28,8 +31,13 @@ use crate::geometry::{
     SPHERE_RADIUS_LOWER_M,
 };
 
-/// The longest piece of a densified polygon edge.
+/// Polygon edges no longer than this are drawn as one straight piece in the projection.
 pub const DENSIFY_STEP_M: f64 = 2_000.0;
+/// The longest piece of a longer edge.
+const DENSIFY_STEP_LONG_M: f64 = 50_000.0;
+/// How far a piece's chord may stray from the projected great-circle arc it stands for:
+/// a twentieth of [`BUFFER_SLACK_M`].
+const CHORD_DEVIATION_MAX_M: f64 = 0.05;
 /// The most pieces one edge is cut into.
 const DENSIFY_PIECES_MAX: usize = 256;
 /// Vertices of a buffered circle.
@@ -170,13 +178,22 @@ fn buffered(
         Footprint::Polygon(polygon) => {
             let units = polygon.units();
             let count = units.len();
-            let mut ring: Vec<Coord<f64>> = Vec::new();
+            let projected: Vec<Coord<f64>> = units
+                .iter()
+                .map(|&unit| projection.project(LatLng::from_unit(unit)))
+                .collect();
+            let mut ring: Vec<Coord<f64>> = Vec::with_capacity(count * 2);
             for index in 0..count {
                 let (start, end) = (units[index], units[(index + 1) % count]);
                 let angle = crate::geometry::angle_between_rad(start, end);
-                let pieces = ((angle * SPHERE_RADIUS_LOWER_M / DENSIFY_STEP_M).ceil() as usize)
-                    .clamp(1, DENSIFY_PIECES_MAX);
-                for piece in 0..pieces {
+                let pieces = edge_pieces(
+                    angle,
+                    projected[index],
+                    projected[(index + 1) % count],
+                    || projection.project(LatLng::from_unit(slerp(start, end, angle, 0.5))),
+                );
+                ring.push(projected[index]);
+                for piece in 1..pieces {
                     let fraction = piece as f64 / pieces as f64;
                     let point = slerp(start, end, angle, fraction);
                     ring.push(projection.project(LatLng::from_unit(point)));
@@ -191,6 +208,35 @@ fn buffered(
             )
         }
     }
+}
+
+/// How many straight pieces the projected great-circle edge from `start` to `end`
+/// (`angle` apart) is drawn with, given its projected ends and a way to project its
+/// midpoint. An edge no longer than [`DENSIFY_STEP_M`] is one piece. A longer one is cut
+/// so that each piece's chord strays at most [`CHORD_DEVIATION_MAX_M`] from the projected
+/// arc: over a short stretch the arc bends evenly, so a piece of 1/n of it strays 1/n² as
+/// far as the whole edge's chord, which is measured at the edge's midpoint (conservatively,
+/// against the chord's midpoint). Pieces are at most [`DENSIFY_STEP_LONG_M`] so that the
+/// bend is even over each.
+fn edge_pieces(
+    angle: f64,
+    start: Coord<f64>,
+    end: Coord<f64>,
+    project_midpoint: impl FnOnce() -> Coord<f64>,
+) -> usize {
+    let length_m = angle * SPHERE_RADIUS_LOWER_M;
+    if length_m <= DENSIFY_STEP_M {
+        return 1;
+    }
+    let midpoint = project_midpoint();
+    let chord_midpoint = Coord {
+        x: (start.x + end.x) / 2.0,
+        y: (start.y + end.y) / 2.0,
+    };
+    let deviation_m = (midpoint.x - chord_midpoint.x).hypot(midpoint.y - chord_midpoint.y);
+    let for_deviation = (deviation_m / CHORD_DEVIATION_MAX_M).sqrt().ceil();
+    let for_evenness = (length_m / DENSIFY_STEP_LONG_M).ceil();
+    (for_deviation.max(for_evenness) as usize).clamp(1, DENSIFY_PIECES_MAX)
 }
 
 /// The point a fraction of the way along the great-circle arc from `start` to `end`
@@ -252,5 +298,63 @@ impl AzimuthalEquidistant {
         };
         LatLng::new(lat_deg.clamp(-90.0, 90.0), lng_deg.clamp(-180.0, 180.0))
             .expect("geodesic results are finite and in range")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every piece an edge is cut into strays at most `CHORD_DEVIATION_MAX_M` (and a
+    /// millimetre of slack for the measure itself) from the projected arc, wherever the
+    /// edge lies from the projection's centre.
+    #[test]
+    fn each_piece_of_a_projected_edge_keeps_within_the_deviation_allowed() {
+        let projection = AzimuthalEquidistant::about(LatLng::new(35.0, 38.0).unwrap());
+        let edges = [
+            // Short, near the centre: one piece.
+            ((35.01, 38.0), (35.01, 38.015), Some(1)),
+            // 40 km near the centre: it bends by centimetres, so a piece or two (it was
+            // twenty when pieces were at most 2 km).
+            ((35.05, 37.8), (35.05, 38.24), Some(2)),
+            // 600 km away from the centre and 400 km long: several.
+            ((40.0, 36.0), (40.5, 40.6), None),
+            // 500 km long, 700 km from the centre.
+            ((30.0, 30.0), (32.0, 35.0), None),
+        ];
+        for ((lat0, lng0), (lat1, lng1), expected) in edges {
+            let start = LatLng::new(lat0, lng0).unwrap().to_unit();
+            let end = LatLng::new(lat1, lng1).unwrap().to_unit();
+            let angle = crate::geometry::angle_between_rad(start, end);
+            let at = |fraction: f64| {
+                projection.project(LatLng::from_unit(slerp(start, end, angle, fraction)))
+            };
+            let pieces = edge_pieces(angle, at(0.0), at(1.0), || at(0.5));
+            if let Some(most) = expected {
+                assert!(
+                    pieces <= most,
+                    "edge {lat0},{lng0} to {lat1},{lng1}: {pieces} pieces"
+                );
+            }
+            let length_m = angle * SPHERE_RADIUS_LOWER_M;
+            assert!(length_m / pieces as f64 <= DENSIFY_STEP_LONG_M.max(DENSIFY_STEP_M));
+            for piece in 0..pieces {
+                let (from, to) = (piece as f64, piece as f64 + 1.0);
+                let (p, q) = (at(from / pieces as f64), at(to / pieces as f64));
+                // The arc between the piece's ends, sampled, against the chord.
+                for step in 1..16 {
+                    let fraction = (from + step as f64 / 16.0) / pieces as f64;
+                    let point = at(fraction);
+                    let (dx, dy) = (q.x - p.x, q.y - p.y);
+                    let off_chord =
+                        ((point.x - p.x) * dy - (point.y - p.y) * dx).abs() / dx.hypot(dy);
+                    assert!(
+                        off_chord <= CHORD_DEVIATION_MAX_M + 1e-3,
+                        "edge {lat0},{lng0} to {lat1},{lng1}: piece {piece} of {pieces} \
+                         strays {off_chord} m"
+                    );
+                }
+            }
+        }
     }
 }
