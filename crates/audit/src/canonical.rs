@@ -36,7 +36,7 @@ pub fn to_canonical_string(value: &Value) -> String {
     String::from_utf8(bytes).expect("canonical JSON is UTF-8")
 }
 
-fn write_canonical(value: &Value, out: &mut Vec<u8>) {
+pub(crate) fn write_canonical(value: &Value, out: &mut Vec<u8>) {
     match value {
         Value::Null => out.extend_from_slice(b"null"),
         Value::Bool(true) => out.extend_from_slice(b"true"),
@@ -80,7 +80,7 @@ pub(crate) fn write_canonical_object(members: &mut [(&str, &Value)], out: &mut V
     out.push(b'}');
 }
 
-fn write_string(text: &str, out: &mut Vec<u8>) {
+pub(crate) fn write_string(text: &str, out: &mut Vec<u8>) {
     serde_json::to_writer(&mut *out, text).expect("writing to a Vec cannot fail");
 }
 

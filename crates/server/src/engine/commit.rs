@@ -14,10 +14,10 @@ use std::sync::Arc;
 
 use tokio::sync::{mpsc, oneshot};
 
-use deconflict_audit::{seal_all, AuditEntry, AuditSigner, ChainHead, SealedEntry};
-use deconflict_store::{Batch, EventRecord, Mutation, Store};
+use deconflict_audit::{seal_all_lines, AuditEntry, AuditSigner, ChainHead};
+use deconflict_store::{AuditRecord, Batch, EventRecord, Mutation, Store};
 
-use super::{audit_record, load_chain_head, AgreementSnapshot, Published, Reply};
+use super::{load_chain_head, AgreementSnapshot, Published, Reply};
 
 /// Batches decided but not yet taken by the commit stage; the engine waits when the
 /// stage is this far behind. The stage takes every waiting batch at once and commits them
@@ -133,7 +133,7 @@ impl CommitStage {
             agreement,
         } = decided;
         // One signature, on the last entry, vouches for the whole commit's entries.
-        let sealed = match seal_all(&self.head, audit, &self.signer) {
+        let sealed = match seal_all_lines(&self.head, audit, &self.signer) {
             Ok(sealed) => sealed,
             Err(error) => {
                 tracing::error!(%error, "cannot seal an audit entry; refusing its batch");
@@ -141,9 +141,12 @@ impl CommitStage {
                 return false;
             }
         };
-        let head = sealed.last().map_or(self.head, SealedEntry::head);
-        for entry in &sealed {
-            batch.push(Mutation::AppendAudit(audit_record(entry)));
+        let head = sealed.last().map_or(self.head, |last| last.head);
+        for entry in sealed {
+            batch.push(Mutation::AppendAudit(AuditRecord {
+                seq: entry.head.seq as i64,
+                sealed_json: entry.line,
+            }));
         }
         let started = std::time::Instant::now();
         let mutations = batch.len();
