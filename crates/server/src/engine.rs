@@ -35,8 +35,8 @@ use deconflict_core::geometry::Volume4D;
 use deconflict_core::strategic::{IntentsConflict, Separation, StrategicIndex};
 use deconflict_store::{
     AgreementAnswer, AgreementRecord, AgreementStatus, AuditRecord, Batch, ConflictRecord,
-    EventRecord, HotlineMessageRecord, IntentRecord, IntentState, Mutation, PartyRecord, Role,
-    Store, StoreError,
+    EventData, EventRecord, HotlineMessageRecord, IntentRecord, IntentState, Mutation, PartyRecord,
+    Role, Store, StoreError,
 };
 use deconflict_wire::volume::Volume4DJson;
 
@@ -872,13 +872,13 @@ impl Engine {
         now_ms: i64,
         party_id: &str,
         kind: &str,
-        data: Value,
+        data: impl Into<EventData>,
     ) {
         let record = EventRecord {
             seq: self.state.next_event_seq,
             party_id: party_id.to_owned(),
             kind: kind.to_owned(),
-            data,
+            data: data.into(),
             time_ms: now_ms,
         };
         self.state.next_event_seq += 1;
@@ -1226,7 +1226,9 @@ impl Engine {
         record.updated_ms = now_ms;
         pending.batch.push(Mutation::PutConflict(record.clone()));
         metrics::counter!("deconflict_conflicts_resolved_total").increment(1);
-        let data = json!({"id": record.id, "resolved_at": rfc3339_ms(now_ms), "reason": reason});
+        let data = EventData::new(
+            &json!({"id": record.id, "resolved_at": rfc3339_ms(now_ms), "reason": reason}),
+        );
         for party in [record.party_a.clone(), record.party_b.clone()] {
             self.event(pending, now_ms, &party, "conflict.resolved", data.clone());
         }

@@ -44,7 +44,7 @@ fn sse_event(record: &EventRecord) -> Event {
     Event::default()
         .id(record.seq.to_string())
         .event(record.kind.clone())
-        .data(record.data.to_string())
+        .data(record.data.as_str())
 }
 
 /// The caller's events as Server-Sent Events.

@@ -16,8 +16,8 @@ use sqlx::sqlite::{
 use sqlx::{ConnectOptions, Connection, QueryBuilder, Row};
 
 use crate::model::{
-    AgreementAnswer, AgreementRecord, AlertRecord, AuditRecord, Batch, ConflictRecord, EventRecord,
-    HotlineMessageRecord, IntentRecord, PartyRecord, TrackSampleRecord,
+    AgreementAnswer, AgreementRecord, AlertRecord, AuditRecord, Batch, ConflictRecord, EventData,
+    EventRecord, HotlineMessageRecord, IntentRecord, PartyRecord, TrackSampleRecord,
 };
 use crate::{ListCursor, Store, StoreError, UnixMillis};
 
@@ -346,7 +346,7 @@ macro_rules! row_readers {
                 seq: row.try_get("seq")?,
                 party_id: row.try_get("party_id")?,
                 kind: row.try_get("kind")?,
-                data: parse_json("event data", &data)?,
+                data: EventData::from_stored(data),
                 time_ms: row.try_get("time_ms")?,
             })
         }
@@ -504,7 +504,7 @@ macro_rules! store_impl {
                         b.push_bind(e.seq)
                             .push_bind(e.party_id.clone())
                             .push_bind(e.kind.clone())
-                            .push_bind(json_text(&e.data))
+                            .push_bind(e.data.as_str().to_owned())
                             .push_bind(e.time_ms);
                     });
                     q.build().execute(&mut *tx).await?;

@@ -19,8 +19,8 @@ pub use backend::{
 };
 pub use model::{
     AgreementAnswer, AgreementRecord, AgreementStatus, AlertRecord, AuditRecord, Batch,
-    ConflictRecord, EventRecord, HotlineMessageRecord, IntentRecord, IntentState, Mutation,
-    PartyRecord, Role, TrackSampleRecord, UnknownName,
+    ConflictRecord, EventData, EventRecord, HotlineMessageRecord, IntentRecord, IntentState,
+    Mutation, PartyRecord, Role, TrackSampleRecord, UnknownName,
 };
 
 use async_trait::async_trait;

@@ -1,12 +1,13 @@
 //! The rows the store keeps and the mutations a group commit is made of.
 //!
-//! JSON columns (intent volumes, conflict details, event data, sealed audit entries,
-//! agreement terms) are held as `serde_json::Value`: the server owns their shape and
-//! validates it before it writes; the store only keeps it.
+//! JSON columns (intent volumes, conflict details, sealed audit entries, agreement terms)
+//! are held as `serde_json::Value`: the server owns their shape and validates it before it
+//! writes; the store only keeps it. Event data is held as its JSON text ([`EventData`]).
 
 use std::collections::HashMap;
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use serde_json::Value;
 
@@ -131,8 +132,43 @@ pub struct EventRecord {
     pub seq: i64,
     pub party_id: String,
     pub kind: String,
-    pub data: Value,
+    pub data: EventData,
     pub time_ms: UnixMillis,
+}
+
+/// An event's data as JSON text, written once when the event is made: the store keeps
+/// the text and subscribers receive it as it is, and copies share it. (Held as a
+/// `Value`, each event was copied whole to be both stored and published, then written
+/// out twice, once for the store and once per stream.)
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventData(Arc<str>);
+
+impl EventData {
+    /// The JSON text of `value`.
+    pub fn new(value: &Value) -> EventData {
+        EventData(value.to_string().into())
+    }
+
+    /// Text read back from the store, which only ever holds what [`EventData::new`] wrote.
+    pub(crate) fn from_stored(text: String) -> EventData {
+        EventData(text.into())
+    }
+
+    /// The JSON text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The data parsed again (for tests and tools; the service passes the text on).
+    pub fn to_value(&self) -> Value {
+        serde_json::from_str(&self.0).unwrap_or(Value::Null)
+    }
+}
+
+impl From<Value> for EventData {
+    fn from(value: Value) -> EventData {
+        EventData::new(&value)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -246,7 +246,7 @@ fn write(connection: &mut Connection, batch: &Batch) -> Result<(), rusqlite::Err
                 e.seq,
                 e.party_id,
                 e.kind,
-                json_text(&e.data),
+                e.data.as_str(),
                 e.time_ms
             ])?;
         }

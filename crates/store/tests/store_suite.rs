@@ -157,14 +157,14 @@ async fn an_applied_batch_is_read_back_whole(store: &dyn Store) {
                 seq: 1,
                 party_id: "a".into(),
                 kind: "conflict.opened".into(),
-                data: json!({"id": "c1"}),
+                data: json!({"id": "c1"}).into(),
                 time_ms: 100,
             }),
             Mutation::AppendEvent(EventRecord {
                 seq: 2,
                 party_id: "b".into(),
                 kind: "conflict.opened".into(),
-                data: json!({"id": "c1"}),
+                data: json!({"id": "c1"}).into(),
                 time_ms: 100,
             }),
             Mutation::AppendAudit(AuditRecord {
@@ -383,7 +383,7 @@ async fn events_are_read_per_party_after_a_sequence_number_and_pruned_by_age(sto
                 "odd".into()
             },
             kind: "conflict.opened".into(),
-            data: json!({"n": seq}),
+            data: json!({"n": seq}).into(),
             time_ms: seq * 100,
         }));
     }

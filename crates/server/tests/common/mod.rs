@@ -226,7 +226,7 @@ impl TestApp {
             .await
             .unwrap()
             .into_iter()
-            .map(|e| (e.kind, e.data))
+            .map(|e| (e.kind, e.data.to_value()))
             .collect()
     }
 }
