@@ -7,8 +7,10 @@
 //!
 //! # Accuracy
 //! The horizontal region is computed in the WGS84 azimuthal equidistant projection about
-//! the middle of the pair (exact distances from its centre, a scale error under 0.2 % at
-//! 500 km from it). Polygon edges are densified along their great circles before
+//! the centre of a circle of the pair, or else about the middle of the pair (exact
+//! distances from its centre, a scale error under 0.2 % at 500 km from it). About a
+//! circle's centre, the buffered circle is a circle of the plane; any other circle is
+//! drawn through its geodesic vertices. Polygon edges are densified along their great circles before
 //! projection, into pieces whose chords stray at most 5 cm from the projected arc (an edge
 //! of [`DENSIFY_STEP_M`] or less is one piece; a 40 km edge near the projection's centre
 //! bends by centimetres and becomes one or two, where 2 km pieces made it twenty; edges
@@ -100,10 +102,17 @@ pub fn disclosure_region(
     )
     .ok()?;
 
-    let (centre_a, _) = a.footprint.bounding_cap();
-    let (centre_b, _) = b.footprint.bounding_cap();
-    let projection =
-        AzimuthalEquidistant::about(LatLng::from_unit((centre_a + centre_b).normalized()));
+    // About a circle's centre when the pair has a circle: its buffered outline is then a
+    // circle in the plane, drawn without a geodesic calculation per vertex.
+    let centre = match (&a.footprint, &b.footprint) {
+        (Footprint::Circle(circle), _) | (_, Footprint::Circle(circle)) => circle.centre(),
+        _ => {
+            let (centre_a, _) = a.footprint.bounding_cap();
+            let (centre_b, _) = b.footprint.bounding_cap();
+            LatLng::from_unit((centre_a + centre_b).normalized())
+        }
+    };
+    let projection = AzimuthalEquidistant::about(centre);
     let half_horizontal_m = separation.horizontal_m() / 2.0;
     let buffered_a = buffered(&a.footprint, half_horizontal_m, &projection);
     let buffered_b = buffered(&b.footprint, half_horizontal_m, &projection);
@@ -161,6 +170,21 @@ fn buffered(
             // Circumscribe the circle so that the polygon contains it.
             let radius_m = radius_m / (std::f64::consts::PI / CIRCLE_VERTICES as f64).cos();
             let centre = circle.centre();
+            if centre == projection.centre {
+                // Distances from the projection's centre are exact: the geodesic circle is
+                // the plane's circle of the same radius.
+                let ring: Vec<Coord<f64>> = (0..CIRCLE_VERTICES)
+                    .map(|k| {
+                        let (sin, cos) =
+                            (std::f64::consts::TAU * k as f64 / CIRCLE_VERTICES as f64).sin_cos();
+                        Coord {
+                            x: radius_m * sin,
+                            y: radius_m * cos,
+                        }
+                    })
+                    .collect();
+                return MultiPolygon::new(vec![geo::Polygon::new(LineString::new(ring), vec![])]);
+            }
             let ring: Vec<Coord<f64>> = (0..CIRCLE_VERTICES)
                 .map(|k| {
                     let azimuth_deg = 360.0 * k as f64 / CIRCLE_VERTICES as f64;
