@@ -388,14 +388,36 @@ pub struct IntentBody {
 }
 
 fn intent_json(record: &IntentRecord) -> Value {
-    json!({
-        "id": record.id,
-        "version": record.version,
-        "state": record.state.as_str(),
-        "volumes": record.volumes,
-        "created_at": rfc3339_ms(record.created_ms),
-        "updated_at": rfc3339_ms(record.updated_ms),
-    })
+    serde_json::to_value(IntentJson::of(record, None)).unwrap_or(Value::Null)
+}
+
+/// An intent as answered, borrowing its volumes: a write's answer is serialized straight
+/// from the record instead of copying the volumes into a `Value` first. Members are in
+/// the order a `Value` object writes them (sorted).
+#[derive(Serialize)]
+struct IntentJson<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    conflicts: Option<Vec<Value>>,
+    created_at: String,
+    id: &'a str,
+    state: &'static str,
+    updated_at: String,
+    version: i64,
+    volumes: &'a Value,
+}
+
+impl<'a> IntentJson<'a> {
+    fn of(record: &'a IntentRecord, conflicts: Option<Vec<Value>>) -> IntentJson<'a> {
+        IntentJson {
+            conflicts,
+            created_at: rfc3339_ms(record.created_ms),
+            id: &record.id,
+            state: record.state.as_str(),
+            updated_at: rfc3339_ms(record.updated_ms),
+            version: record.version,
+            volumes: &record.volumes,
+        }
+    }
 }
 
 /// Validates an intent body into a write: every volume converted (errors name
@@ -485,7 +507,7 @@ pub async fn put_intent(
     caller: Caller,
     PathParam(id): PathParam<String>,
     JsonBytes(bytes): JsonBytes,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<Response, ApiError> {
     caller.require(Role::Party, "filing intents")?;
     check_id("intent id", &id).map_err(ApiError::BadRequest)?;
     let write = intent_write(&bytes)?;
@@ -501,16 +523,17 @@ pub async fn put_intent(
             reply,
         })
         .await?;
-    let mut body = intent_json(&outcome.intent);
-    body["conflicts"] = Value::Array(conflict_views(&state, &viewer, &outcome.conflicts).await?);
+    let conflicts = conflict_views(&state, &viewer, &outcome.conflicts).await?;
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
     Ok((
-        if created {
-            StatusCode::CREATED
-        } else {
-            StatusCode::OK
-        },
-        Json(body),
-    ))
+        status,
+        Json(IntentJson::of(&outcome.intent, Some(conflicts))),
+    )
+        .into_response())
 }
 
 /// One of the caller's intents.

@@ -989,19 +989,21 @@ impl Engine {
             pending,
         );
         let conflict_ids: Vec<&str> = conflicts.iter().map(|c| c.id.as_str()).collect();
+        let mut body = json!({
+            "intent": id,
+            "version": version,
+            "state": write.state.as_str(),
+            "conflicts": conflict_ids,
+        });
+        // A clone, not `json!`'s re-serialization of the volumes: half the cost.
+        body["volumes"] = record.volumes.clone();
         self.audit(
             pending,
             now_ms,
             "intent.put",
             Some(&caller.id),
             Visibility::parties([caller.id.clone()]),
-            json!({
-                "intent": id,
-                "version": version,
-                "state": write.state.as_str(),
-                "volumes": record.volumes,
-                "conflicts": conflict_ids,
-            }),
+            body,
         )?;
         Ok(IntentOutcome {
             intent: record,
