@@ -64,16 +64,7 @@ pub(crate) fn write_canonical(value: &Value, out: &mut Vec<u8>) {
                 .zip(map.keys().skip(1))
                 .all(|(key, next)| key.as_bytes() < next.as_bytes());
             if keys_in_order {
-                out.push(b'{');
-                for (index, (key, item)) in map.iter().enumerate() {
-                    if index > 0 {
-                        out.push(b',');
-                    }
-                    write_string(key, out);
-                    out.push(b':');
-                    write_canonical(item, out);
-                }
-                out.push(b'}');
+                write_members_in_order(map.iter().map(|(key, item)| (key.as_str(), item)), out);
             } else {
                 let mut members: Vec<(&str, &Value)> =
                     map.iter().map(|(key, item)| (key.as_str(), item)).collect();
@@ -88,8 +79,16 @@ pub(crate) fn write_canonical(value: &Value, out: &mut Vec<u8>) {
 /// bodies it only borrows.
 pub(crate) fn write_canonical_object(members: &mut [(&str, &Value)], out: &mut Vec<u8>) {
     members.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+    write_members_in_order(members.iter().copied(), out);
+}
+
+/// Writes the object of `members`, whose keys are already in canonical order.
+fn write_members_in_order<'v>(
+    members: impl Iterator<Item = (&'v str, &'v Value)>,
+    out: &mut Vec<u8>,
+) {
     out.push(b'{');
-    for (index, (key, item)) in members.iter().enumerate() {
+    for (index, (key, item)) in members.enumerate() {
         if index > 0 {
             out.push(b',');
         }
