@@ -144,8 +144,7 @@ pub struct SealedLine {
 /// [`seal_all`] straight to the lines a store keeps: the same hashes, signature and text,
 /// but each entry's body is written in canonical form once, for both its content hash
 /// and its line (the hash is taken over the pieces of the content as they are written).
-/// Sealing first and writing lines after wrote every body twice, which was most of the
-/// service's time spent on the audit log under load.
+/// Sealing first and writing lines after wrote every body twice.
 pub fn seal_all_lines(
     prev: &ChainHead,
     entries: impl IntoIterator<Item = AuditEntry>,
@@ -156,12 +155,7 @@ pub fn seal_all_lines(
     // Where the last line's `"time"` member starts: its signature goes just before it.
     let mut last_time_at = 0;
     for entry in entries {
-        if Some(entry.seq()) != head.seq.checked_add(1) {
-            return Err(SealError::SeqDoesNotFollowHead {
-                head_seq: head.seq,
-                found: entry.seq(),
-            });
-        }
+        follows(&head, entry.seq())?;
         let pieces = CanonicalPieces::of(&entry);
         let content_hash = pieces.content_hash();
         let entry_hash = entry_hash(&head.hash, entry.seq(), &content_hash);
@@ -264,14 +258,21 @@ impl CanonicalPieces {
     }
 }
 
+/// Whether an entry numbered `seq` may be appended to the chain whose head is `prev`.
+fn follows(prev: &ChainHead, seq: u64) -> Result<(), SealError> {
+    if Some(seq) == prev.seq.checked_add(1) {
+        Ok(())
+    } else {
+        Err(SealError::SeqDoesNotFollowHead {
+            head_seq: prev.seq,
+            found: seq,
+        })
+    }
+}
+
 /// The entry linked onto `prev`, unsigned.
 fn link(prev: &ChainHead, entry: AuditEntry) -> Result<SealedEntry, SealError> {
-    if Some(entry.seq()) != prev.seq.checked_add(1) {
-        return Err(SealError::SeqDoesNotFollowHead {
-            head_seq: prev.seq,
-            found: entry.seq(),
-        });
-    }
+    follows(prev, entry.seq())?;
     let content_hash = content_hash(&entry);
     let entry_hash = entry_hash(&prev.hash, entry.seq(), &content_hash);
     Ok(SealedEntry {
