@@ -8,14 +8,14 @@
 //! # Accuracy
 //! The horizontal region is computed in the WGS84 azimuthal equidistant projection about
 //! the centre of a circle of the pair, or else about the middle of the pair (exact
-//! distances from its centre, a scale error under 0.2 % at 500 km from it). About a
-//! circle's centre, the buffered circle is a circle of the plane; any other circle is
-//! drawn through its geodesic vertices. Polygon edges are densified along their great circles before
-//! projection, into pieces whose chords stray at most 5 cm from the projected arc (an edge
-//! of [`DENSIFY_STEP_M`] or less is one piece; a 40 km edge near the projection's centre
-//! bends by centimetres and becomes one or two, where 2 km pieces made it twenty; edges
-//! are cut into at most 256 pieces); circles become 72-gons on their geodesic
-//! circle. Buffers are polygonal with round joins whose chords are pushed outwards to
+//! distances from its centre, a scale error under 0.2 % at 500 km from it). Circles become
+//! 72-gons circumscribing their geodesic circle: about its own centre, a circle is the
+//! plane's circle of the same radius; another circle is drawn through geodesic vertices.
+//! Polygon edges are densified along their great circles before projection, into pieces
+//! whose chords stray at most 5 cm from the projected arc (an edge of [`DENSIFY_STEP_M`] or
+//! less is one piece; a 40 km edge near the projection's centre bends by centimetres and
+//! becomes one or two, where 2 km pieces made it twenty; no edge is cut into more than
+//! 256 pieces). Buffers are polygonal with round joins whose chords are pushed outwards to
 //! circumscribe the true arcs, plus [`BUFFER_SLACK_M`]: the region contains the exact one
 //! up to the projection's scale error and exceeds it by at most about 0.5 % of half the
 //! horizontal minimum plus a metre, so it is never empty for a conflicting pair.
