@@ -254,8 +254,10 @@ fn corrupt(what: &'static str, detail: impl ToString) -> StoreError {
     }
 }
 
+/// The JSON text of `value`: `serde_json::to_string` writes straight into a byte buffer,
+/// where `Value`'s `Display` (`value.to_string()`) passes every token through a formatter.
 pub(crate) fn json_text(value: &Value) -> String {
-    value.to_string()
+    serde_json::to_string(value).unwrap_or_else(|_| value.to_string())
 }
 
 fn parse_json(what: &'static str, text: &str) -> Result<Value, StoreError> {

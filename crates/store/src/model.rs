@@ -146,7 +146,7 @@ pub struct EventData(Arc<str>);
 impl EventData {
     /// The JSON text of `value`.
     pub fn new(value: &Value) -> EventData {
-        EventData(value.to_string().into())
+        EventData(crate::backend::json_text(value).into())
     }
 
     /// Text read back from the store, which only ever holds what [`EventData::new`] wrote.
