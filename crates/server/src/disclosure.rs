@@ -103,9 +103,11 @@ impl ConflictDetails {
         serde_json::to_value(self).expect("conflict details serialize")
     }
 
-    pub fn from_value(value: &Value) -> Option<ConflictDetails> {
-        // Deserializing from a reference avoids copying the whole document first.
-        ConflictDetails::deserialize(value).ok()
+    /// The references `(reference_a, reference_b)` of stored details, read without
+    /// decoding the rest.
+    pub fn references_of(stored: &Value) -> Option<(String, String)> {
+        let head = DetailsHead::deserialize(stored).ok()?;
+        Some((head.reference_a.into_owned(), head.reference_b.into_owned()))
     }
 }
 
@@ -160,7 +162,7 @@ pub fn conflict_view(
     // details: the regions' GeoJSON) are copied once, straight into the view. Decoding
     // them into `ConflictDetails` and encoding them again, for every viewer, was most of
     // the 7 % of the service's CPU that views took under load.
-    let details = DetailsHead::deserialize(&record.details).ok()?;
+    let details = DetailsHead::deserialize(&*record.details).ok()?;
     let overlaps = match record.details.get("overlaps") {
         Some(overlaps @ Value::Array(_)) => overlaps,
         _ => return None,
@@ -243,7 +245,7 @@ pub fn conflict_view(
                     DisclosurePolicy::Full => {
                         counterpart_view["intent"] = json!(intent.id);
                         counterpart_view["state"] = json!(intent.state.as_str());
-                        counterpart_view["volumes"] = intent.volumes.clone();
+                        counterpart_view["volumes"] = Value::clone(&intent.volumes);
                     }
                 }
             }

@@ -964,7 +964,7 @@ impl Engine {
             id: id.clone(),
             version,
             state: write.state,
-            volumes: write.volumes_json,
+            volumes: Arc::new(write.volumes_json),
             created_ms,
             updated_ms: now_ms,
         };
@@ -996,7 +996,7 @@ impl Engine {
             "conflicts": conflict_ids,
         });
         // A clone, not `json!`'s re-serialization of the volumes: half the cost.
-        body["volumes"] = record.volumes.clone();
+        body["volumes"] = Value::clone(&record.volumes);
         self.audit(
             pending,
             now_ms,
@@ -1114,16 +1114,19 @@ impl Engine {
                     let Some(mut details) = computed.remove(&counterpart) else {
                         continue;
                     };
-                    let old = ConflictDetails::from_value(&record.details);
-                    let (reference_a, reference_b) = match &old {
-                        Some(details) => (details.reference_a.clone(), details.reference_b.clone()),
-                        None => (self.random_id("ref_"), self.random_id("ref_")),
-                    };
+                    let (reference_a, reference_b) =
+                        match ConflictDetails::references_of(&record.details) {
+                            Some(references) => references,
+                            None => (self.random_id("ref_"), self.random_id("ref_")),
+                        };
                     details.reference_a = reference_a;
                     details.reference_b = reference_b;
-                    let mut updated = record.clone();
-                    if old.as_ref() != Some(&details) {
-                        updated.details = details.to_value();
+                    // Compared as JSON, as stored: decoding the stored details (their
+                    // regions most of all) to compare them as Rust values cost more.
+                    let details = details.to_value();
+                    let mut updated = record;
+                    if *updated.details != details {
+                        updated.details = Arc::new(details);
                         updated.updated_ms = now_ms;
                         self.state.open.insert(conflict_id.clone(), updated.clone());
                         pending.batch.push(Mutation::PutConflict(updated.clone()));
@@ -1160,7 +1163,7 @@ impl Engine {
                 resolved_ms: None,
                 acked_a_ms: None,
                 acked_b_ms: None,
-                details: details.to_value(),
+                details: Arc::new(details.to_value()),
             };
             self.state
                 .open_by_intent
@@ -1308,7 +1311,7 @@ impl Engine {
             id: key.1,
             version: meta.version,
             state: meta.state,
-            volumes: Value::Array(volumes_json),
+            volumes: Arc::new(Value::Array(volumes_json)),
             created_ms: meta.created_ms,
             updated_ms: meta.created_ms,
         })

@@ -287,7 +287,7 @@ macro_rules! row_readers {
                 state: state
                     .parse()
                     .map_err(|error| corrupt("intent state", error))?,
-                volumes: parse_json("intent volumes", &volumes)?,
+                volumes: std::sync::Arc::new(parse_json("intent volumes", &volumes)?),
                 created_ms: row.try_get("created_ms")?,
                 updated_ms: row.try_get("updated_ms")?,
             })
@@ -306,7 +306,7 @@ macro_rules! row_readers {
                 resolved_ms: row.try_get("resolved_ms")?,
                 acked_a_ms: row.try_get("acked_a_ms")?,
                 acked_b_ms: row.try_get("acked_b_ms")?,
-                details: parse_json("conflict details", &details)?,
+                details: std::sync::Arc::new(parse_json("conflict details", &details)?),
             })
         }
 
@@ -975,7 +975,7 @@ mod tests {
                 id: format!("intent-{n}"),
                 version: 1,
                 state: IntentState::Accepted,
-                volumes: serde_json::json!([{ "padding": "x".repeat(2_000) }]),
+                volumes: serde_json::json!([{ "padding": "x".repeat(2_000) }]).into(),
                 created_ms: 10,
                 updated_ms: 10,
             })],

@@ -2,7 +2,10 @@
 //!
 //! JSON columns (intent volumes, conflict details, sealed audit entries, agreement terms)
 //! are held as `serde_json::Value`: the server owns their shape and validates it before it
-//! writes; the store only keeps it. Event data is held as its JSON text ([`EventData`]).
+//! writes; the store only keeps it. Intent volumes and conflict details are shared
+//! (`Arc<Value>`): one record is held in the server's memory, in a group commit and in the
+//! answer at once, and copies share the document. Event data is held as its JSON text
+//! ([`EventData`]).
 
 use std::collections::HashMap;
 use std::fmt;
@@ -97,7 +100,7 @@ pub struct IntentRecord {
     pub version: i64,
     pub state: IntentState,
     /// The contract's Volume4D array as the party sent it (validated).
-    pub volumes: Value,
+    pub volumes: Arc<Value>,
     pub created_ms: UnixMillis,
     pub updated_ms: UnixMillis,
 }
@@ -117,7 +120,7 @@ pub struct ConflictRecord {
     pub acked_b_ms: Option<UnixMillis>,
     /// What the server computed about the conflict (regions, bands, windows, and the
     /// volume indexes of each side); the server decides what each viewer sees of it.
-    pub details: Value,
+    pub details: Arc<Value>,
 }
 
 impl ConflictRecord {

@@ -26,7 +26,7 @@ fn intent(party_id: &str, id: &str, version: i64) -> IntentRecord {
         id: id.into(),
         version,
         state: IntentState::Accepted,
-        volumes: json!([{"marker": format!("{party_id}/{id}/{version}")}]),
+        volumes: json!([{"marker": format!("{party_id}/{id}/{version}")}]).into(),
         created_ms: 10,
         updated_ms: 10 + version,
     }
@@ -44,7 +44,7 @@ fn conflict(id: &str, a: &str, b: &str) -> ConflictRecord {
         resolved_ms: None,
         acked_a_ms: None,
         acked_b_ms: None,
-        details: json!({"overlaps": []}),
+        details: json!({"overlaps": []}).into(),
     }
 }
 
