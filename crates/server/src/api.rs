@@ -25,7 +25,7 @@ use deconflict_wire::volume::Volume4DJson;
 
 use crate::auth::{new_token, token_sha256, Caller};
 use crate::clock::rfc3339_ms;
-use crate::disclosure::{conflict_view, counterpart_of};
+use crate::disclosure::{conflict_view, counterpart_of, ConflictView};
 use crate::engine::{agreement_json, Command, IntentWrite};
 use crate::error::{parse_json, ApiError, JsonBody, JsonBytes, PathParam, QueryParams};
 use crate::limits::{
@@ -397,7 +397,7 @@ fn intent_json(record: &IntentRecord) -> Value {
 #[derive(Serialize)]
 struct IntentJson<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
-    conflicts: Option<Vec<Value>>,
+    conflicts: Option<Vec<ConflictView<'a>>>,
     created_at: String,
     id: &'a str,
     state: &'static str,
@@ -407,7 +407,7 @@ struct IntentJson<'a> {
 }
 
 impl<'a> IntentJson<'a> {
-    fn of(record: &'a IntentRecord, conflicts: Option<Vec<Value>>) -> IntentJson<'a> {
+    fn of(record: &'a IntentRecord, conflicts: Option<Vec<ConflictView<'a>>>) -> IntentJson<'a> {
         IntentJson {
             conflicts,
             created_at: rfc3339_ms(record.created_ms),
@@ -475,11 +475,11 @@ pub fn intent_write(bytes: &[u8]) -> Result<IntentWrite, ApiError> {
 
 /// The conflicts as `viewer` sees them, reading counterparts' intents when the policy
 /// discloses more than the minimum.
-async fn conflict_views(
+async fn conflict_views<'r>(
     state: &AppState,
     viewer: &PartyRecord,
-    records: &[ConflictRecord],
-) -> Result<Vec<Value>, ApiError> {
+    records: &'r [ConflictRecord],
+) -> Result<Vec<ConflictView<'r>>, ApiError> {
     let policy = state.published.agreement().terms.disclosure;
     let mut views = Vec::with_capacity(records.len());
     for record in records {
@@ -715,7 +715,10 @@ pub async fn ack_conflict(
         })
         .await?;
     let views = conflict_views(&state, &viewer, std::slice::from_ref(&record)).await?;
-    views.into_iter().next().map(Json).ok_or(ApiError::Internal)
+    let view = views.first().ok_or(ApiError::Internal)?;
+    serde_json::to_value(view)
+        .map(Json)
+        .map_err(|_| ApiError::Internal)
 }
 
 // ---------------------------------------------------------------- the audit log

@@ -1275,14 +1275,15 @@ impl Engine {
         ] {
             let viewer = party_viewer(viewer_id);
             let counterpart_intent = self.counterpart_intent(policy, counterpart.0, counterpart.1);
-            if let Some(view) = conflict_view(record, &viewer, policy, counterpart_intent.as_ref())
-            {
-                self.event(pending, now_ms, viewer_id, kind, view);
+            let view = conflict_view(record, &viewer, policy, counterpart_intent.as_ref());
+            if let Some(data) = view.as_ref().and_then(EventData::of) {
+                self.event(pending, now_ms, viewer_id, kind, data);
             }
         }
         for observer in observers {
-            if let Some(view) = conflict_view(record, observer, policy, None) {
-                self.event(pending, now_ms, &observer.id, kind, view);
+            let view = conflict_view(record, observer, policy, None);
+            if let Some(data) = view.as_ref().and_then(EventData::of) {
+                self.event(pending, now_ms, &observer.id, kind, data);
             }
         }
     }

@@ -152,6 +152,14 @@ impl EventData {
         EventData(crate::backend::json_text(value).into())
     }
 
+    /// The JSON text of anything serializable, written without building a `Value`
+    /// first (`None` when it cannot be written as JSON: a map with non-string keys).
+    pub fn of<T: serde::Serialize + ?Sized>(data: &T) -> Option<EventData> {
+        serde_json::to_string(data)
+            .ok()
+            .map(|text| EventData(text.into()))
+    }
+
     /// Text read back from the store, which only ever holds what [`EventData::new`] wrote.
     pub(crate) fn from_stored(text: String) -> EventData {
         EventData(text.into())
