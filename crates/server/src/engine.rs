@@ -947,7 +947,7 @@ impl Engine {
                 .conflicts(&key.0, &write.volumes, &self.state.separation);
             self.state
                 .index
-                .upsert(key.0.clone(), key.1.clone(), write.volumes.clone());
+                .upsert(key.0.clone(), key.1.clone(), write.volumes);
             found
         };
         self.state.intents.insert(
@@ -979,15 +979,7 @@ impl Engine {
         } else {
             "intent updated"
         };
-        let conflicts = self.reconcile(
-            &key,
-            &write.volumes,
-            wanted,
-            reason,
-            now_ms,
-            observers,
-            pending,
-        );
+        let conflicts = self.reconcile(&key, wanted, reason, now_ms, observers, pending);
         let conflict_ids: Vec<&str> = conflicts.iter().map(|c| c.id.as_str()).collect();
         let mut body = json!({
             "intent": id,
@@ -1011,7 +1003,7 @@ impl Engine {
         })
     }
 
-    /// Brings the open conflicts of intent `key` (with volumes `volumes`) to exactly
+    /// Brings the open conflicts of intent `key` (its volumes as the index holds them) to exactly
     /// `wanted` (counterpart key → how they conflict, pairs oriented (key, counterpart)):
     /// resolves the others, opens the new ones, refreshes the kept ones. Returns the open
     /// conflicts of the intent afterwards.
@@ -1024,10 +1016,11 @@ impl Engine {
     fn conflict_details(
         &self,
         key: &IntentKey,
-        volumes: &[Volume4D],
         existing: &[String],
         wanted: &HashMap<IntentKey, IntentsConflict>,
     ) -> HashMap<IntentKey, ConflictDetails> {
+        // An intent with conflicts wanted is live, so in the index.
+        let volumes = self.state.index.get(&key.0, &key.1).unwrap_or_default();
         let mut key_is_a: HashMap<IntentKey, bool> = HashMap::new();
         for conflict_id in existing {
             if let Some(record) = self.state.open.get(conflict_id) {
@@ -1083,7 +1076,6 @@ impl Engine {
     fn reconcile(
         &mut self,
         key: &IntentKey,
-        volumes: &[Volume4D],
         mut wanted: HashMap<IntentKey, IntentsConflict>,
         reason: &str,
         now_ms: i64,
@@ -1096,7 +1088,7 @@ impl Engine {
             .get(key)
             .map(|s| s.iter().cloned().collect())
             .unwrap_or_default();
-        let mut computed = self.conflict_details(key, volumes, &existing, &wanted);
+        let mut computed = self.conflict_details(key, &existing, &wanted);
         let mut result = Vec::new();
         for conflict_id in existing {
             let Some(record) = self.state.open.get(&conflict_id).cloned() else {
@@ -1677,12 +1669,7 @@ impl Engine {
             .collect();
         keys.sort();
         for key in keys {
-            let Some(volumes) = self
-                .state
-                .index
-                .get(&key.0, &key.1)
-                .map(<[Volume4D]>::to_vec)
-            else {
+            let Some(volumes) = self.state.index.get(&key.0, &key.1) else {
                 continue;
             };
             let mut mine = wanted.remove(&key).unwrap_or_default();
@@ -1698,7 +1685,7 @@ impl Engine {
                         if other < key {
                             if let Some(volumes_other) = self.state.index.get(&other.0, &other.1) {
                                 if let Some(conflict) = deconflict_core::strategic::intents_conflict(
-                                    &volumes,
+                                    volumes,
                                     volumes_other,
                                     &self.state.separation,
                                 ) {
@@ -1709,15 +1696,7 @@ impl Engine {
                     }
                 }
             }
-            self.reconcile(
-                &key,
-                &volumes,
-                mine,
-                "terms changed",
-                now_ms,
-                observers,
-                pending,
-            );
+            self.reconcile(&key, mine, "terms changed", now_ms, observers, pending);
         }
         tracing::info!(
             intents = self.state.index.len(),
