@@ -1003,10 +1003,10 @@ impl Engine {
         })
     }
 
-    /// Brings the open conflicts of intent `key` (its volumes as the index holds them) to exactly
-    /// `wanted` (counterpart key → how they conflict, pairs oriented (key, counterpart)):
-    /// resolves the others, opens the new ones, refreshes the kept ones. Returns the open
-    /// conflicts of the intent afterwards.
+    /// Brings the open conflicts of intent `key` (its volumes as the index holds them) to
+    /// exactly `wanted` (counterpart key → how they conflict, pairs oriented (key,
+    /// counterpart)): resolves the others, opens the new ones, refreshes the kept ones.
+    /// Returns the open conflicts of the intent afterwards.
     /// The disclosed details (without references) of the conflicts `key`'s intent has
     /// with each counterpart in `wanted`. Each is oriented as its stored conflict is (this
     /// intent as `a` for a new one). They are computed on this thread: handing them to
