@@ -207,6 +207,19 @@ fn bench_strategic_over_http_times_checked_writes_against_a_running_server() {
     assert_eq!(report["errors"], 0);
     assert!(report["writes_per_s"].as_f64().unwrap() > 0.0);
     assert!(report["check_p99_ms"].as_f64().unwrap() >= report["check_p50_ms"].as_f64().unwrap());
+    // The split tail: each group's p99 is no more than the slowest write; a group no write
+    // fell in is null.
+    let max_ms = report["check_max_ms"].as_f64().unwrap();
+    for group in ["check_p99_ms_no_conflict", "check_p99_ms_with_conflicts"] {
+        let p99 = &report[group];
+        assert!(
+            p99.is_null() || p99.as_f64().is_some_and(|ms| ms <= max_ms),
+            "{group} in {report}"
+        );
+    }
+    if report["conflicts_per_write"].as_f64().unwrap() > 0.0 {
+        assert!(report["check_p99_ms_with_conflicts"].is_f64(), "{report}");
+    }
     if cfg!(target_os = "linux") {
         // Read from the server's process metrics (in clock ticks: may round to 0 here).
         let cpu = report["server_cpu_ms_per_write"].as_f64();

@@ -9,7 +9,6 @@
 //! (each at most once, quoting its version), half new intents.
 
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -55,8 +54,14 @@ fn server_cpu_seconds(base: &str) -> Option<f64> {
         .and_then(|value| value.trim().parse().ok())
 }
 
-/// Sends every write of `writes` from `clients` threads; returns each one's latency, the
-/// conflicts the answers reported, and the failures.
+/// One acknowledged write: how long its answer took and how many conflicts it reported.
+struct Answered {
+    latency: Duration,
+    conflicts: usize,
+}
+
+/// Sends every write of `writes` from `clients` threads; returns each acknowledged one,
+/// the failures, and the seconds all of them took.
 fn send_all(
     base: &str,
     tokens: &[String],
@@ -64,20 +69,14 @@ fn send_all(
     writes: Vec<Write>,
     clients: usize,
     progress: &indicatif::ProgressBar,
-) -> (Vec<Duration>, usize, Vec<String>, f64) {
+) -> (Vec<Answered>, Vec<String>, f64) {
     let queue = Arc::new(Mutex::new(writes.into_iter()));
-    let latencies = Arc::new(Mutex::new(Vec::new()));
-    let conflicts = Arc::new(AtomicUsize::new(0));
+    let answered = Arc::new(Mutex::new(Vec::new()));
     let errors = Arc::new(Mutex::new(Vec::new()));
     let started = Instant::now();
     std::thread::scope(|scope| {
         for _ in 0..clients {
-            let (queue, latencies, conflicts, errors) = (
-                queue.clone(),
-                latencies.clone(),
-                conflicts.clone(),
-                errors.clone(),
-            );
+            let (queue, answered, errors) = (queue.clone(), answered.clone(), errors.clone());
             scope.spawn(move || {
                 let agent = ureq::AgentBuilder::new()
                     .timeout(Duration::from_secs(60))
@@ -98,12 +97,11 @@ fn send_all(
                     progress.inc(1);
                     match result {
                         Ok(response) => {
-                            mine.push(elapsed);
                             let answer: Value = response.into_json().unwrap_or(Value::Null);
-                            conflicts.fetch_add(
-                                answer["conflicts"].as_array().map_or(0, Vec::len),
-                                Ordering::Relaxed,
-                            );
+                            mine.push(Answered {
+                                latency: elapsed,
+                                conflicts: answer["conflicts"].as_array().map_or(0, Vec::len),
+                            });
                         }
                         Err(error) => {
                             errors
@@ -113,7 +111,7 @@ fn send_all(
                         }
                     }
                 }
-                latencies
+                answered
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
                     .extend(mine);
@@ -121,14 +119,9 @@ fn send_all(
         }
     });
     let elapsed_s = started.elapsed().as_secs_f64();
-    let latencies = std::mem::take(&mut *latencies.lock().unwrap_or_else(|p| p.into_inner()));
+    let answered = std::mem::take(&mut *answered.lock().unwrap_or_else(|p| p.into_inner()));
     let errors = std::mem::take(&mut *errors.lock().unwrap_or_else(|p| p.into_inner()));
-    (
-        latencies,
-        conflicts.load(Ordering::Relaxed),
-        errors,
-        elapsed_s,
-    )
+    (answered, errors, elapsed_s)
 }
 
 pub fn run(args: &Args, url: &str) -> anyhow::Result<ExitCode> {
@@ -153,7 +146,7 @@ pub fn run(args: &Args, url: &str) -> anyhow::Result<ExitCode> {
         .collect();
     let progress = progress_bar(args.intents as u64, args.json);
     progress.set_message("preloading intents over HTTP");
-    let (loaded, _, load_errors, load_s) =
+    let (loaded, load_errors, load_s) =
         send_all(base, &tokens, &run, preload, args.clients, &progress);
     progress.finish_and_clear();
     anyhow::ensure!(
@@ -187,23 +180,42 @@ pub fn run(args: &Args, url: &str) -> anyhow::Result<ExitCode> {
     let progress = progress_bar(args.writes as u64, args.json);
     progress.set_message("timing checked writes over HTTP");
     let cpu_before = server_cpu_seconds(base);
-    let (mut latencies, conflicts, errors, timed_s) =
+    let (answered, errors, timed_s) =
         send_all(base, &tokens, &run, writes, args.clients, &progress);
     let cpu_after = server_cpu_seconds(base);
     progress.finish_and_clear();
+    let round = |value: f64, places: i32| (value * 10f64.powi(places)).round() / 10f64.powi(places);
     anyhow::ensure!(
-        !latencies.is_empty(),
+        !answered.is_empty(),
         "every timed write failed, first: {}",
         errors.first().map_or("", String::as_str)
     );
-    latencies.sort_unstable();
-    let round = |value: f64, places: i32| (value * 10f64.powi(places)).round() / 10f64.powi(places);
+    let conflicts: usize = answered.iter().map(|a| a.conflicts).sum();
+    // The tail split by what the write found: a write that opens or refreshes conflicts
+    // also computes their disclosed regions, stores them and opens hotline threads.
+    let sorted_latencies = |keep: &dyn Fn(&Answered) -> bool| {
+        let mut latencies: Vec<Duration> = answered
+            .iter()
+            .filter(|a| keep(a))
+            .map(|a| a.latency)
+            .collect();
+        latencies.sort_unstable();
+        latencies
+    };
+    let latencies = sorted_latencies(&|_| true);
+    let p99_where = |keep: &dyn Fn(&Answered) -> bool| {
+        let latencies = sorted_latencies(keep);
+        (!latencies.is_empty()).then(|| round(percentile_ms(&latencies, 0.99), 3))
+    };
     let report = json!({
         "intents": args.intents,
         "writes_per_s": round(latencies.len() as f64 / timed_s, 1),
         "check_p50_ms": round(percentile_ms(&latencies, 0.50), 3),
         "check_p99_ms": round(percentile_ms(&latencies, 0.99), 3),
         "check_max_ms": round(percentile_ms(&latencies, 1.0), 3),
+        // Null when no write fell in that group.
+        "check_p99_ms_no_conflict": p99_where(&|a| a.conflicts == 0),
+        "check_p99_ms_with_conflicts": p99_where(&|a| a.conflicts > 0),
         "writes": latencies.len(),
         "errors": errors.len(),
         "clients": args.clients,
