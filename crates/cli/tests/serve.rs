@@ -5,8 +5,11 @@
 mod serve_support;
 
 use std::process::Command;
+use std::time::Duration;
 
-use serve_support::{call, json, party_add, square_intent, Backend, Server, SseStream, BIN};
+use serve_support::{
+    call, json, party_add, square_intent, Backend, Launched, Server, SseStream, BIN,
+};
 
 /// Two parties file conflicting intents; the counterpart hears of it over SSE, misses
 /// nothing across a reconnect with Last-Event-ID, and the conflict resolves when the
@@ -125,9 +128,68 @@ fn a_terminated_server_keeps_its_data(backend: Backend) {
     assert_eq!((status, json(&body)["version"].clone()), (200, 1.into()));
 }
 
+/// One service per store: a second `serve` on the same store stands by, serving nothing,
+/// until the first dies; it then takes over with everything the first acknowledged.
+fn a_second_server_on_one_store_stands_by_until_the_first_dies(backend: Backend) {
+    let token = party_add(&backend, "coalition", "party");
+    let mut first = Server::start(&backend);
+    let (status, _) = call(
+        "PUT",
+        &first.url("/v1/intents/c-1"),
+        Some(&token),
+        Some(&square_intent(35.2, 38.3, None)),
+    );
+    assert_eq!(status, 201);
+
+    let second = Server::launch(&backend, &[]);
+    assert!(
+        matches!(
+            second.next(Duration::from_secs(60)),
+            Some(Launched::StandingBy)
+        ),
+        "the second server says it stands by"
+    );
+    assert!(
+        second.next(Duration::from_secs(2)).is_none(),
+        "a standing-by server does not listen while the first serves"
+    );
+    // The first still serves alone.
+    let (status, _) = call(
+        "PUT",
+        &first.url("/v1/intents/c-2"),
+        Some(&token),
+        Some(&square_intent(35.6, 38.3, None)),
+    );
+    assert_eq!(status, 201);
+
+    first.kill();
+    let second = second.ready();
+    for id in ["c-1", "c-2"] {
+        let (status, body) = call(
+            "GET",
+            &second.url(&format!("/v1/intents/{id}")),
+            Some(&token),
+            None,
+        );
+        assert_eq!(
+            (status, json(&body)["version"].clone()),
+            (200, 1.into()),
+            "{id}"
+        );
+    }
+    let (status, _) = call(
+        "PUT",
+        &second.url("/v1/intents/c-3"),
+        Some(&token),
+        Some(&square_intent(35.9, 38.3, None)),
+    );
+    assert_eq!(status, 201);
+}
+
 on_both_backends!(
     two_parties_deconflict_over_http,
-    a_terminated_server_keeps_its_data
+    a_terminated_server_keeps_its_data,
+    a_second_server_on_one_store_stands_by_until_the_first_dies
 );
 
 #[test]

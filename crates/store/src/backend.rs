@@ -19,7 +19,7 @@ use crate::model::{
     AgreementAnswer, AgreementRecord, AlertRecord, AuditRecord, Batch, ConflictRecord, EventData,
     EventRecord, HotlineMessageRecord, IntentRecord, PartyRecord, TrackSampleRecord,
 };
-use crate::{ListCursor, Store, StoreError, UnixMillis};
+use crate::{ListCursor, ServiceClaim, Store, StoreError, UnixMillis};
 
 /// Rows per multi-row statement: well under SQLite's 32,766 and PostgreSQL's 65,535 bound
 /// parameters with the widest row (hotline messages, 13 columns; alerts have 12).
@@ -59,6 +59,8 @@ const SQLITE_FINISH_FRAMES: i64 = 256;
 #[derive(Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// The database file, beside which the service's claim is taken.
+    path: std::path::PathBuf,
     writer: std::sync::Arc<crate::sqlite_writer::SqliteWriter>,
     /// The checkpoint task stops once every clone of the store is dropped.
     _alive: std::sync::Arc<()>,
@@ -109,6 +111,7 @@ async fn open_sqlite_checkpointing(
     }
     Ok(SqliteStore {
         pool,
+        path: path.to_owned(),
         writer,
         _alive: alive,
     })
@@ -231,11 +234,21 @@ impl SqliteStore {
     async fn apply_batch(&self, batch: Batch) -> Result<(), StoreError> {
         self.writer.apply(batch).await
     }
+
+    async fn try_claim(&self) -> Result<Option<ServiceClaim>, StoreError> {
+        crate::claim::try_claim_sqlite(&self.path)
+    }
 }
 
 impl PostgresStore {
     async fn apply_batch(&self, batch: Batch) -> Result<(), StoreError> {
         self.apply_through_sqlx(&batch).await
+    }
+
+    /// On a session of its own (taken out of the pool, with the pool's `search_path`).
+    async fn try_claim(&self) -> Result<Option<ServiceClaim>, StoreError> {
+        let session = self.pool.acquire().await?.detach();
+        crate::claim::try_claim_postgres(session).await
     }
 
     /// Drops `schema` and everything in it (test clean-up).
@@ -584,6 +597,10 @@ macro_rules! store_impl {
 
             async fn apply(&self, batch: Batch) -> Result<(), StoreError> {
                 self.apply_batch(batch).await
+            }
+
+            async fn try_claim_service(&self) -> Result<Option<ServiceClaim>, StoreError> {
+                self.try_claim().await
             }
 
             async fn party(&self, id: &str) -> Result<Option<PartyRecord>, StoreError> {

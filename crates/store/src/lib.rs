@@ -1,5 +1,6 @@
 //! Durable storage behind one trait, with two real backends: SQLite (embedded, the
-//! default) and PostgreSQL (shared by several instances).
+//! default) and PostgreSQL (several instances: one active, the others standing by; see
+//! [`ServiceClaim`]).
 //!
 //! The store knows rows, not rules: the server decides what to write (version checks,
 //! conflict detection, disclosure) and hands the store one [`Batch`] of [`Mutation`]s per
@@ -11,12 +12,14 @@
 //! (`tests/store_suite.rs`). Migrations are embedded, one set per backend, and only grow.
 
 mod backend;
+mod claim;
 mod model;
 mod sqlite_writer;
 
 pub use backend::{
     open_postgres, open_postgres_in_schema, open_sqlite, PostgresStore, SqliteStore,
 };
+pub use claim::{ServiceClaim, SESSION_CHECK_INTERVAL};
 pub use model::{
     AgreementAnswer, AgreementRecord, AgreementStatus, AlertRecord, AuditRecord, Batch,
     ConflictRecord, EventData, EventRecord, HotlineMessageRecord, IntentRecord, IntentState,
@@ -58,6 +61,11 @@ pub trait Store: Send + Sync + 'static {
     /// Writes every mutation of `batch` in one transaction, durable when this returns
     /// `Ok`. Later mutations of the same row win over earlier ones in the same batch.
     async fn apply(&self, batch: Batch) -> Result<(), StoreError>;
+
+    /// Claims the store for this process's service, or `None` when another process's
+    /// service holds it. Only one service may write a store at a time (see
+    /// [`ServiceClaim`]); the claim lasts until it is dropped or the process ends.
+    async fn try_claim_service(&self) -> Result<Option<ServiceClaim>, StoreError>;
 
     async fn party(&self, id: &str) -> Result<Option<PartyRecord>, StoreError>;
     async fn party_by_token_sha256(

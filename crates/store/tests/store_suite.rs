@@ -743,6 +743,29 @@ async fn track_samples_are_kept_once_per_time_read_in_order_and_pruned(store: &d
     );
 }
 
+/// One service per store: a second claim is refused while the first is held, and granted
+/// once it is dropped (a PostgreSQL session is closed by a task, so that may take a moment).
+async fn only_one_service_claims_a_store_at_a_time(store: &dyn Store) {
+    let first = store.try_claim_service().await.unwrap();
+    assert!(first.is_some(), "a free store is claimed");
+    assert!(
+        store.try_claim_service().await.unwrap().is_none(),
+        "a claimed store is refused to a second claim"
+    );
+    drop(first);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        if store.try_claim_service().await.unwrap().is_some() {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the store stayed claimed after its claim was dropped"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
 /// Runs each named test function against a fresh SQLite file and a fresh PostgreSQL
 /// schema.
 macro_rules! backend_suite {
@@ -807,4 +830,45 @@ backend_suite!(
     acknowledgement_and_escalation_update_a_message_and_leave_the_unanswered,
     alerts_are_upserted_listed_per_party_and_active_until_cleared,
     track_samples_are_kept_once_per_time_read_in_order_and_pruned,
+    only_one_service_claims_a_store_at_a_time,
 );
+
+/// A PostgreSQL claim lives in its session: when the session ends (here an administrator
+/// terminates it), the claim reports its loss, so that the service stops instead of
+/// writing while another instance may claim the store.
+#[tokio::test]
+async fn a_postgres_claim_reports_the_end_of_its_session() {
+    let Some(url) = postgres_url("a_postgres_claim_reports_the_end_of_its_session") else {
+        return;
+    };
+    let schema = format!("suite_claim_lost_{}", std::process::id());
+    let store = deconflict_store::open_postgres_in_schema(&url, &schema)
+        .await
+        .unwrap();
+    let mut claim = store
+        .try_claim_service()
+        .await
+        .unwrap()
+        .expect("a free store is claimed");
+    let loss = claim.loss();
+    let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(&url)
+        .await
+        .unwrap();
+    // The claim's advisory lock: a 64-bit key, which pg_locks splits into two halves.
+    let terminated: Vec<bool> = sqlx::query_scalar(
+        "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' \
+         AND ((classid::bigint << 32) | objid::bigint) = \
+             hashtextextended('deconflict.service:' || $1, 0)",
+    )
+    .bind(&schema)
+    .fetch_all(&mut admin)
+    .await
+    .unwrap();
+    assert_eq!(terminated, vec![true], "one session held the claim");
+    let why = tokio::time::timeout(std::time::Duration::from_secs(30), loss)
+        .await
+        .expect("the loss is reported within a few session checks");
+    assert!(why.contains("claim"), "{why}");
+    drop(claim);
+    store.drop_schema(&schema).await.unwrap();
+}

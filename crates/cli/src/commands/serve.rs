@@ -260,6 +260,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(async move {
         let store = args.store.open().await?;
+        let mut shutdown = Box::pin(shutdown_signal());
+        let Some(mut claim) = claim_store(store.as_ref(), &mut shutdown).await? else {
+            return Ok(ExitCode::SUCCESS);
+        };
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
             .with_context(|| format!("cannot listen on {}", args.listen))?;
@@ -271,9 +275,61 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 args.clock_speed.unwrap_or(1.0)
             );
         }
-        deconflict_server::serve(listener, store, clock, config, shutdown_signal())
+        let lost = Arc::new(std::sync::Mutex::new(None));
+        let stop = {
+            let (lost, loss) = (lost.clone(), claim.loss());
+            async move {
+                tokio::select! {
+                    () = shutdown => {}
+                    why = loss => *lost.lock().unwrap_or_else(|p| p.into_inner()) = Some(why),
+                }
+            }
+        };
+        deconflict_server::serve(listener, store, clock, config, stop)
             .await
             .context("the service failed")?;
+        // Released only now that the service has stopped writing.
+        drop(claim);
+        let lost = lost.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(why) = lost {
+            eprintln!("deconflict: stopped: {why}; another instance may take over the store");
+            return Ok(ExitCode::FAILURE);
+        }
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// How often a standing-by service asks again for the store.
+const STANDBY_RETRY: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Claims the store for this service, standing by while another process's service holds
+/// it (see [`deconflict_store::ServiceClaim`]); `None` when `shutdown` came first.
+async fn claim_store(
+    store: &dyn Store,
+    shutdown: &mut (impl std::future::Future<Output = ()> + Unpin),
+) -> anyhow::Result<Option<deconflict_store::ServiceClaim>> {
+    let mut announced = false;
+    loop {
+        if let Some(claim) = store
+            .try_claim_service()
+            .await
+            .context("cannot claim the store")?
+        {
+            if announced {
+                eprintln!("deconflict: the store is free; taking over");
+            }
+            return Ok(Some(claim));
+        }
+        if !announced {
+            // Tests and operators read this line: the standby serves nothing until then.
+            eprintln!(
+                "deconflict: another deconflict service holds this store; standing by until it stops"
+            );
+            announced = true;
+        }
+        tokio::select! {
+            () = &mut *shutdown => return Ok(None),
+            () = tokio::time::sleep(STANDBY_RETRY) => {}
+        }
+    }
 }

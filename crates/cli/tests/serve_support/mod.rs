@@ -118,6 +118,58 @@ pub fn party_add(backend: &Backend, id: &str, role: &str) -> String {
 }
 
 /// A running server; killed (SIGKILL) when dropped if still running.
+/// What a launched server said about its start.
+pub enum Launched {
+    /// Another service holds the store; this one waits for it.
+    StandingBy,
+    /// Serving, at this address.
+    Listening(String),
+}
+
+/// A spawned server that has not yet said it listens.
+pub struct Launching {
+    /// Taken by [`Launching::ready`]; killed on drop otherwise.
+    child: Option<Child>,
+    receiver: mpsc::Receiver<Launched>,
+}
+
+impl Drop for Launching {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Launching {
+    /// The next thing the server says about its start, or `None` if it says nothing
+    /// within `timeout`.
+    pub fn next(&self, timeout: Duration) -> Option<Launched> {
+        self.receiver.recv_timeout(timeout).ok()
+    }
+
+    /// Waits until the server listens (standing by first if it must).
+    pub fn ready(mut self) -> Server {
+        loop {
+            match self.receiver.recv_timeout(Duration::from_secs(60)) {
+                Ok(Launched::StandingBy) => continue,
+                Ok(Launched::Listening(address)) => {
+                    return Server {
+                        child: self
+                            .child
+                            .take()
+                            .expect("a launched server has its process"),
+                        base: format!("http://{address}"),
+                        address,
+                    }
+                }
+                Err(_) => panic!("the server did not start listening"),
+            }
+        }
+    }
+}
+
 pub struct Server {
     pub child: Child,
     pub base: String,
@@ -130,6 +182,11 @@ impl Server {
     }
 
     pub fn start_with(backend: &Backend, extra: &[&str]) -> Server {
+        Server::launch(backend, extra).ready()
+    }
+
+    /// Spawns `deconflict serve` without waiting for it to listen (it may stand by).
+    pub fn launch(backend: &Backend, extra: &[&str]) -> Launching {
         let mut child = Command::new(BIN)
             .args(["serve", "--listen", "127.0.0.1:0"])
             .args(backend.args())
@@ -142,27 +199,26 @@ impl Server {
         let stderr = child.stderr.take().unwrap();
         let (sender, receiver) = mpsc::channel();
         std::thread::spawn(move || {
-            let mut sender = Some(sender);
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if let Some(address) = line.strip_prefix("deconflict: listening on http://") {
-                    if let Some(sender) = sender.take() {
-                        let _ = sender.send(address.to_owned());
-                    }
-                } else {
-                    eprintln!("[server] {line}");
+                let news =
+                    if let Some(address) = line.strip_prefix("deconflict: listening on http://") {
+                        Some(Launched::Listening(address.to_owned()))
+                    } else if line.contains("standing by") {
+                        Some(Launched::StandingBy)
+                    } else {
+                        None
+                    };
+                eprintln!("[server] {line}");
+                if let Some(news) = news {
+                    let _ = sender.send(news);
                 }
             }
         });
-        let address = receiver
-            .recv_timeout(Duration::from_secs(60))
-            .expect("the server did not start listening");
-        Server {
-            child,
-            base: format!("http://{address}"),
-            address,
+        Launching {
+            child: Some(child),
+            receiver,
         }
     }
-
     pub fn kill(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
