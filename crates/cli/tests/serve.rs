@@ -128,18 +128,24 @@ fn a_terminated_server_keeps_its_data(backend: Backend) {
     assert_eq!((status, json(&body)["version"].clone()), (200, 1.into()));
 }
 
+/// Files a new square intent `id` about (`lat`, `lng`) as `token`'s party; it must be
+/// created (201).
+fn file_new_intent(server: &Server, token: &str, id: &str, lat: f64, lng: f64) {
+    let (status, body) = call(
+        "PUT",
+        &server.url(&format!("/v1/intents/{id}")),
+        Some(token),
+        Some(&square_intent(lat, lng, None)),
+    );
+    assert_eq!(status, 201, "{body}");
+}
+
 /// One service per store: a second `serve` on the same store stands by, serving nothing,
 /// until the first dies; it then takes over with everything the first acknowledged.
 fn a_second_server_on_one_store_stands_by_until_the_first_dies(backend: Backend) {
     let token = party_add(&backend, "coalition", "party");
     let mut first = Server::start(&backend);
-    let (status, _) = call(
-        "PUT",
-        &first.url("/v1/intents/c-1"),
-        Some(&token),
-        Some(&square_intent(35.2, 38.3, None)),
-    );
-    assert_eq!(status, 201);
+    file_new_intent(&first, &token, "c-1", 35.2, 38.3);
 
     let second = Server::launch(&backend, &[]);
     assert!(
@@ -154,13 +160,7 @@ fn a_second_server_on_one_store_stands_by_until_the_first_dies(backend: Backend)
         "a standing-by server does not listen while the first serves"
     );
     // The first still serves alone.
-    let (status, _) = call(
-        "PUT",
-        &first.url("/v1/intents/c-2"),
-        Some(&token),
-        Some(&square_intent(35.6, 38.3, None)),
-    );
-    assert_eq!(status, 201);
+    file_new_intent(&first, &token, "c-2", 35.6, 38.3);
 
     first.kill();
     let second = second.ready();
@@ -177,13 +177,7 @@ fn a_second_server_on_one_store_stands_by_until_the_first_dies(backend: Backend)
             "{id}"
         );
     }
-    let (status, _) = call(
-        "PUT",
-        &second.url("/v1/intents/c-3"),
-        Some(&token),
-        Some(&square_intent(35.9, 38.3, None)),
-    );
-    assert_eq!(status, 201);
+    file_new_intent(&second, &token, "c-3", 35.9, 38.3);
 }
 
 on_both_backends!(
