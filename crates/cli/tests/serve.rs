@@ -186,6 +186,53 @@ on_both_backends!(
     a_second_server_on_one_store_stands_by_until_the_first_dies
 );
 
+/// Tokens the service does not know cost a store read each, so one client address may
+/// try only so many: past the burst it is answered 429 (naming the limit) without the store
+/// being asked, while a known token from the same address still works.
+#[test]
+fn a_client_sending_unknown_tokens_is_slowed_and_known_tokens_are_not() {
+    let backend = Backend::sqlite();
+    let token = party_add(&backend, "coalition", "party");
+    let server = Server::start(&backend);
+    let url = server.url("/v1/intents");
+    // The known token is seen (and remembered) before the flood; its first use asked the
+    // store, so it took one of the address's 100.
+    assert_eq!(call("GET", &url, Some(&token), None).0, 200);
+    let mut statuses = Vec::new();
+    for attempt in 0..300 {
+        let (status, body) = call("GET", &url, Some(&format!("dcf_wrong{attempt}")), None);
+        if status == 429 {
+            let problem = json(&body);
+            assert_eq!(problem["status"], 429);
+            assert!(
+                problem["detail"]
+                    .as_str()
+                    .unwrap()
+                    .contains("client address"),
+                "{problem}"
+            );
+        }
+        statuses.push(status);
+    }
+    assert!(
+        statuses[..99].iter().all(|status| *status == 401),
+        "the burst of unknown tokens is answered 401"
+    );
+    assert!(
+        statuses.iter().all(|status| [401, 429].contains(status)),
+        "{statuses:?}"
+    );
+    assert!(
+        statuses.contains(&429),
+        "a flood of unknown tokens is slowed"
+    );
+    assert_eq!(
+        call("GET", &url, Some(&token), None).0,
+        200,
+        "a known token from the same address is not slowed"
+    );
+}
+
 #[test]
 fn party_add_refuses_a_taken_id_and_bad_input_with_exit_2() {
     let backend = Backend::sqlite();

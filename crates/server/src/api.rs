@@ -231,6 +231,7 @@ pub async fn add_party(
         token,
     };
     let caller = caller.0;
+    let added = std::sync::Arc::new(party.clone());
     state
         .engine
         .call(|reply| Command::AddParty {
@@ -239,6 +240,9 @@ pub async fn add_party(
             reply,
         })
         .await?;
+    // Its token is known from now on: its first request neither reads the store nor counts
+    // as an unknown token.
+    state.parties.remember(added);
     Ok((StatusCode::CREATED, Json(answer)))
 }
 

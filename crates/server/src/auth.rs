@@ -3,9 +3,10 @@
 //! handler the calling party.
 
 use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, RwLock};
 
-use axum::extract::FromRequestParts;
+use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use base64::Engine as _;
@@ -15,7 +16,7 @@ use sha2::{Digest, Sha256};
 use deconflict_store::{PartyRecord, Role, Store};
 
 use crate::error::ApiError;
-use crate::AppState;
+use crate::{limits, AppState};
 
 /// Prefix of every token, so a leaked one is recognisable in logs and scanners.
 pub const TOKEN_PREFIX: &str = "dcf_";
@@ -49,28 +50,41 @@ pub struct PartyCache {
 }
 
 impl PartyCache {
+    /// The party holding the token with SHA-256 `hash`, if it has been seen before.
+    fn cached(&self, hash: &str) -> Option<Arc<PartyRecord>> {
+        self.by_token
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(hash)
+            .cloned()
+    }
+
+    /// Remembers `party`, just added by the service, so its token is known at once.
+    pub fn remember(&self, party: Arc<PartyRecord>) {
+        self.by_token
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(party.token_sha256.clone(), party);
+    }
+
+    /// The party holding `token`: from memory, or else from the store (then remembered).
+    /// `before_store` runs first when the store must be asked, and may refuse.
     pub async fn lookup(
         &self,
         store: &dyn Store,
         token: &str,
+        before_store: impl FnOnce() -> Result<(), ApiError>,
     ) -> Result<Option<Arc<PartyRecord>>, ApiError> {
         let hash = token_sha256(token);
-        if let Some(party) = self
-            .by_token
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&hash)
-        {
-            return Ok(Some(party.clone()));
+        if let Some(party) = self.cached(&hash) {
+            return Ok(Some(party));
         }
+        before_store()?;
         let Some(party) = store.party_by_token_sha256(&hash).await? else {
             return Ok(None);
         };
         let party = Arc::new(party);
-        self.by_token
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(hash, party.clone());
+        self.remember(party.clone());
         Ok(Some(party))
     }
 }
@@ -93,21 +107,53 @@ impl Caller {
 }
 
 /// The party holding `token`, after its request is counted against its rate limit.
-pub async fn authenticate(state: &AppState, token: &str) -> Result<Arc<PartyRecord>, ApiError> {
+///
+/// A token the service has not seen before costs a store read, so those are also counted
+/// per client address (`peer`, when the connection's is known) against
+/// [`limits::UNKNOWN_TOKENS`]: a client cycling through wrong tokens is answered 429
+/// without reaching the store, while known tokens from the same address are unaffected.
+pub async fn authenticate(
+    state: &AppState,
+    token: &str,
+    peer: Option<IpAddr>,
+) -> Result<Arc<PartyRecord>, ApiError> {
+    let now_s = state.clock.now_ms() as f64 / 1000.0;
+    let count_unknown_token = || match peer {
+        Some(address) => state
+            .unknown_token_limiter
+            .take(&address.to_string(), now_s)
+            .map_err(|wait_s| {
+                metrics::counter!("deconflict_unknown_token_limited_total").increment(1);
+                ApiError::TooManyRequests {
+                    per_s: limits::UNKNOWN_TOKENS.per_s,
+                    per: "client address for tokens the service does not know",
+                    retry_after_s: wait_s.ceil().max(1.0) as u64,
+                }
+            }),
+        None => Ok(()),
+    };
     let party = state
         .parties
-        .lookup(state.store.as_ref(), token)
+        .lookup(state.store.as_ref(), token, count_unknown_token)
         .await?
         .ok_or(ApiError::Unauthorized)?;
-    let now_s = state.clock.now_ms() as f64 / 1000.0;
     if let Err(wait_s) = state.rate_limiter.take(&party.id, now_s) {
         metrics::counter!("deconflict_rate_limited_total").increment(1);
         return Err(ApiError::TooManyRequests {
             per_s: state.rate_limiter.limit().per_s,
+            per: "party",
             retry_after_s: wait_s.ceil().max(1.0) as u64,
         });
     }
     Ok(party)
+}
+
+/// The client's address, when the service was started with connection information (the
+/// real server is; handler tests that call the router directly are not).
+pub fn peer_address(extensions: &axum::http::Extensions) -> Option<IpAddr> {
+    extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(address)| address.ip())
 }
 
 impl FromRequestParts<AppState> for Caller {
@@ -125,7 +171,9 @@ impl FromRequestParts<AppState> for Caller {
             .map(str::trim)
             .filter(|token| !token.is_empty())
             .ok_or(ApiError::Unauthorized)?;
-        authenticate(state, token).await.map(Caller)
+        authenticate(state, token, peer_address(&parts.extensions))
+            .await
+            .map(Caller)
     }
 }
 

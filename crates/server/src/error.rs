@@ -52,9 +52,14 @@ pub enum ApiError {
     /// 422: well-formed JSON whose values are unusable (a bad coordinate, too many volumes).
     #[error("{0}")]
     Unprocessable(String),
-    /// 429: the caller exceeded its request rate; retry after the given seconds.
-    #[error("too many requests: at most {per_s} per second per party; retry in {retry_after_s} s")]
-    TooManyRequests { per_s: u32, retry_after_s: u64 },
+    /// 429: the caller exceeded its request rate; retry after the given seconds. `per` says
+    /// what the rate is counted per (a party, or a client address sending unknown tokens).
+    #[error("too many requests: at most {per_s} per second per {per}; retry in {retry_after_s} s")]
+    TooManyRequests {
+        per_s: u32,
+        per: &'static str,
+        retry_after_s: u64,
+    },
     /// 503: the store or the write pipeline is unavailable; the cause is logged.
     #[error("the service is temporarily unavailable; retry shortly")]
     Unavailable,

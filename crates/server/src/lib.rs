@@ -64,6 +64,8 @@ pub struct Shared {
     pub clock: Arc<dyn Clock>,
     pub parties: auth::PartyCache,
     pub rate_limiter: limits::RateLimiter,
+    /// Store reads for tokens not seen before, per client address.
+    pub unknown_token_limiter: limits::RateLimiter,
     pub signer: AuditSigner,
     /// Cancelled at shutdown so long-lived responses (event streams) end.
     pub shutdown: CancellationToken,
@@ -173,6 +175,7 @@ pub async fn start(
         clock,
         parties: auth::PartyCache::default(),
         rate_limiter: limits::RateLimiter::new(config.rate_limit),
+        unknown_token_limiter: limits::RateLimiter::new(limits::UNKNOWN_TOKENS),
         signer,
         shutdown,
         metrics: metrics_handle(),
@@ -209,16 +212,19 @@ pub async fn serve(
     tracing::info!(address = %listener.local_addr()?, backend = state.store.backend(), "listening");
     drop(state);
     let stop = token.clone();
-    axum::serve(listener, router)
-        .with_graceful_shutdown(async move {
-            tokio::select! {
-                () = shutdown => {},
-                () = stop.cancelled() => {},
-            }
-            tracing::info!("shutting down: finishing requests in flight");
-            stop.cancel();
-        })
-        .await?;
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        tokio::select! {
+            () = shutdown => {},
+            () = stop.cancelled() => {},
+        }
+        tracing::info!("shutting down: finishing requests in flight");
+        stop.cancel();
+    })
+    .await?;
     token.cancel();
     pruner.abort();
     let _ = pruner.await;

@@ -34,6 +34,17 @@ pub const CONFLICT_OVERLAPS_MAX: usize = 16;
 /// it misses nothing.
 pub const EVENT_RETENTION_S: u64 = 7 * 24 * 3600;
 
+/// Tokens the store is asked about per second from one client address when the token is
+/// not one the service already knows (a new party's first request, or a wrong token): a
+/// client sending wrong tokens gets 429 instead of a store read per request.
+pub const UNKNOWN_TOKENS: RateLimit = RateLimit {
+    per_s: 10,
+    burst: 100,
+};
+/// Client addresses whose unknown-token buckets are kept before the full ones (as good as
+/// absent) are dropped.
+pub const RATE_LIMIT_KEYS_MAX: usize = 100_000;
+
 const _: () = assert!(GROUP_COMMIT_COMMANDS_MAX <= WRITE_QUEUE_MAX);
 const _: () = assert!(LIST_LIMIT_DEFAULT <= LIST_LIMIT_MAX);
 
@@ -73,7 +84,7 @@ impl Default for RateLimit {
     }
 }
 
-/// Per-party token buckets. Hand-written because it is a dozen lines on the hot path and
+/// Token buckets per key (a party, or a client address). Hand-written because it is a dozen lines on the hot path and
 /// must take time as an argument (the clock is injected).
 #[derive(Debug)]
 pub struct RateLimiter {
@@ -93,15 +104,20 @@ impl RateLimiter {
         self.limit
     }
 
-    /// Takes one token for `party` at `now_s`; `Err(seconds to wait)` when none is left.
-    pub fn take(&self, party: &str, now_s: f64) -> Result<(), f64> {
+    /// Takes one token for `key` at `now_s`; `Err(seconds to wait)` when none is left.
+    pub fn take(&self, key: &str, now_s: f64) -> Result<(), f64> {
         let mut buckets = self
             .buckets
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         let burst = f64::from(self.limit.burst);
         let per_s = f64::from(self.limit.per_s);
-        let bucket = buckets.entry(party.to_owned()).or_insert((burst, now_s));
+        if buckets.len() >= RATE_LIMIT_KEYS_MAX && !buckets.contains_key(key) {
+            // A bucket that has refilled is the same as none: forget those, so that many
+            // keys (client addresses) cannot grow the map without bound.
+            buckets.retain(|_, (level, at_s)| *level + (now_s - *at_s).max(0.0) * per_s < burst);
+        }
+        let bucket = buckets.entry(key.to_owned()).or_insert((burst, now_s));
         let elapsed_s = (now_s - bucket.1).max(0.0);
         bucket.0 = (bucket.0 + elapsed_s * per_s).min(burst);
         bucket.1 = now_s;
@@ -131,6 +147,21 @@ mod tests {
         assert!((wait_s - 0.1).abs() < 1e-9, "{wait_s}");
         assert!(limiter.take("b", 100.0).is_ok(), "buckets are per party");
         assert!(limiter.take("a", 100.11).is_ok());
+    }
+
+    #[test]
+    fn refilled_buckets_are_forgotten_when_keys_pile_up() {
+        let limiter = RateLimiter::new(RateLimit { per_s: 1, burst: 2 });
+        for key in 0..RATE_LIMIT_KEYS_MAX {
+            assert!(limiter.take(&key.to_string(), 0.0).is_ok());
+        }
+        assert!(limiter.take("0", 0.0).is_ok());
+        assert!(limiter.take("0", 0.0).is_err(), "key 0 spent its burst");
+        // A second later every other bucket has refilled; a new key drops them, not key 0,
+        // whose bucket still lacks a token.
+        assert!(limiter.take("new", 1.0).is_ok());
+        let buckets = limiter.buckets.lock().unwrap();
+        assert_eq!(buckets.len(), 2, "only key 0 and the new key are kept");
     }
 
     #[test]

@@ -124,6 +124,7 @@ pub async fn track_stream(
     headers: HeaderMap,
     QueryParams(query): QueryParams<StreamQuery>,
     upgrade: WebSocketUpgrade,
+    connection: Option<axum::Extension<axum::extract::ConnectInfo<std::net::SocketAddr>>>,
 ) -> Result<Response, ApiError> {
     let from_header = headers
         .get(AUTHORIZATION)
@@ -138,7 +139,8 @@ pub async fn track_stream(
         .or(query.token)
         .filter(|token| !token.is_empty())
         .ok_or(ApiError::Unauthorized)?;
-    let caller = authenticate(&state, &token).await?;
+    let peer = connection.map(|axum::Extension(axum::extract::ConnectInfo(address))| address.ip());
+    let caller = authenticate(&state, &token, peer).await?;
     require_party(&caller, "reporting tracks")?;
     Ok(upgrade
         .on_upgrade(move |socket| stream_reports(state, caller.id.clone(), socket))

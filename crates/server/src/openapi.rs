@@ -28,7 +28,7 @@ impl Modify for BearerAuth {
         description = "Air-safety deconfliction between parties that share an airspace but not their plans. \
             Errors are application/problem+json (RFC 9457). Limits: bodies up to 1 MiB (413), \
             64 volumes and 10,000 polygon vertices per intent (422), hotline texts of 1 to 2,000 characters (422), ids of 1 to 128 characters \
-            [A-Za-z0-9._:-] (400), a request rate per party (429 with Retry-After)."
+            [A-Za-z0-9._:-] (400), a request rate per party, and per client address for tokens the service does not know yet (429 with Retry-After)."
     ),
     paths(
         api::health, api::me, api::list_parties, api::add_party,
