@@ -15,7 +15,9 @@
 //!   its own. PostgreSQL releases it when that session ends (the process dies, or the
 //!   network drops it). A claim whose session is gone is no claim: a watchdog checks the
 //!   session every [`SESSION_CHECK_INTERVAL`] and reports the loss through
-//!   [`ServiceClaim::loss`], and the service then stops rather than write unguarded.
+//!   [`ServiceClaim::loss`], and the service then stops at once rather than write
+//!   unguarded; a standby that takes the claim over waits out
+//!   [`ServiceClaim::takeover_grace`] before it loads the store.
 
 use std::fs::File;
 use std::path::Path;
@@ -45,9 +47,21 @@ pub struct ServiceClaim {
     _release: Option<oneshot::Sender<()>>,
     /// Why the claim was lost, from the PostgreSQL watchdog.
     lost: Option<oneshot::Receiver<String>>,
+    /// See [`ServiceClaim::takeover_grace`].
+    takeover_grace: Duration,
 }
 
 impl ServiceClaim {
+    /// How long a service that took this claim over from another (rather than finding the
+    /// store free) waits before it loads the store. A file lock is released only when its
+    /// process has ended, so no wait. A PostgreSQL lock is released when its session ends,
+    /// and the process that held it may then still be running until its watchdog notices
+    /// (one check interval, or a check's timeout) and stops it at once: after this grace,
+    /// whatever it committed before stopping is in the store the new service loads.
+    pub fn takeover_grace(&self) -> Duration {
+        self.takeover_grace
+    }
+
     /// A future that resolves, with why, when the claim is lost while the service runs;
     /// it never resolves for a claim that cannot be lost while the process lives (a file
     /// lock). Taken once: later calls give a future that never resolves. The claim itself
@@ -87,6 +101,7 @@ pub(crate) fn try_claim_sqlite(database: &Path) -> Result<Option<ServiceClaim>, 
             _file: Some(file),
             _release: None,
             lost: None,
+            takeover_grace: Duration::ZERO,
         })),
         Err(std::fs::TryLockError::WouldBlock) => Ok(None),
         Err(std::fs::TryLockError::Error(error)) => Err(StoreError::Open(format!(
@@ -150,5 +165,6 @@ pub(crate) async fn try_claim_postgres(
         _file: None,
         _release: Some(release),
         lost: Some(lost),
+        takeover_grace: SESSION_CHECK_INTERVAL + SESSION_CHECK_TIMEOUT,
     }))
 }

@@ -275,13 +275,17 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 args.clock_speed.unwrap_or(1.0)
             );
         }
-        let lost = Arc::new(std::sync::Mutex::new(None));
-        let stop = {
-            let (lost, loss) = (lost.clone(), claim.loss());
-            async move {
-                tokio::select! {
-                    () = shutdown => {}
-                    why = loss => *lost.lock().unwrap_or_else(|p| p.into_inner()) = Some(why),
+        let loss = claim.loss();
+        let stop = async move {
+            tokio::select! {
+                () = shutdown => {}
+                why = loss => {
+                    // Another instance may claim the store from now on: stop at once, as
+                    // if killed, rather than finish the writes in flight. Nothing
+                    // acknowledged is lost; what was not yet acknowledged is refused by the
+                    // closed connection, and its client retries.
+                    eprintln!("deconflict: stopped: {why}; another instance may take over the store");
+                    std::process::exit(1);
                 }
             }
         };
@@ -290,11 +294,6 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             .context("the service failed")?;
         // Released only now that the service has stopped writing.
         drop(claim);
-        let lost = lost.lock().unwrap_or_else(|p| p.into_inner()).take();
-        if let Some(why) = lost {
-            eprintln!("deconflict: stopped: {why}; another instance may take over the store");
-            return Ok(ExitCode::FAILURE);
-        }
         Ok(ExitCode::SUCCESS)
     })
 }
@@ -316,7 +315,15 @@ async fn claim_store(
             .context("cannot claim the store")?
         {
             if announced {
-                eprintln!("deconflict: the store is free; taking over");
+                let grace = claim.takeover_grace();
+                eprintln!(
+                    "deconflict: the store is free; taking over in {:.0} s",
+                    grace.as_secs_f64()
+                );
+                tokio::select! {
+                    () = &mut *shutdown => return Ok(None),
+                    () = tokio::time::sleep(grace) => {}
+                }
             }
             return Ok(Some(claim));
         }
