@@ -70,6 +70,9 @@ pub struct SqliteStore {
 #[derive(Clone)]
 pub struct PostgresStore {
     pool: PgPool,
+    /// The epoch of this process's claim on the store (0 until it claims): the fencing
+    /// token every commit checks.
+    fence: std::sync::Arc<std::sync::atomic::AtomicI64>,
 }
 
 /// Opens (creating if needed) the SQLite store at `path` and runs its migrations.
@@ -196,7 +199,10 @@ pub async fn open_postgres(url: &str) -> Result<PostgresStore, StoreError> {
         .connect_with(options)
         .await?;
     sqlx::migrate!("./migrations/postgres").run(&pool).await?;
-    Ok(PostgresStore { pool })
+    Ok(PostgresStore {
+        pool,
+        fence: Default::default(),
+    })
 }
 
 /// Opens the PostgreSQL store at `url` inside `schema` (created when absent; every
@@ -226,7 +232,10 @@ pub async fn open_postgres_in_schema(url: &str, schema: &str) -> Result<Postgres
         .connect_with(options)
         .await?;
     sqlx::migrate!("./migrations/postgres").run(&pool).await?;
-    Ok(PostgresStore { pool })
+    Ok(PostgresStore {
+        pool,
+        fence: Default::default(),
+    })
 }
 
 impl SqliteStore {
@@ -238,6 +247,14 @@ impl SqliteStore {
     async fn try_claim(&self) -> Result<Option<ServiceClaim>, StoreError> {
         crate::claim::try_claim_sqlite(&self.path)
     }
+
+    /// No fencing token: the file lock is held until the process holding it has ended.
+    async fn check_fence(
+        &self,
+        _tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    ) -> Result<(), StoreError> {
+        Ok(())
+    }
 }
 
 impl PostgresStore {
@@ -246,9 +263,42 @@ impl PostgresStore {
     }
 
     /// On a session of its own (taken out of the pool, with the pool's `search_path`).
+    /// A claim taken also sets the fencing token every later commit checks.
     async fn try_claim(&self) -> Result<Option<ServiceClaim>, StoreError> {
         let session = self.pool.acquire().await?.detach();
-        crate::claim::try_claim_postgres(session).await
+        let Some((claim, epoch)) = crate::claim::try_claim_postgres(session).await? else {
+            return Ok(None);
+        };
+        self.fence.store(epoch, std::sync::atomic::Ordering::SeqCst);
+        Ok(Some(claim))
+    }
+
+    /// Inside a commit, once this store's service has claimed it: the commit goes ahead only
+    /// while the claim's epoch is still the newest. The row lock this takes orders it with
+    /// a later claim's bump, so a service taking over either sees this commit in what it
+    /// loads, or this commit is refused.
+    async fn check_fence(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    ) -> Result<(), StoreError> {
+        let epoch = self.fence.load(std::sync::atomic::Ordering::SeqCst);
+        if epoch == 0 {
+            return Ok(());
+        }
+        let held =
+            sqlx::query("UPDATE service_epoch SET epoch = epoch WHERE id = 1 AND epoch = $1")
+                .bind(epoch)
+                .execute(&mut **tx)
+                .await?
+                .rows_affected();
+        if held == 1 {
+            Ok(())
+        } else {
+            Err(StoreError::Write(format!(
+                "another instance has claimed the store since this one did (epoch {epoch}); \
+                 this instance must stop"
+            )))
+        }
     }
 
     /// Drops `schema` and everything in it (test clean-up).
@@ -423,6 +473,7 @@ macro_rules! store_impl {
                 }
                 let net = batch.coalesce();
                 let mut tx = self.pool.begin().await?;
+                self.check_fence(&mut tx).await?;
                 for chunk in net.parties.chunks(ROWS_PER_STATEMENT_MAX) {
                     let mut q = QueryBuilder::<$Db>::new(format!("INSERT INTO parties ({PARTY_COLUMNS}) "));
                     q.push_values(chunk, |mut b, p| {

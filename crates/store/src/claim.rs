@@ -16,8 +16,11 @@
 //!   network drops it). A claim whose session is gone is no claim: a watchdog checks the
 //!   session every [`SESSION_CHECK_INTERVAL`] and reports the loss through
 //!   [`ServiceClaim::loss`], and the service then stops at once rather than write
-//!   unguarded; a standby that takes the claim over waits out
-//!   [`ServiceClaim::takeover_grace`] before it loads the store.
+//!   unguarded. A session can end while its process still runs (an administrator ends
+//!   it), and the lock is then free before the watchdog notices; so each claim also bumps
+//!   a fencing token (the `service_epoch` row) and every commit checks, inside its own
+//!   transaction, that its service's epoch is still the newest. A commit of an instance
+//!   that has been taken over is refused, whatever its timing.
 
 use std::fs::File;
 use std::path::Path;
@@ -47,21 +50,9 @@ pub struct ServiceClaim {
     _release: Option<oneshot::Sender<()>>,
     /// Why the claim was lost, from the PostgreSQL watchdog.
     lost: Option<oneshot::Receiver<String>>,
-    /// See [`ServiceClaim::takeover_grace`].
-    takeover_grace: Duration,
 }
 
 impl ServiceClaim {
-    /// How long a service that took this claim over from another (rather than finding the
-    /// store free) waits before it loads the store. A file lock is released only when its
-    /// process has ended, so no wait. A PostgreSQL lock is released when its session ends,
-    /// and the process that held it may then still be running until its watchdog notices
-    /// (one check interval, or a check's timeout) and stops it at once: after this grace,
-    /// whatever it committed before stopping is in the store the new service loads.
-    pub fn takeover_grace(&self) -> Duration {
-        self.takeover_grace
-    }
-
     /// A future that resolves, with why, when the claim is lost while the service runs;
     /// it never resolves for a claim that cannot be lost while the process lives (a file
     /// lock). Taken once: later calls give a future that never resolves. The claim itself
@@ -101,7 +92,6 @@ pub(crate) fn try_claim_sqlite(database: &Path) -> Result<Option<ServiceClaim>, 
             _file: Some(file),
             _release: None,
             lost: None,
-            takeover_grace: Duration::ZERO,
         })),
         Err(std::fs::TryLockError::WouldBlock) => Ok(None),
         Err(std::fs::TryLockError::Error(error)) => Err(StoreError::Open(format!(
@@ -112,10 +102,11 @@ pub(crate) fn try_claim_sqlite(database: &Path) -> Result<Option<ServiceClaim>, 
 }
 
 /// Claims the PostgreSQL store on `connection` (a session of its own, with the store's
-/// `search_path`); `None` when another session holds the schema's claim.
+/// `search_path`); `None` when another session holds the schema's claim. With the claim
+/// comes its epoch, the fencing token: the service epoch bumped by this claim.
 pub(crate) async fn try_claim_postgres(
     mut connection: PgConnection,
-) -> Result<Option<ServiceClaim>, StoreError> {
+) -> Result<Option<(ServiceClaim, i64)>, StoreError> {
     // Left to its defaults, PostgreSQL would hold the lock of a client that vanished without
     // closing its connection (a machine lost, a network cut) for hours, until the kernel
     // gave up on the connection. With these it ends the session about 25 s after the
@@ -136,6 +127,13 @@ pub(crate) async fn try_claim_postgres(
         connection.close().await?;
         return Ok(None);
     }
+    // Waits for any commit of the previous holder still under way (it holds this row), so
+    // everything that commit wrote is in what this service then loads.
+    let epoch: i64 = sqlx::query_scalar(
+        "UPDATE service_epoch SET epoch = epoch + 1 WHERE id = 1 RETURNING epoch",
+    )
+    .fetch_one(&mut connection)
+    .await?;
     let (release, mut released) = oneshot::channel::<()>();
     let (report_loss, lost) = oneshot::channel();
     tokio::spawn(async move {
@@ -161,10 +159,10 @@ pub(crate) async fn try_claim_postgres(
             return;
         }
     });
-    Ok(Some(ServiceClaim {
+    let claim = ServiceClaim {
         _file: None,
         _release: Some(release),
         lost: Some(lost),
-        takeover_grace: SESSION_CHECK_INTERVAL + SESSION_CHECK_TIMEOUT,
-    }))
+    };
+    Ok(Some((claim, epoch)))
 }

@@ -851,7 +851,20 @@ async fn a_postgres_claim_reports_the_end_of_its_session() {
         .unwrap()
         .expect("a free store is claimed");
     let loss = claim.loss();
-    let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(&url)
+    let terminated = end_claim_sessions(&url, &schema).await;
+    assert_eq!(terminated, 1, "one session held the claim");
+    let why = tokio::time::timeout(std::time::Duration::from_secs(30), loss)
+        .await
+        .expect("the loss is reported within a few session checks");
+    assert!(why.contains("claim"), "{why}");
+    drop(claim);
+    store.drop_schema(&schema).await.unwrap();
+}
+
+/// Ends (as an administrator would) every session holding the service claim of `schema`;
+/// how many there were.
+async fn end_claim_sessions(url: &str, schema: &str) -> usize {
+    let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(url)
         .await
         .unwrap();
     // The claim's advisory lock: a 64-bit key, which pg_locks splits into two halves.
@@ -860,15 +873,64 @@ async fn a_postgres_claim_reports_the_end_of_its_session() {
          AND ((classid::bigint << 32) | objid::bigint) = \
              hashtextextended('deconflict.service:' || $1, 0)",
     )
-    .bind(&schema)
+    .bind(schema)
     .fetch_all(&mut admin)
     .await
     .unwrap();
-    assert_eq!(terminated, vec![true], "one session held the claim");
-    let why = tokio::time::timeout(std::time::Duration::from_secs(30), loss)
+    assert!(terminated.iter().all(|ended| *ended));
+    terminated.len()
+}
+
+/// The fencing token: once another instance has claimed a PostgreSQL store (here after an
+/// administrator ended the first one's claim session, while the first one still runs), a
+/// commit of the first one is refused, whatever its timing, and the new holder's commits go
+/// ahead.
+#[tokio::test]
+async fn a_postgres_store_taken_over_refuses_the_commits_of_the_instance_it_was_taken_from() {
+    let Some(url) = postgres_url(
+        "a_postgres_store_taken_over_refuses_the_commits_of_the_instance_it_was_taken_from",
+    ) else {
+        return;
+    };
+    let schema = format!("suite_claim_fence_{}", std::process::id());
+    let first = deconflict_store::open_postgres_in_schema(&url, &schema)
         .await
-        .expect("the loss is reported within a few session checks");
-    assert!(why.contains("claim"), "{why}");
-    drop(claim);
-    store.drop_schema(&schema).await.unwrap();
+        .unwrap();
+    let first_claim = first.try_claim_service().await.unwrap().expect("free");
+    let write = |id: &str| batch(vec![Mutation::PutIntent(intent("coalition", id, 1))]);
+    first.apply(write("before")).await.unwrap();
+
+    assert_eq!(end_claim_sessions(&url, &schema).await, 1);
+    let second = deconflict_store::open_postgres_in_schema(&url, &schema)
+        .await
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let second_claim = loop {
+        if let Some(claim) = second.try_claim_service().await.unwrap() {
+            break claim;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the ended claim stayed held"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+
+    let refused = first.apply(write("after")).await.unwrap_err();
+    assert!(
+        refused.to_string().contains("another instance"),
+        "{refused}"
+    );
+    second.apply(write("by-the-second")).await.unwrap();
+    let ids: Vec<String> = second
+        .intents_of("coalition", None, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|intent| intent.id)
+        .collect();
+    // Sorted by id: the refused write is absent.
+    assert_eq!(ids, ["before", "by-the-second"]);
+    drop((first_claim, second_claim));
+    second.drop_schema(&schema).await.unwrap();
 }

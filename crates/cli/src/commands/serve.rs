@@ -315,15 +315,7 @@ async fn claim_store(
             .context("cannot claim the store")?
         {
             if announced {
-                let grace = claim.takeover_grace();
-                eprintln!(
-                    "deconflict: the store is free; taking over in {:.0} s",
-                    grace.as_secs_f64()
-                );
-                tokio::select! {
-                    () = &mut *shutdown => return Ok(None),
-                    () = tokio::time::sleep(grace) => {}
-                }
+                eprintln!("deconflict: the store is free; taking over");
             }
             return Ok(Some(claim));
         }
