@@ -150,10 +150,21 @@ pub async fn authenticate(
 
 /// The client's address, when the service was started with connection information (the
 /// real server is; handler tests that call the router directly are not).
-pub fn peer_address(extensions: &axum::http::Extensions) -> Option<IpAddr> {
+fn peer_address(extensions: &axum::http::Extensions) -> Option<IpAddr> {
     extensions
         .get::<ConnectInfo<SocketAddr>>()
         .map(|ConnectInfo(address)| address.ip())
+}
+
+/// The client's address as an extractor, for handlers that authenticate themselves.
+pub struct PeerAddress(pub Option<IpAddr>);
+
+impl<S: Send + Sync> FromRequestParts<S> for PeerAddress {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(PeerAddress(peer_address(&parts.extensions)))
+    }
 }
 
 impl FromRequestParts<AppState> for Caller {

@@ -84,8 +84,8 @@ impl Default for RateLimit {
     }
 }
 
-/// Token buckets per key (a party, or a client address). Hand-written because it is a dozen lines on the hot path and
-/// must take time as an argument (the clock is injected).
+/// Token buckets per key (a party, or a client address). Hand-written because it is a
+/// dozen lines on the hot path and must take time as an argument (the clock is injected).
 #[derive(Debug)]
 pub struct RateLimiter {
     limit: RateLimit,

@@ -14,7 +14,7 @@ use utoipa::IntoParams;
 
 use deconflict_store::{PartyRecord, Role};
 
-use crate::auth::{authenticate, Caller};
+use crate::auth::{authenticate, Caller, PeerAddress};
 use crate::clock::parse_rfc3339_ms;
 use crate::error::{ApiError, JsonBytes, QueryParams};
 use crate::live::{
@@ -124,7 +124,7 @@ pub async fn track_stream(
     headers: HeaderMap,
     QueryParams(query): QueryParams<StreamQuery>,
     upgrade: WebSocketUpgrade,
-    connection: Option<axum::Extension<axum::extract::ConnectInfo<std::net::SocketAddr>>>,
+    PeerAddress(peer): PeerAddress,
 ) -> Result<Response, ApiError> {
     let from_header = headers
         .get(AUTHORIZATION)
@@ -139,7 +139,6 @@ pub async fn track_stream(
         .or(query.token)
         .filter(|token| !token.is_empty())
         .ok_or(ApiError::Unauthorized)?;
-    let peer = connection.map(|axum::Extension(axum::extract::ConnectInfo(address))| address.ip());
     let caller = authenticate(&state, &token, peer).await?;
     require_party(&caller, "reporting tracks")?;
     Ok(upgrade

@@ -32,7 +32,7 @@ use tokio::sync::oneshot;
 use crate::StoreError;
 
 /// How often a PostgreSQL claim's session is checked.
-pub const SESSION_CHECK_INTERVAL: Duration = Duration::from_secs(1);
+const SESSION_CHECK_INTERVAL: Duration = Duration::from_secs(1);
 
 /// How long a check of a PostgreSQL claim's session may take before the claim counts as
 /// lost: well inside the time PostgreSQL takes to end a silent client's session.

@@ -19,7 +19,7 @@ mod sqlite_writer;
 pub use backend::{
     open_postgres, open_postgres_in_schema, open_sqlite, PostgresStore, SqliteStore,
 };
-pub use claim::{ServiceClaim, SESSION_CHECK_INTERVAL};
+pub use claim::ServiceClaim;
 pub use model::{
     AgreementAnswer, AgreementRecord, AgreementStatus, AlertRecord, AuditRecord, Batch,
     ConflictRecord, EventData, EventRecord, HotlineMessageRecord, IntentRecord, IntentState,
