@@ -294,6 +294,8 @@ fn bench_strategic_over_http_times_checked_writes_against_a_running_server() {
             "80",
             "--clients",
             "4",
+            "--preload-clients",
+            "3",
             "--json",
         ])
         .args(["--url", &server.base, "--admin-token", &admin])
@@ -308,6 +310,10 @@ fn bench_strategic_over_http_times_checked_writes_against_a_running_server() {
     assert_eq!(report["intents"], 60);
     assert_eq!(report["writes"], 80);
     assert_eq!(report["errors"], 0);
+    assert_eq!(
+        report["days"], 1.0,
+        "one day per 100,000 intents, at least one"
+    );
     assert!(report["writes_per_s"].as_f64().unwrap() > 0.0);
     assert!(report["check_p99_ms"].as_f64().unwrap() >= report["check_p50_ms"].as_f64().unwrap());
     // The split tail: each group's p99 is no more than the slowest write; a group no write
@@ -334,6 +340,12 @@ fn bench_strategic_over_http_times_checked_writes_against_a_running_server() {
         json(&parties).as_array().unwrap().len(),
         9,
         "root and eight benchmark parties"
+    );
+    // 60 preloaded, then 40 of them updated (each quoting its version) and 40 new.
+    let (_, metrics) = call("GET", &server.url("/metrics"), None, None);
+    assert!(
+        metrics.lines().any(|line| line == "deconflict_intents 100"),
+        "{metrics}"
     );
     let wrong = Command::new(BIN)
         .args([

@@ -5,8 +5,12 @@
 //! The intents are those of eight parties over Europe, North Africa and the Middle East
 //! (25–60° N, 15° W–60° E, about 20 million km²): one to three volumes each, footprints 2–40 km
 //! across (star-shaped polygons of 4–8 vertices, long thin corridors and circles), bands
-//! 300–3,000 m thick between 0 and 13,000 m, windows of 10 minutes to 3 hours within one
-//! day. The separation is the contract's default, 9,260 m, 300 m, 120 s.
+//! 300–3,000 m thick between 0 and 13,000 m, windows of 10 minutes to 3 hours starting within
+//! the benchmark's days. The separation is the contract's default, 9,260 m, 300 m, 120 s.
+//!
+//! The windows spread over one day per 100,000 intents (`--days` to choose), so the density of
+//! intents, and with it the conflicts a write finds, is the same at 1,000,000 stored intents as
+//! at 100,000: a larger store costs the search, not a denser sky.
 //!
 //! Besides the wall-clock latencies of the contract's output, it reports each write's CPU
 //! time (`check_cpu_p50_ms`, `check_cpu_p99_ms`), which a busy machine does not inflate.
@@ -49,9 +53,31 @@ pub struct Args {
     /// With --url: an admin's token, to add the benchmark's parties.
     #[arg(long, env = "DECONFLICT_ADMIN_TOKEN", requires = "url")]
     pub admin_token: Option<String>,
-    /// With --url: concurrent HTTP clients.
+    /// With --url: concurrent HTTP clients of the timed writes.
     #[arg(long, default_value_t = 32)]
     pub clients: usize,
+    /// With --url: concurrent HTTP clients of the preload (untimed), so that a one-client
+    /// measurement over a large store does not wait for its preload one write at a time.
+    #[arg(long, default_value_t = 32)]
+    pub preload_clients: usize,
+    /// Days the intents' windows start within. Default: one per 100,000 intents (at least
+    /// one), which keeps the density of intents that of 100,000 in a day.
+    #[arg(long, value_name = "DAYS")]
+    pub days: Option<f64>,
+}
+
+impl Args {
+    /// The days the windows spread over: `--days`, or one per `INTENTS_PER_DAY` intents.
+    pub(crate) fn days(&self) -> anyhow::Result<f64> {
+        let days = self
+            .days
+            .unwrap_or((self.intents as f64 / INTENTS_PER_DAY).max(1.0));
+        anyhow::ensure!(
+            days.is_finite() && (DAYS_MIN..=DAYS_MAX).contains(&days),
+            "--days must be between {DAYS_MIN} and {DAYS_MAX}, not {days}"
+        );
+        Ok(days)
+    }
 }
 
 pub(crate) const PARTIES: u32 = 8;
@@ -59,6 +85,10 @@ const REGION_LAT_DEG: (f64, f64) = (25.0, 60.0);
 const REGION_LNG_DEG: (f64, f64) = (-15.0, 60.0);
 const DAY_START_S: f64 = 1_445_299_200.0; // 2015-10-20T00:00:00Z
 const WRITES_MAX: usize = 10_000_000;
+/// The density the default `--days` keeps: this many intents a day.
+const INTENTS_PER_DAY: f64 = 100_000.0;
+const DAYS_MIN: f64 = 0.01;
+const DAYS_MAX: f64 = 3_650.0;
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     anyhow::ensure!(args.intents > 0, "--intents must be at least 1");
@@ -69,6 +99,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         (1..=WRITES_MAX).contains(&args.writes),
         "--writes must be between 1 and {WRITES_MAX}"
     );
+    let days = args.days()?;
     let separation = Separation::new(9_260.0, 300.0, 120.0)?;
     let mut rng = ChaCha8Rng::seed_from_u64(args.seed);
     let memory_before_kb = resident_memory_kb();
@@ -82,7 +113,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let intents: Vec<(u32, u64, Vec<Volume4D>)> = (0..args.intents as u64)
         .map(|id| {
             progress.inc(1);
-            (parties[id as usize], id, random_intent(&mut rng))
+            (parties[id as usize], id, random_intent(&mut rng, days))
         })
         .collect();
     // Building is one call: the bar becomes a spinner while it runs.
@@ -102,10 +133,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .map(|k| {
             if k % 2 == 0 {
                 let id = rng.random_range(0..args.intents as u64);
-                (parties[id as usize], id, random_intent(&mut rng))
+                (parties[id as usize], id, random_intent(&mut rng, days))
             } else {
                 let id = args.intents as u64 + k as u64;
-                (rng.random_range(0..PARTIES), id, random_intent(&mut rng))
+                (
+                    rng.random_range(0..PARTIES),
+                    id,
+                    random_intent(&mut rng, days),
+                )
             }
         })
         .collect();
@@ -132,6 +167,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let cpu_complete = cpu_times.len() == latencies.len();
     let report = Report {
         intents: args.intents,
+        days,
         writes_per_s: latencies.len() as f64 / timed_s,
         check_p50_ms: percentile_ms(&latencies, 0.50),
         check_p99_ms: percentile_ms(&latencies, 0.99),
@@ -154,6 +190,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 
 struct Report {
     intents: usize,
+    days: f64,
     writes_per_s: f64,
     check_p50_ms: f64,
     check_p99_ms: f64,
@@ -175,6 +212,7 @@ impl Report {
         };
         let mut json = serde_json::json!({
             "intents": self.intents,
+            "days": self.days,
             "writes_per_s": round(self.writes_per_s, 1),
             "check_p50_ms": round(self.check_p50_ms, 4),
             "check_p99_ms": round(self.check_p99_ms, 4),
@@ -196,9 +234,10 @@ impl Report {
 
     fn print(&self) {
         println!(
-            "{} intents ({} volumes) loaded in {:.1} s{}",
+            "{} intents ({} volumes, over {} days) loaded in {:.1} s{}",
             self.intents,
             self.volumes,
+            self.days,
             self.load_s,
             self.index_memory_mb
                 .map(|mb| format!(", index about {mb:.0} MB resident"))
@@ -245,7 +284,8 @@ fn resident_memory_kb() -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
-pub(crate) fn random_intent(rng: &mut ChaCha8Rng) -> Vec<Volume4D> {
+/// One intent of the benchmark's region, its windows starting within `days` days.
+pub(crate) fn random_intent(rng: &mut ChaCha8Rng, days: f64) -> Vec<Volume4D> {
     let centre = LatLng::new(
         rng.random_range(REGION_LAT_DEG.0..REGION_LAT_DEG.1),
         rng.random_range(REGION_LNG_DEG.0..REGION_LNG_DEG.1),
@@ -260,12 +300,12 @@ pub(crate) fn random_intent(rng: &mut ChaCha8Rng) -> Vec<Volume4D> {
                 rng.random_range(0.0..360.0),
                 rng.random_range(0.0..30_000.0),
             );
-            random_volume(rng, near)
+            random_volume(rng, near, days)
         })
         .collect()
 }
 
-fn random_volume(rng: &mut ChaCha8Rng, centre: LatLng) -> Volume4D {
+fn random_volume(rng: &mut ChaCha8Rng, centre: LatLng, days: f64) -> Volume4D {
     let size_m = 10f64.powf(rng.random_range(2_000f64.log10()..40_000f64.log10()));
     let footprint = loop {
         let candidate = match rng.random_range(0..10u32) {
@@ -309,7 +349,7 @@ fn random_volume(rng: &mut ChaCha8Rng, centre: LatLng) -> Volume4D {
         lower_m + rng.random_range(300.0..3_000.0f64).round(),
     )
     .expect("upper is above lower");
-    let start_s = (DAY_START_S + rng.random_range(0.0..86_400.0f64)).round();
+    let start_s = (DAY_START_S + rng.random_range(0.0..86_400.0 * days)).round();
     let window = TimeWindow::from_unix_s(
         start_s,
         start_s + rng.random_range(600.0..10_800.0f64).round(),
@@ -333,4 +373,60 @@ fn offset(from: LatLng, azimuth_deg: f64, distance_m: f64) -> LatLng {
         lng2.clamp(-180.0, 180.0),
     )
     .expect("clamped into range")
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser as _;
+
+    use super::*;
+
+    #[derive(clap::Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: Args,
+    }
+
+    fn args(line: &[&str]) -> Args {
+        Cli::try_parse_from(std::iter::once("bench").chain(line.iter().copied()))
+            .unwrap()
+            .args
+    }
+
+    #[test]
+    fn the_windows_spread_over_a_day_per_hundred_thousand_intents() {
+        assert_eq!(args(&["--intents", "1000"]).days().unwrap(), 1.0);
+        assert_eq!(args(&["--intents", "100000"]).days().unwrap(), 1.0);
+        assert_eq!(args(&["--intents", "1000000"]).days().unwrap(), 10.0);
+        assert_eq!(
+            args(&["--intents", "1000000", "--days", "2.5"])
+                .days()
+                .unwrap(),
+            2.5
+        );
+        for wrong in ["0", "-1", "NaN", "inf", "4000"] {
+            let days = format!("--days={wrong}");
+            let error = args(&["--intents", "10", &days]).days().unwrap_err();
+            assert!(error.to_string().contains("--days"), "{error}");
+        }
+    }
+
+    #[test]
+    fn later_days_hold_later_windows_and_one_day_is_the_old_workload() {
+        let starts = |days: f64| -> Vec<f64> {
+            let mut rng = ChaCha8Rng::seed_from_u64(7);
+            (0..300)
+                .flat_map(|_| random_intent(&mut rng, days))
+                .map(|volume| volume.window.start().unix_s() - DAY_START_S)
+                .collect()
+        };
+        let one_day = starts(1.0);
+        assert!(one_day.iter().all(|s| (0.0..=86_400.0).contains(s)));
+        let ten_days = starts(10.0);
+        assert!(ten_days.iter().all(|s| (0.0..=864_000.0).contains(s)));
+        assert!(
+            ten_days.iter().filter(|s| **s > 86_400.0).count() > ten_days.len() / 2,
+            "most windows start after the first day"
+        );
+    }
 }
