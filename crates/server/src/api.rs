@@ -19,7 +19,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use deconflict_audit::{AuditEntry, ExportWriter, SealedEntry};
 use deconflict_store::{
-    AgreementStatus, ConflictRecord, IntentRecord, IntentState, PartyRecord, Role,
+    AgreementStatus, ConflictRecord, IntentRecord, IntentState, JsonDocument, PartyRecord, Role,
 };
 use deconflict_wire::volume::Volume4DJson;
 
@@ -469,6 +469,8 @@ pub fn intent_write(bytes: &[u8]) -> Result<IntentWrite, ApiError> {
         .collect::<Result<Vec<_>, _>>()
         .map_err(|error| ApiError::Unprocessable(error.to_string()))?;
     let volumes_json = serde_json::to_value(&body.volumes).map_err(|_| ApiError::Internal)?;
+    // Written out here, beside other requests, rather than by the store's one writer.
+    let volumes_json = JsonDocument::new(volumes_json);
     Ok(IntentWrite {
         volumes_json,
         volumes,

@@ -215,7 +215,7 @@ pub fn conflict_view<'a>(
     counterpart: Option<&IntentRecord>,
 ) -> Option<ConflictView<'a>> {
     // Only the pairs and references are read into Rust values; the overlaps are borrowed.
-    let details = DetailsHead::deserialize(&*record.details).ok()?;
+    let details = DetailsHead::deserialize(record.details.value()).ok()?;
     let overlaps = match record.details.get("overlaps") {
         Some(overlaps @ Value::Array(_)) => overlaps,
         _ => return None,
@@ -345,6 +345,7 @@ pub fn counterpart_of<'r>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use deconflict_store::JsonDocument;
 
     #[test]
     fn region_positions_are_rounded_to_a_centimetre_and_rings_closed() {
@@ -390,14 +391,13 @@ mod tests {
             resolved_ms: None,
             acked_a_ms: Some(1_700_000_001_000),
             acked_b_ms: None,
-            details: json!({
+            details: JsonDocument::shared(json!({
                 "volume_pairs": [[2, 0]],
                 "closest": {"horizontal_distance_m": 1.0, "vertical_gap_m": 0.0, "time_gap_s": 0.0},
                 "overlaps": [{"region": {"type": "MultiPolygon", "coordinates": []}}],
                 "reference_a": "ref_a",
                 "reference_b": "ref_b",
-            })
-            .into(),
+            })),
         };
         let party = |id: &str, role| PartyRecord {
             id: id.into(),
@@ -411,7 +411,7 @@ mod tests {
             id: "c-secret".into(),
             version: 3,
             state: deconflict_store::IntentState::Activated,
-            volumes: json!([{"v": 0}, {"v": 1}, {"v": 2}]).into(),
+            volumes: JsonDocument::shared(json!([{"v": 0}, {"v": 1}, {"v": 2}])),
             created_ms: 0,
             updated_ms: 0,
         };

@@ -35,8 +35,8 @@ use deconflict_core::geometry::Volume4D;
 use deconflict_core::strategic::{IntentsConflict, Separation, StrategicIndex};
 use deconflict_store::{
     AgreementAnswer, AgreementRecord, AgreementStatus, AuditRecord, Batch, ConflictRecord,
-    EventData, EventRecord, HotlineMessageRecord, IntentRecord, IntentState, Mutation, PartyRecord,
-    Role, Store, StoreError,
+    EventData, EventRecord, HotlineMessageRecord, IntentRecord, IntentState, JsonDocument,
+    Mutation, PartyRecord, Role, Store, StoreError,
 };
 use deconflict_wire::volume::Volume4DJson;
 
@@ -57,8 +57,9 @@ const LOAD_PAGE_INTENTS_MAX: u32 = 10_000;
 /// A validated intent write.
 #[derive(Debug, Clone)]
 pub struct IntentWrite {
-    /// The volumes as the party sent them (kept and returned verbatim).
-    pub volumes_json: Value,
+    /// The volumes as the party sent them (kept and returned verbatim), with their text
+    /// for the store written by the handler that received them.
+    pub volumes_json: JsonDocument,
     pub volumes: Vec<Volume4D>,
     pub state: IntentState,
     /// `None` creates; `Some(n)` updates version `n`.
@@ -1117,8 +1118,8 @@ impl Engine {
                     // regions most of all) to compare them as Rust values cost more.
                     let details = details.to_value();
                     let mut updated = record;
-                    if *updated.details != details {
-                        updated.details = Arc::new(details);
+                    if *updated.details.value() != details {
+                        updated.details = Arc::new(JsonDocument::new(details));
                         updated.updated_ms = now_ms;
                         self.state.open.insert(conflict_id.clone(), updated.clone());
                         pending.batch.push(Mutation::PutConflict(updated.clone()));
@@ -1155,7 +1156,7 @@ impl Engine {
                 resolved_ms: None,
                 acked_a_ms: None,
                 acked_b_ms: None,
-                details: Arc::new(details.to_value()),
+                details: Arc::new(JsonDocument::new(details.to_value())),
             };
             self.state
                 .open_by_intent
@@ -1304,7 +1305,7 @@ impl Engine {
             id: key.1,
             version: meta.version,
             state: meta.state,
-            volumes: Arc::new(Value::Array(volumes_json)),
+            volumes: Arc::new(JsonDocument::new(Value::Array(volumes_json))),
             created_ms: meta.created_ms,
             updated_ms: meta.created_ms,
         })

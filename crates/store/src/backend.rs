@@ -17,7 +17,7 @@ use sqlx::{ConnectOptions, Connection, QueryBuilder, Row};
 
 use crate::model::{
     AgreementAnswer, AgreementRecord, AlertRecord, AuditRecord, Batch, ConflictRecord, EventData,
-    EventRecord, HotlineMessageRecord, IntentRecord, PartyRecord, TrackSampleRecord,
+    EventRecord, HotlineMessageRecord, IntentRecord, JsonDocument, PartyRecord, TrackSampleRecord,
 };
 use crate::{ListCursor, ServiceClaim, Store, StoreError, UnixMillis};
 
@@ -327,6 +327,11 @@ fn parse_json(what: &'static str, text: &str) -> Result<Value, StoreError> {
     serde_json::from_str(text).map_err(|error| corrupt(what, error))
 }
 
+fn parse_document(what: &'static str, text: String) -> Result<JsonDocument, StoreError> {
+    let value = parse_json(what, &text)?;
+    Ok(JsonDocument::from_stored(text, value))
+}
+
 macro_rules! row_readers {
     ($Row:ty) => {
         fn party_from(row: &$Row) -> Result<PartyRecord, StoreError> {
@@ -350,7 +355,7 @@ macro_rules! row_readers {
                 state: state
                     .parse()
                     .map_err(|error| corrupt("intent state", error))?,
-                volumes: std::sync::Arc::new(parse_json("intent volumes", &volumes)?),
+                volumes: std::sync::Arc::new(parse_document("intent volumes", volumes)?),
                 created_ms: row.try_get("created_ms")?,
                 updated_ms: row.try_get("updated_ms")?,
             })
@@ -369,7 +374,7 @@ macro_rules! row_readers {
                 resolved_ms: row.try_get("resolved_ms")?,
                 acked_a_ms: row.try_get("acked_a_ms")?,
                 acked_b_ms: row.try_get("acked_b_ms")?,
-                details: std::sync::Arc::new(parse_json("conflict details", &details)?),
+                details: std::sync::Arc::new(parse_document("conflict details", details)?),
             })
         }
 
@@ -509,7 +514,7 @@ macro_rules! store_impl {
                             .push_bind(i.id.clone())
                             .push_bind(i.version)
                             .push_bind(i.state.as_str())
-                            .push_bind(json_text(&i.volumes))
+                            .push_bind(i.volumes.text())
                             .push_bind(i.created_ms)
                             .push_bind(i.updated_ms);
                     });
@@ -532,7 +537,7 @@ macro_rules! store_impl {
                             .push_bind(c.resolved_ms)
                             .push_bind(c.acked_a_ms)
                             .push_bind(c.acked_b_ms)
-                            .push_bind(json_text(&c.details));
+                            .push_bind(c.details.text());
                     });
                     q.push(
                         " ON CONFLICT (id) DO UPDATE SET updated_ms = excluded.updated_ms, \
@@ -1043,7 +1048,9 @@ mod tests {
                 id: format!("intent-{n}"),
                 version: 1,
                 state: IntentState::Accepted,
-                volumes: serde_json::json!([{ "padding": "x".repeat(2_000) }]).into(),
+                volumes: JsonDocument::shared(
+                    serde_json::json!([{ "padding": "x".repeat(2_000) }]),
+                ),
                 created_ms: 10,
                 updated_ms: 10,
             })],

@@ -23,7 +23,7 @@ pub use claim::ServiceClaim;
 pub use model::{
     AgreementAnswer, AgreementRecord, AgreementStatus, AlertRecord, AuditRecord, Batch,
     ConflictRecord, EventData, EventRecord, HotlineMessageRecord, IntentRecord, IntentState,
-    Mutation, PartyRecord, Role, TrackSampleRecord, UnknownName,
+    JsonDocument, Mutation, PartyRecord, Role, TrackSampleRecord, UnknownName,
 };
 
 use async_trait::async_trait;

@@ -182,7 +182,7 @@ fn write(connection: &mut Connection, batch: &Batch) -> Result<(), rusqlite::Err
                 i.id,
                 i.version,
                 i.state.as_str(),
-                json_text(&i.volumes),
+                i.volumes.text(),
                 i.created_ms,
                 i.updated_ms
             ])?;
@@ -208,7 +208,7 @@ fn write(connection: &mut Connection, batch: &Batch) -> Result<(), rusqlite::Err
                 c.resolved_ms,
                 c.acked_a_ms,
                 c.acked_b_ms,
-                json_text(&c.details)
+                c.details.text()
             ])?;
         }
     }

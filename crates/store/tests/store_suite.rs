@@ -5,8 +5,8 @@
 
 use deconflict_store::{
     AgreementAnswer, AgreementRecord, AgreementStatus, AlertRecord, AuditRecord, Batch,
-    ConflictRecord, EventRecord, HotlineMessageRecord, IntentRecord, IntentState, Mutation,
-    PartyRecord, Role, Store, TrackSampleRecord,
+    ConflictRecord, EventRecord, HotlineMessageRecord, IntentRecord, IntentState, JsonDocument,
+    Mutation, PartyRecord, Role, Store, TrackSampleRecord,
 };
 use serde_json::json;
 
@@ -26,7 +26,7 @@ fn intent(party_id: &str, id: &str, version: i64) -> IntentRecord {
         id: id.into(),
         version,
         state: IntentState::Accepted,
-        volumes: json!([{"marker": format!("{party_id}/{id}/{version}")}]).into(),
+        volumes: JsonDocument::shared(json!([{"marker": format!("{party_id}/{id}/{version}")}])),
         created_ms: 10,
         updated_ms: 10 + version,
     }
@@ -44,7 +44,7 @@ fn conflict(id: &str, a: &str, b: &str) -> ConflictRecord {
         resolved_ms: None,
         acked_a_ms: None,
         acked_b_ms: None,
-        details: json!({"overlaps": []}).into(),
+        details: JsonDocument::shared(json!({"overlaps": []})),
     }
 }
 
