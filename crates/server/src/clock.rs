@@ -124,12 +124,9 @@ pub fn rfc3339_ms(unix_ms: i64) -> String {
             .unwrap_or_default();
     };
     let (date, clock) = (time.date(), time.time());
-    let Ok(year) = u16::try_from(date.year()).map(u32::from) else {
+    let Some(year) = u32::try_from(date.year()).ok().filter(|year| *year <= 9999) else {
         return rfc3339_ms_formatted(time);
     };
-    if year > 9999 {
-        return rfc3339_ms_formatted(time);
-    }
     let mut text = *b"0000-00-00T00:00:00.000Z";
     let mut put = |at: usize, width: usize, mut value: u32| {
         for slot in text[at..at + width].iter_mut().rev() {

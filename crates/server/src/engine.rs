@@ -1119,7 +1119,7 @@ impl Engine {
                     let details = details.to_value();
                     let mut updated = record;
                     if *updated.details.value() != details {
-                        updated.details = Arc::new(JsonDocument::new(details));
+                        updated.details = JsonDocument::shared(details);
                         updated.updated_ms = now_ms;
                         self.state.open.insert(conflict_id.clone(), updated.clone());
                         pending.batch.push(Mutation::PutConflict(updated.clone()));
@@ -1156,7 +1156,7 @@ impl Engine {
                 resolved_ms: None,
                 acked_a_ms: None,
                 acked_b_ms: None,
-                details: Arc::new(JsonDocument::new(details.to_value())),
+                details: JsonDocument::shared(details.to_value()),
             };
             self.state
                 .open_by_intent
@@ -1305,7 +1305,7 @@ impl Engine {
             id: key.1,
             version: meta.version,
             state: meta.state,
-            volumes: Arc::new(JsonDocument::new(Value::Array(volumes_json))),
+            volumes: JsonDocument::shared(Value::Array(volumes_json)),
             created_ms: meta.created_ms,
             updated_ms: meta.created_ms,
         })

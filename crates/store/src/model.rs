@@ -186,12 +186,6 @@ impl PartialEq for JsonDocument {
     }
 }
 
-impl From<Value> for JsonDocument {
-    fn from(value: Value) -> JsonDocument {
-        JsonDocument::new(value)
-    }
-}
-
 #[derive(Debug, Clone, PartialEq)]
 pub struct EventRecord {
     /// Global and increasing; the SSE event id.
