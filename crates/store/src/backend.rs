@@ -325,9 +325,13 @@ fn parse_json(what: &'static str, text: &str) -> Result<Value, StoreError> {
     serde_json::from_str(text).map_err(|error| corrupt(what, error))
 }
 
-fn parse_document(what: &'static str, text: String) -> Result<JsonDocument, StoreError> {
+/// A stored JSON column as the shared document records hold: its text as stored, parsed.
+fn parse_document(
+    what: &'static str,
+    text: String,
+) -> Result<std::sync::Arc<JsonDocument>, StoreError> {
     let value = parse_json(what, &text)?;
-    Ok(JsonDocument::from_stored(text, value))
+    Ok(std::sync::Arc::new(JsonDocument::from_stored(text, value)))
 }
 
 macro_rules! row_readers {
@@ -353,7 +357,7 @@ macro_rules! row_readers {
                 state: state
                     .parse()
                     .map_err(|error| corrupt("intent state", error))?,
-                volumes: std::sync::Arc::new(parse_document("intent volumes", volumes)?),
+                volumes: parse_document("intent volumes", volumes)?,
                 created_ms: row.try_get("created_ms")?,
                 updated_ms: row.try_get("updated_ms")?,
             })
@@ -372,7 +376,7 @@ macro_rules! row_readers {
                 resolved_ms: row.try_get("resolved_ms")?,
                 acked_a_ms: row.try_get("acked_a_ms")?,
                 acked_b_ms: row.try_get("acked_b_ms")?,
-                details: std::sync::Arc::new(parse_document("conflict details", details)?),
+                details: parse_document("conflict details", details)?,
             })
         }
 
