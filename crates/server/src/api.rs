@@ -175,10 +175,14 @@ pub async fn list_parties(
 #[serde(deny_unknown_fields)]
 pub struct NewParty {
     /// 1 to 128 characters of ASCII letters, digits, `-`, `_`, `.`, `:`.
+    #[schema(min_length = 1, max_length = 128, pattern = "^[A-Za-z0-9._:-]+$")]
     pub id: String,
+    /// 1 to PARTY_NAME_CHARS_MAX = 200 characters (surrounding white space is trimmed).
+    #[schema(min_length = 1, max_length = 200, pattern = "\\S")]
     pub name: String,
     /// `party` (default), `observer` or `admin`.
     #[serde(default)]
+    #[schema(pattern = "^(party|observer|admin)$")]
     pub role: Option<String>,
 }
 
@@ -381,13 +385,14 @@ impl From<IntentStateJson> for IntentState {
 #[serde(deny_unknown_fields)]
 pub struct IntentBody {
     /// The contract's Volume4D objects (1 to INTENT_VOLUMES_MAX = 64).
-    #[schema(value_type = Vec<Object>)]
+    #[schema(min_items = 1, max_items = 64)]
     pub volumes: Vec<Volume4DJson>,
     /// `accepted` (default), `activated` or `ended`.
     #[serde(default)]
     pub state: Option<IntentStateJson>,
     /// Absent to create; the current version to update.
     #[serde(default)]
+    #[schema(minimum = 1)]
     pub version: Option<i64>,
 }
 
@@ -560,11 +565,14 @@ pub async fn get_intent(
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
     /// Items after this id (the previous page's `next_after`).
     pub after: Option<String>,
-    /// At most this many (default 100, at most LIST_LIMIT_MAX = 1000).
+    /// At most this many: default 100; 0 is read as 1, and more than LIST_LIMIT_MAX = 1000
+    /// as 1000.
+    #[param(maximum = 4294967295_u64)]
     pub limit: Option<u32>,
 }
 
@@ -580,6 +588,9 @@ pub async fn list_intents(
     Caller(caller): Caller,
     QueryParams(query): QueryParams<ListQuery>,
 ) -> Result<Json<Value>, ApiError> {
+    if let Some(after) = &query.after {
+        check_id("after", after).map_err(ApiError::BadRequest)?;
+    }
     let limit = clamp_limit(query.limit);
     let intents = state
         .store
@@ -595,9 +606,11 @@ pub async fn list_intents(
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct DeleteQuery {
     /// The current version (required).
+    #[param(required = true, minimum = 1)]
     pub version: Option<i64>,
 }
 
@@ -632,13 +645,17 @@ pub async fn delete_intent(
 // ---------------------------------------------------------------- conflicts
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ConflictQuery {
     /// `open` (default) or `all` (resolved ones too).
+    #[param(pattern = "^(open|all)$")]
     pub status: Option<String>,
     /// Conflicts after this one (the previous page's `next_after`).
     pub after: Option<String>,
-    /// At most this many (default 100, at most LIST_LIMIT_MAX = 1000).
+    /// At most this many: default 100; 0 is read as 1, and more than LIST_LIMIT_MAX = 1000
+    /// as 1000.
+    #[param(maximum = 4294967295_u64)]
     pub limit: Option<u32>,
 }
 

@@ -34,6 +34,7 @@ const CATCH_UP_PAGE_MAX: u32 = 1000;
 const KEEP_ALIVE_INTERVAL: Duration = Duration::from_secs(15);
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct EventsQuery {
     /// Resume after this event id (as the `Last-Event-ID` header does).

@@ -84,8 +84,10 @@ pub fn message_json(record: &HotlineMessageRecord) -> Value {
 #[serde(deny_unknown_fields)]
 pub struct NewHotlineMessage {
     /// The receiving party (a party or an observer; not yourself, not an admin).
+    #[schema(min_length = 1, max_length = 128, pattern = "^[A-Za-z0-9._:-]+$")]
     pub to: String,
     /// 1 to HOTLINE_TEXT_CHARS_MAX = 2000 characters, not only white space.
+    #[schema(min_length = 1, max_length = 2000, pattern = "\\S")]
     pub text: String,
     /// `{"conflict": id}` (a conflict you can see) or `{"alert": id}`.
     #[serde(default)]
@@ -94,6 +96,7 @@ pub struct NewHotlineMessage {
     /// Seconds the recipient has to acknowledge, in (0, 604800]; default the agreement's
     /// `hotline.answer_within_s`.
     #[serde(default)]
+    #[schema(exclusive_minimum = 0, maximum = 604800)]
     pub answer_within_s: Option<f64>,
     /// A message you can see: the new one joins its thread, and acknowledges it when you
     /// are its recipient.
@@ -179,13 +182,16 @@ pub async fn send_message(
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct HotlineQuery {
     /// Only the messages of this thread.
     pub thread: Option<String>,
     /// Messages after this one (the id of the last message of the previous page).
     pub after: Option<String>,
-    /// At most this many (default 100, at most LIST_LIMIT_MAX = 1000).
+    /// At most this many: default 100; 0 is read as 1, and more than LIST_LIMIT_MAX = 1000
+    /// as 1000.
+    #[param(maximum = 4294967295_u64)]
     pub limit: Option<u32>,
 }
 

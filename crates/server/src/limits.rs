@@ -48,6 +48,9 @@ pub const RATE_LIMIT_KEYS_MAX: usize = 100_000;
 const _: () = assert!(GROUP_COMMIT_COMMANDS_MAX <= WRITE_QUEUE_MAX);
 const _: () = assert!(LIST_LIMIT_DEFAULT <= LIST_LIMIT_MAX);
 
+/// [`check_id`]'s rule as a JSON Schema pattern (length apart), for the OpenAPI document.
+pub const ID_PATTERN: &str = "^[A-Za-z0-9._:-]+$";
+
 /// Whether an id (intent, party) is usable in a path: 1 to [`ID_CHARS_MAX`] characters of
 /// ASCII letters, digits, `-`, `_`, `.`, `:`.
 pub fn check_id(what: &str, id: &str) -> Result<(), String> {

@@ -30,6 +30,7 @@ use rand::{Rng, SeedableRng};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use tokio::sync::Notify;
+use utoipa::ToSchema;
 
 use deconflict_core::tactical::{
     AircraftKey, AircraftState, AlertChange, AlertId, AlertIdSource, AlertLevel, AlertSettings,
@@ -105,20 +106,37 @@ pub struct Report {
     pub vu_mps: f64,
 }
 
-/// A report as sent; strings borrow from the body when they hold no escapes.
-#[derive(Deserialize)]
-struct ReportJson<'a> {
+/// A report as sent; strings borrow from the body when they hold no escapes. Its schema
+/// (`StateVector`) documents `POST /v1/tracks`.
+#[derive(Deserialize, ToSchema)]
+#[schema(as = StateVector)]
+pub(crate) struct ReportJson<'a> {
+    /// When the state was measured, RFC 3339; at most REPORT_AHEAD_MS_MAX = 60 s ahead of
+    /// the service's clock.
     #[serde(borrow)]
+    #[schema(value_type = String, format = DateTime)]
     time: Cow<'a, str>,
+    /// The aircraft: 1 to AIRCRAFT_ID_CHARS_MAX = 64 characters, no control characters.
     #[serde(borrow)]
+    #[schema(value_type = String, min_length = 1, max_length = 64, pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]+$")]
     id: Cow<'a, str>,
+    /// The reporting party, if given: must be the caller.
     #[serde(default, borrow)]
+    #[schema(value_type = Option<String>)]
     party: Option<Cow<'a, str>>,
+    #[schema(minimum = -90, maximum = 90)]
     lat: f64,
+    #[schema(minimum = -180, maximum = 180)]
     lon: f64,
+    /// Metres above the WGS84 ellipsoid.
+    #[schema(minimum = -12000, maximum = 1000000)]
     alt_m: f64,
+    /// Velocity north, east and up, metres per second.
+    #[schema(minimum = -10000, maximum = 10000)]
     vn_mps: f64,
+    #[schema(minimum = -10000, maximum = 10000)]
     ve_mps: f64,
+    #[schema(minimum = -10000, maximum = 10000)]
     vu_mps: f64,
 }
 

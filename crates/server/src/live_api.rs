@@ -35,7 +35,7 @@ fn require_party(caller: &PartyRecord, what: &str) -> Result<(), ApiError> {
 
 /// Reports a batch of the caller's aircraft states (a JSON array of state vectors).
 #[utoipa::path(post, path = "/v1/tracks", tag = "tracks", security(("bearer" = [])),
-    request_body(content = Vec<Object>, description = "state vectors: time (RFC 3339), id, optional party (the caller), lat, lon, alt_m, vn_mps, ve_mps, vu_mps"),
+    request_body(content = Vec<crate::live::ReportJson>, description = "state vectors (an array, or one object)"),
     responses((status = 202, body = Ingested), (status = 422, body = crate::error::Problem)))]
 pub async fn post_tracks(
     State(state): State<AppState>,
@@ -65,12 +65,16 @@ pub async fn list_tracks(
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct HistoryQuery {
-    /// The aircraft.
+    /// The aircraft (1 to AIRCRAFT_ID_CHARS_MAX = 64 characters).
+    #[param(min_length = 1, max_length = 64)]
     pub id: String,
     /// Points at or after this RFC 3339 time (default: all kept).
+    #[param(format = DateTime)]
     pub since: Option<String>,
     /// At most this many points (default and maximum 10,000).
+    #[param(maximum = 4294967295_u64)]
     pub limit: Option<u32>,
 }
 
@@ -109,6 +113,7 @@ pub async fn track_history(
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct StreamQuery {
     /// The bearer token, for clients (browsers) that cannot set the header.
     pub token: Option<String>,

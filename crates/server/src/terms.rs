@@ -24,8 +24,11 @@ pub const ANSWER_WITHIN_S_MAX: f64 = 7.0 * 24.0 * 3600.0;
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SeparationTerms {
+    #[schema(exclusive_minimum = 0, maximum = 1000000)]
     pub horizontal_m: f64,
+    #[schema(exclusive_minimum = 0, maximum = 100000)]
     pub vertical_m: f64,
+    #[schema(exclusive_minimum = 0, maximum = 604800)]
     pub time_s: f64,
 }
 
@@ -38,18 +41,28 @@ pub enum TacticalCriterion {
 }
 
 /// The tactical criterion and its thresholds (see the contract's "Tactical conflict").
+/// Besides each bound below: `warning_s <= caution_s <= lookahead_s`.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TacticalTerms {
     pub criterion: TacticalCriterion,
+    #[schema(exclusive_minimum = 0)]
     pub horizontal_m: f64,
+    #[schema(exclusive_minimum = 0)]
     pub vertical_m: f64,
+    #[schema(exclusive_minimum = 0)]
     pub lookahead_s: f64,
+    #[schema(exclusive_minimum = 0)]
     pub dthr_m: f64,
+    #[schema(exclusive_minimum = 0)]
     pub zthr_m: f64,
+    #[schema(exclusive_minimum = 0)]
     pub tthr_s: f64,
+    #[schema(minimum = 0)]
     pub tcoa_s: f64,
+    #[schema(exclusive_minimum = 0)]
     pub warning_s: f64,
+    #[schema(exclusive_minimum = 0)]
     pub caution_s: f64,
 }
 
@@ -70,24 +83,31 @@ pub enum DisclosurePolicy {
 #[serde(deny_unknown_fields)]
 pub struct HotlineTerms {
     /// How long a duty officer has to answer a hotline message before it escalates.
+    #[schema(exclusive_minimum = 0, maximum = 604800)]
     pub answer_within_s: f64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Frequency {
+    #[schema(min_length = 1, max_length = 500, pattern = "\\S")]
     pub name: String,
+    #[schema(exclusive_minimum = 0)]
     pub mhz: f64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Contact {
+    #[schema(min_length = 1, max_length = 500, pattern = "\\S")]
     pub party: String,
+    #[schema(min_length = 1, max_length = 500, pattern = "\\S")]
     pub name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(min_length = 1, max_length = 500, pattern = "\\S")]
     pub phone: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(min_length = 1, max_length = 500, pattern = "\\S")]
     pub email: Option<String>,
 }
 
@@ -103,11 +123,12 @@ pub struct Terms {
     /// (`{"vertices": [{"lat", "lng"}, …]}`); `null` for everywhere. Informative: intents
     /// outside it are still checked.
     #[serde(default)]
-    #[schema(value_type = Option<Object>)]
     pub region: Option<PolygonJson>,
     #[serde(default)]
+    #[schema(max_items = 100)]
     pub frequencies: Vec<Frequency>,
     #[serde(default)]
+    #[schema(max_items = 100)]
     pub contacts: Vec<Contact>,
 }
 

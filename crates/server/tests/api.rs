@@ -1097,6 +1097,14 @@ async fn every_kind_of_bad_input_is_a_4xx_problem_never_5xx() {
             StatusCode::BAD_REQUEST,
         ),
         (
+            "intent page cursor that is not an id",
+            Request::get("/v1/intents?after=%C3%97%C3%B8")
+                .header("authorization", auth.clone())
+                .body(Body::empty())
+                .unwrap(),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
             "proposal id not a number",
             Request::post("/v1/agreement/proposals/abc/accept")
                 .header("authorization", auth.clone())
@@ -1217,4 +1225,81 @@ async fn the_openapi_document_is_3_1_and_describes_every_endpoint() {
             .unwrap_or_else(|| panic!("no process_cpu_seconds_total in {}", metrics.text));
         assert!(cpu.trim().parse::<f64>().unwrap() > 0.0, "{cpu}");
     }
+}
+
+/// The document says what the service does: parameters sit where they are read (path or
+/// query) and only the ones it cannot do without are required; every error answer is a
+/// problem document; and every operation that asks for a token answers 401 without one,
+/// as documented, while the open ones answer without.
+#[tokio::test]
+async fn the_openapi_document_matches_what_each_operation_does() {
+    let app = test_app().await;
+    let doc = app
+        .call(Method::GET, "/v1/openapi.json", None, None)
+        .await
+        .json();
+    let paths = doc["paths"].as_object().unwrap();
+    let mut secured_seen = 0;
+    for (path, item) in paths {
+        for (method, operation) in item.as_object().unwrap() {
+            let name = format!("{} {path}", method.to_uppercase());
+            for parameter in operation["parameters"].as_array().into_iter().flatten() {
+                let parameter_name = parameter["name"].as_str().unwrap();
+                let place = parameter["in"].as_str().unwrap();
+                let in_template = path.contains(&format!("{{{parameter_name}}}"));
+                assert_eq!(place == "path", in_template, "{name}: {parameter}");
+                if place == "query" {
+                    let required = parameter["required"].as_bool().unwrap_or(false);
+                    let must = matches!(
+                        (path.as_str(), parameter_name),
+                        ("/v1/intents/{id}", "version") | ("/v1/tracks/history", "id")
+                    );
+                    assert_eq!(required, must, "{name}: {parameter}");
+                }
+            }
+            let responses = operation["responses"].as_object().unwrap();
+            for (status, response) in responses {
+                if status.starts_with('4') || status.starts_with('5') {
+                    let content = response["content"].as_object().unwrap();
+                    assert_eq!(
+                        content.keys().collect::<Vec<_>>(),
+                        ["application/problem+json"],
+                        "{name} {status}"
+                    );
+                }
+            }
+            let secured = operation["security"]
+                .as_array()
+                .is_some_and(|requirements| !requirements.is_empty());
+            for status in ["401", "429", "503"] {
+                assert_eq!(
+                    responses.contains_key(status),
+                    secured,
+                    "{name}: {status} documented iff the operation takes a token"
+                );
+            }
+            if operation.get("requestBody").is_some() {
+                for status in ["400", "413", "415", "422"] {
+                    assert!(responses.contains_key(status), "{name}: no {status}");
+                }
+            }
+            let uri = path.replace("{id}", "x").replace("{version}", "1");
+            let method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+            let answer = app.call(method, &uri, None, None).await;
+            if path == "/v1/tracks/stream" {
+                // Not a WebSocket handshake: refused before the token is looked at.
+                assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{name}");
+            } else if secured {
+                secured_seen += 1;
+                assert_eq!(answer.status, StatusCode::UNAUTHORIZED, "{name}");
+                assert_eq!(
+                    answer.headers["content-type"], "application/problem+json",
+                    "{name}"
+                );
+            } else {
+                assert_ne!(answer.status, StatusCode::UNAUTHORIZED, "{name}");
+            }
+        }
+    }
+    assert!(secured_seen >= 20, "only {secured_seen} secured operations");
 }

@@ -23,6 +23,7 @@ use deconflict_core::geometry::{
 use serde::{Deserialize, Serialize};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
+use utoipa::ToSchema;
 
 /// The only altitude reference accepted: the WGS84 ellipsoid.
 pub const ALTITUDE_REFERENCE: &str = "W84";
@@ -115,50 +116,68 @@ fn strip_position(message: &str) -> String {
 }
 
 /// A position: WGS84 degrees.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, ToSchema)]
+#[schema(as = LatLng)]
 pub struct LatLngJson {
+    #[schema(minimum = -90, maximum = 90)]
     pub lat: f64,
+    #[schema(minimum = -180, maximum = 180)]
     pub lng: f64,
 }
 
 /// A polygon outline: its vertices, first not repeated at the end (a repeated closing
-/// vertex is accepted).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// vertex is accepted). Besides its length: no vertex repeats the one before it, the
+/// edges do not cross and the outline spans less than 90 degrees.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[schema(as = Polygon)]
 pub struct PolygonJson {
+    #[schema(min_items = 3, max_items = 10000)]
     pub vertices: Vec<LatLngJson>,
 }
 
 /// A length with its units (`"M"`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[schema(as = Radius)]
 pub struct RadiusJson {
+    #[schema(exclusive_minimum = 0, maximum = 5000000)]
     pub value: f64,
+    #[schema(pattern = "^M$")]
     pub units: String,
 }
 
 /// A circle outline: centre and radius.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[schema(as = Circle)]
 pub struct CircleJson {
     pub center: LatLngJson,
     pub radius: RadiusJson,
 }
 
 /// An altitude with its reference (`"W84"`) and units (`"M"`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[schema(as = Altitude)]
 pub struct AltitudeJson {
     pub value: f64,
+    #[schema(pattern = "^W84$")]
     pub reference: String,
+    #[schema(pattern = "^M$")]
     pub units: String,
 }
 
 /// A time with its format (`"RFC3339"`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[schema(as = Time)]
 pub struct TimeJson {
+    #[schema(format = DateTime)]
     pub value: String,
+    #[schema(pattern = "^RFC3339$")]
     pub format: String,
 }
 
-/// The spatial part of a volume: one outline and an altitude band.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// The spatial part of a volume: exactly one outline (polygon or circle) and an altitude
+/// band whose lower bound is not above its upper one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[schema(as = Volume)]
 pub struct VolumeJson {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub outline_polygon: Option<PolygonJson>,
@@ -168,8 +187,9 @@ pub struct VolumeJson {
     pub altitude_upper: AltitudeJson,
 }
 
-/// The contract's Volume4D.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// The contract's Volume4D; `time_start` is not after `time_end`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[schema(as = Volume4D)]
 pub struct Volume4DJson {
     pub volume: VolumeJson,
     pub time_start: TimeJson,
