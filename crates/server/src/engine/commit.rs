@@ -74,12 +74,16 @@ impl CommitStage {
         // on top of it and are refused.
         let mut failed_epoch: Option<u64> = None;
         let mut waiting = Vec::new();
+        let mut idle = std::time::Instant::now();
         while self
             .receiver
             .recv_many(&mut waiting, BATCHES_WAITING_MAX)
             .await
             > 0
         {
+            // Time with nothing to commit: near zero when this stage is the bottleneck.
+            metrics::histogram!("deconflict_commit_idle_seconds")
+                .record(idle.elapsed().as_secs_f64());
             // Consecutive batches of one epoch commit together: under load the engine
             // decides small batches faster than each could be made durable on its own.
             let mut merged: Vec<(u64, Decided)> = Vec::new();
@@ -119,6 +123,7 @@ impl CommitStage {
             for (_, done) in drained {
                 let _ = done.send(());
             }
+            idle = std::time::Instant::now();
         }
     }
 
@@ -133,6 +138,7 @@ impl CommitStage {
             agreement,
         } = decided;
         // One signature, on the last entry, vouches for the whole commit's entries.
+        let sealing = std::time::Instant::now();
         let sealed = match seal_all_lines(&self.head, audit, &self.signer) {
             Ok(sealed) => sealed,
             Err(error) => {
@@ -148,6 +154,8 @@ impl CommitStage {
                 sealed_json: entry.line,
             }));
         }
+        metrics::histogram!("deconflict_commit_seal_seconds")
+            .record(sealing.elapsed().as_secs_f64());
         let started = std::time::Instant::now();
         let mutations = batch.len();
         let result = if batch.is_empty() {
@@ -164,6 +172,7 @@ impl CommitStage {
             return false;
         }
         self.head = head;
+        let answering = std::time::Instant::now();
         if let Some(snapshot) = agreement {
             *self
                 .published
@@ -182,6 +191,8 @@ impl CommitStage {
                 .last_sent_event_seq
                 .store(seq, Ordering::SeqCst);
         }
+        metrics::histogram!("deconflict_commit_answer_seconds")
+            .record(answering.elapsed().as_secs_f64());
         true
     }
 }
