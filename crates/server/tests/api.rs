@@ -1195,10 +1195,7 @@ async fn a_party_over_its_request_rate_gets_429_with_retry_after() {
 #[tokio::test]
 async fn the_openapi_document_is_3_1_and_describes_every_endpoint() {
     let app = test_app().await;
-    let doc = app
-        .call(Method::GET, "/v1/openapi.json", None, None)
-        .await
-        .json();
+    let doc = app.openapi().await;
     assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
     for path in [
         "/v1/health",
@@ -1234,10 +1231,7 @@ async fn the_openapi_document_is_3_1_and_describes_every_endpoint() {
 #[tokio::test]
 async fn the_openapi_document_matches_what_each_operation_does() {
     let app = test_app().await;
-    let doc = app
-        .call(Method::GET, "/v1/openapi.json", None, None)
-        .await
-        .json();
+    let doc = app.openapi().await;
     let paths = doc["paths"].as_object().unwrap();
     let mut secured_seen = 0;
     for (path, item) in paths {

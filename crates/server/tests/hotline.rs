@@ -792,10 +792,7 @@ async fn observers_may_write_and_be_written_to() {
 #[tokio::test]
 async fn the_openapi_document_describes_the_hotline() {
     let app = test_app().await;
-    let doc = app
-        .call(Method::GET, "/v1/openapi.json", None, None)
-        .await
-        .json();
+    let doc = app.openapi().await;
     assert!(doc["paths"][MESSAGES]["post"].is_object());
     assert!(doc["paths"][MESSAGES]["get"].is_object());
     assert!(doc["paths"]["/v1/hotline/messages/{id}/ack"]["post"].is_object());

@@ -201,6 +201,13 @@ impl TestApp {
         self.raw(request.unwrap()).await
     }
 
+    /// The served OpenAPI document.
+    pub async fn openapi(&self) -> Value {
+        self.call(Method::GET, "/v1/openapi.json", None, None)
+            .await
+            .json()
+    }
+
     pub async fn get(&self, uri: &str, party: &str) -> Answer {
         self.call(Method::GET, uri, Some(party), None).await
     }
