@@ -101,6 +101,22 @@ fn two_parties_deconflict_over_http(backend: Backend) {
         .as_str()
         .unwrap()
         .contains("volumes"));
+    // PostgreSQL keeps no NUL in text: such a message is refused before the commit, and
+    // the writes after it are served as usual.
+    let (status, nul) = call(
+        "POST",
+        &server.url("/v1/hotline/messages"),
+        Some(&russia),
+        Some(&serde_json::json!({"to": "coalition", "text": "a\u{0}b"})),
+    );
+    assert_eq!(status, 422, "{nul}");
+    let (status, after) = call(
+        "PUT",
+        &server.url("/v1/intents/r-3"),
+        Some(&russia),
+        Some(&square_intent(40.0, 40.0, None)),
+    );
+    assert_eq!(status, 201, "{after}");
 }
 
 /// SIGTERM stops the server cleanly (exit 0) and the data survives a restart.

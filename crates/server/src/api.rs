@@ -29,8 +29,8 @@ use crate::disclosure::{conflict_view, counterpart_of, ConflictView};
 use crate::engine::{agreement_json, Command, IntentWrite};
 use crate::error::{parse_json, ApiError, JsonBody, JsonBytes, PathParam, QueryParams};
 use crate::limits::{
-    check_id, BODY_BYTES_MAX, INTENT_VERTICES_MAX, INTENT_VOLUMES_MAX, LIST_LIMIT_DEFAULT,
-    LIST_LIMIT_MAX, PARTY_NAME_CHARS_MAX,
+    check_id, check_no_nul, BODY_BYTES_MAX, INTENT_VERTICES_MAX, INTENT_VOLUMES_MAX,
+    LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX, PARTY_NAME_CHARS_MAX,
 };
 use crate::terms::Terms;
 use crate::AppState;
@@ -211,6 +211,7 @@ pub async fn add_party(
             "name must be 1 to {PARTY_NAME_CHARS_MAX} characters (PARTY_NAME_CHARS_MAX)"
         )));
     }
+    check_no_nul("name", name).map_err(ApiError::Unprocessable)?;
     let role = match body.role.as_deref() {
         None => Role::Party,
         Some(text) => text

@@ -24,7 +24,7 @@ use crate::auth::Caller;
 use crate::clock::rfc3339_ms;
 use crate::engine::{hotline_can_see, About, Command, HotlineSend};
 use crate::error::{ApiError, JsonBody, PathParam, QueryParams};
-use crate::limits::{check_id, HOTLINE_TEXT_CHARS_MAX};
+use crate::limits::{check_id, check_no_nul, HOTLINE_TEXT_CHARS_MAX};
 use crate::terms::ANSWER_WITHIN_S_MAX;
 use crate::AppState;
 
@@ -113,6 +113,7 @@ pub fn hotline_send(body: NewHotlineMessage) -> Result<HotlineSend, ApiError> {
             "text must be 1 to {HOTLINE_TEXT_CHARS_MAX} characters (HOTLINE_TEXT_CHARS_MAX), not only white space; it has {chars}"
         )));
     }
+    check_no_nul("text", &body.text).map_err(ApiError::Unprocessable)?;
     let about = match body.about {
         None | Some(Value::Null) => None,
         Some(value) => Some(about(&value)?),

@@ -48,6 +48,19 @@ pub const RATE_LIMIT_KEYS_MAX: usize = 100_000;
 const _: () = assert!(GROUP_COMMIT_COMMANDS_MAX <= WRITE_QUEUE_MAX);
 const _: () = assert!(LIST_LIMIT_DEFAULT <= LIST_LIMIT_MAX);
 
+/// Whether a free text (a party's name, a hotline message, a term of the agreement) can be
+/// stored on every backend: PostgreSQL keeps no U+0000 (NUL) in text, so the service
+/// refuses it on both instead of failing the commit (and every write batched with it).
+pub fn check_no_nul(what: &str, text: &str) -> Result<(), String> {
+    if text.contains('\0') {
+        Err(format!(
+            "{what} must not contain the character U+0000 (NUL)"
+        ))
+    } else {
+        Ok(())
+    }
+}
+
 /// [`check_id`]'s rule as a JSON Schema pattern (length apart), for the OpenAPI document.
 pub const ID_PATTERN: &str = "^[A-Za-z0-9._:-]+$";
 

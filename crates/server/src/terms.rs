@@ -183,7 +183,7 @@ fn text(path: &str, value: &str) -> Result<(), String> {
             "{path} must be 1 to {TERMS_TEXT_CHARS_MAX} characters of text"
         ))
     } else {
-        Ok(())
+        crate::limits::check_no_nul(path, value)
     }
 }
 

@@ -900,6 +900,8 @@ async fn every_kind_of_bad_input_is_a_4xx_problem_never_5xx() {
     bad_time["volumes"][0]["time_start"]["value"] = json!("yesterday");
     let mut feet = intent(35.2, 38.3);
     feet["volumes"][0]["volume"]["altitude_lower"]["units"] = json!("FT");
+    let mut nul_contact = terms_with(9260.0, "minimal");
+    nul_contact["contacts"] = json!([{"party": "coalition", "name": "duty\u{0}officer"}]);
     let cases: Vec<(&str, Request<Body>, StatusCode)> = vec![
         (
             "malformed JSON",
@@ -1136,6 +1138,25 @@ async fn every_kind_of_bad_input_is_a_4xx_problem_never_5xx() {
                 .header("authorization", auth.clone())
                 .header("content-type", "application/json")
                 .body(Body::from(terms_with(0.0, "minimal").to_string()))
+                .unwrap(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            // PostgreSQL keeps no NUL in text: refused on every backend, before the commit.
+            "a NUL character in a hotline message",
+            Request::post("/v1/hotline/messages")
+                .header("authorization", auth.clone())
+                .header("content-type", "application/json")
+                .body(Body::from(r#"{"to": "russia", "text": "a\u0000b"}"#))
+                .unwrap(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            "a NUL character in a term of the agreement",
+            Request::post("/v1/agreement/proposals")
+                .header("authorization", auth.clone())
+                .header("content-type", "application/json")
+                .body(Body::from(nul_contact.to_string()))
                 .unwrap(),
             StatusCode::UNPROCESSABLE_ENTITY,
         ),
