@@ -110,6 +110,13 @@ fn two_parties_deconflict_over_http(backend: Backend) {
         Some(&serde_json::json!({"to": "coalition", "text": "a\u{0}b"})),
     );
     assert_eq!(status, 422, "{nul}");
+    let (status, nul) = call(
+        "GET",
+        &server.url("/v1/tracks/history?id=a%00b"),
+        Some(&russia),
+        None,
+    );
+    assert_eq!(status, 400, "{nul}");
     let (status, after) = call(
         "PUT",
         &server.url("/v1/intents/r-3"),

@@ -140,6 +140,21 @@ pub(crate) struct ReportJson<'a> {
     vu_mps: f64,
 }
 
+/// Whether `id` can name an aircraft: 1 to [`AIRCRAFT_ID_CHARS_MAX`] characters, none of
+/// them a control character (so none is U+0000, which PostgreSQL cannot store or compare).
+pub fn check_aircraft_id(id: &str) -> Result<(), String> {
+    if id.is_empty()
+        || id.chars().count() > AIRCRAFT_ID_CHARS_MAX
+        || id.chars().any(char::is_control)
+    {
+        Err(format!(
+            "{id:?} must be 1 to {AIRCRAFT_ID_CHARS_MAX} characters without control characters"
+        ))
+    } else {
+        Ok(())
+    }
+}
+
 /// Parses a body of reports (a JSON array, or one object) for `party`: every field is
 /// checked and the first problem is named by its place (`[3].lat: …`); nothing of a bad
 /// body is applied.
@@ -168,14 +183,7 @@ fn check_report(report: ReportJson<'_>, party: &str, now_ms: i64) -> Result<Repo
         }
     }
     let id = report.id;
-    if id.is_empty()
-        || id.chars().count() > AIRCRAFT_ID_CHARS_MAX
-        || id.chars().any(char::is_control)
-    {
-        return Err(format!(
-            "id: {id:?} must be 1 to {AIRCRAFT_ID_CHARS_MAX} characters without control characters"
-        ));
-    }
+    check_aircraft_id(&id).map_err(|error| format!("id: {error}"))?;
     let time_ms = match utc_millis(&report.time) {
         Some(time_ms) => time_ms,
         None => parse_rfc3339_ms(&report.time).map_err(|error| format!("time: {error}"))?,

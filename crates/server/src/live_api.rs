@@ -67,8 +67,12 @@ pub async fn list_tracks(
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct HistoryQuery {
-    /// The aircraft (1 to AIRCRAFT_ID_CHARS_MAX = 64 characters).
-    #[param(min_length = 1, max_length = 64)]
+    /// The aircraft (1 to AIRCRAFT_ID_CHARS_MAX = 64 characters, no control characters).
+    #[param(
+        min_length = 1,
+        max_length = 64,
+        pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]+$"
+    )]
     pub id: String,
     /// Points at or after this RFC 3339 time (default: all kept).
     #[param(format = DateTime)]
@@ -87,13 +91,8 @@ pub async fn track_history(
     QueryParams(query): QueryParams<HistoryQuery>,
 ) -> Result<Json<Value>, ApiError> {
     require_party(&caller, "reading track history")?;
-    if query.id.is_empty() || query.id.chars().count() > crate::live::AIRCRAFT_ID_CHARS_MAX {
-        return Err(ApiError::BadRequest(format!(
-            "id {:?} must be 1 to {} characters",
-            query.id,
-            crate::live::AIRCRAFT_ID_CHARS_MAX
-        )));
-    }
+    crate::live::check_aircraft_id(&query.id)
+        .map_err(|error| ApiError::BadRequest(format!("id: {error}")))?;
     let since_ms = match &query.since {
         None => i64::MIN,
         Some(text) => parse_rfc3339_ms(text)
