@@ -140,6 +140,18 @@ pub(crate) struct ReportJson<'a> {
     vu_mps: f64,
 }
 
+/// The body of `POST /v1/tracks` as documented: many reports, or one. Only its schema is
+/// used; `parse_reports` tells the two apart by the first character instead of through
+/// serde's untagged enums, whose errors cannot say which field is wrong.
+#[derive(Deserialize, ToSchema)]
+#[serde(untagged)]
+#[schema(as = TrackReports)]
+#[allow(dead_code)]
+pub(crate) enum TrackReportsJson<'a> {
+    Many(#[serde(borrow)] Vec<ReportJson<'a>>),
+    One(#[serde(borrow)] ReportJson<'a>),
+}
+
 /// Whether `id` can name an aircraft: 1 to [`AIRCRAFT_ID_CHARS_MAX`] characters, none of
 /// them a control character (so none is U+0000, which PostgreSQL cannot store or compare).
 pub fn check_aircraft_id(id: &str) -> Result<(), String> {

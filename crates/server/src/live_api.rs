@@ -35,7 +35,7 @@ fn require_party(caller: &PartyRecord, what: &str) -> Result<(), ApiError> {
 
 /// Reports a batch of the caller's aircraft states (a JSON array of state vectors).
 #[utoipa::path(post, path = "/v1/tracks", tag = "tracks", security(("bearer" = [])),
-    request_body(content = Vec<crate::live::ReportJson>, description = "state vectors (an array, or one object)"),
+    request_body(content = crate::live::TrackReportsJson, description = "state vectors (an array, or one object)"),
     responses((status = 202, body = Ingested), (status = 422, body = crate::error::Problem)))]
 pub async fn post_tracks(
     State(state): State<AppState>,

@@ -1218,6 +1218,13 @@ async fn the_openapi_document_is_3_1_and_describes_every_endpoint() {
     let app = test_app().await;
     let doc = app.openapi().await;
     assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
+    assert_eq!(
+        doc["components"]["schemas"]["TrackReports"]["oneOf"]
+            .as_array()
+            .map(Vec::len),
+        Some(2),
+        "POST /v1/tracks takes an array of reports or one report"
+    );
     for path in [
         "/v1/health",
         "/v1/me",
