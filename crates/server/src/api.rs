@@ -175,7 +175,7 @@ pub async fn list_parties(
 #[serde(deny_unknown_fields)]
 pub struct NewParty {
     /// 1 to 128 characters of ASCII letters, digits, `-`, `_`, `.`, `:`.
-    #[schema(min_length = 1, max_length = 128, pattern = "^[A-Za-z0-9._:-]+$")]
+    #[schema(value_type = crate::openapi::Id)]
     pub id: String,
     /// 1 to PARTY_NAME_CHARS_MAX = 200 characters (surrounding white space is trimmed).
     #[schema(min_length = 1, max_length = 200, pattern = "\\S")]

@@ -84,7 +84,7 @@ pub fn message_json(record: &HotlineMessageRecord) -> Value {
 #[serde(deny_unknown_fields)]
 pub struct NewHotlineMessage {
     /// The receiving party (a party or an observer; not yourself, not an admin).
-    #[schema(min_length = 1, max_length = 128, pattern = "^[A-Za-z0-9._:-]+$")]
+    #[schema(value_type = crate::openapi::Id)]
     pub to: String,
     /// 1 to HOTLINE_TEXT_CHARS_MAX = 2000 characters, not only white space.
     #[schema(min_length = 1, max_length = 2000, pattern = "\\S")]

@@ -118,7 +118,7 @@ pub(crate) struct ReportJson<'a> {
     time: Cow<'a, str>,
     /// The aircraft: 1 to AIRCRAFT_ID_CHARS_MAX = 64 characters, no control characters.
     #[serde(borrow)]
-    #[schema(value_type = String, min_length = 1, max_length = 64, pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]+$")]
+    #[schema(value_type = crate::openapi::AircraftId)]
     id: Cow<'a, str>,
     /// The reporting party, if given: must be the caller.
     #[serde(default, borrow)]

@@ -68,11 +68,7 @@ pub async fn list_tracks(
 #[into_params(parameter_in = Query)]
 pub struct HistoryQuery {
     /// The aircraft (1 to AIRCRAFT_ID_CHARS_MAX = 64 characters, no control characters).
-    #[param(
-        min_length = 1,
-        max_length = 64,
-        pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]+$"
-    )]
+    #[param(value_type = crate::openapi::AircraftId)]
     pub id: String,
     /// Points at or after this RFC 3339 time (default: all kept).
     #[param(format = DateTime)]

@@ -4,15 +4,51 @@ use axum::Json;
 use utoipa::openapi::header::HeaderBuilder;
 use utoipa::openapi::path::{Operation, ParameterIn};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::openapi::{Content, Ref, RefOr, Response, SchemaFormat, Type};
+use utoipa::openapi::{Content, Ref, RefOr, Response, Schema, SchemaFormat, Type};
 use utoipa::openapi::{KnownFormat, ObjectBuilder};
-use utoipa::{Modify, OpenApi};
+use utoipa::{Modify, OpenApi, PartialSchema, ToSchema};
 
 use crate::api;
 use crate::events;
 use crate::hotline;
 use crate::limits::{ID_CHARS_MAX, ID_PATTERN};
+use crate::live::AIRCRAFT_ID_CHARS_MAX;
 use crate::live_api;
+
+/// An id as the document shows it: [`crate::limits::check_id`]'s rule, written once here
+/// from its constants for every body field and parameter that names a party, intent,
+/// conflict or message.
+pub struct Id;
+
+impl PartialSchema for Id {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .min_length(Some(1))
+            .max_length(Some(ID_CHARS_MAX))
+            .pattern(Some(ID_PATTERN))
+            .into()
+    }
+}
+
+impl ToSchema for Id {}
+
+/// An aircraft's id as the document shows it: [`crate::live::check_aircraft_id`]'s rule.
+pub struct AircraftId;
+
+impl PartialSchema for AircraftId {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .min_length(Some(1))
+            .max_length(Some(AIRCRAFT_ID_CHARS_MAX))
+            // No control character (Unicode category Cc), as `char::is_control`.
+            .pattern(Some("^[^\\u0000-\\u001F\\u007F-\\u009F]+$"))
+            .into()
+    }
+}
+
+impl ToSchema for AircraftId {}
 
 struct BearerAuth;
 
@@ -61,22 +97,16 @@ impl Modify for ProblemResponses {
 fn describe_ids(operation: &mut Operation) {
     for parameter in operation.parameters.iter_mut().flatten() {
         let schema = match (&parameter.parameter_in, parameter.name.as_str()) {
-            (ParameterIn::Path, "id") | (ParameterIn::Query, "after" | "thread") => {
-                ObjectBuilder::new()
-                    .schema_type(Type::String)
-                    .min_length(Some(1))
-                    .max_length(Some(ID_CHARS_MAX))
-                    .pattern(Some(ID_PATTERN))
-                    .build()
-            }
+            (ParameterIn::Path, "id") | (ParameterIn::Query, "after" | "thread") => Id::schema(),
             (ParameterIn::Path, "version") => ObjectBuilder::new()
                 .schema_type(Type::Integer)
                 .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64)))
                 .minimum(Some(1))
-                .build(),
+                .build()
+                .into(),
             _ => continue,
         };
-        parameter.schema = Some(schema.into());
+        parameter.schema = Some(schema);
     }
 }
 
@@ -178,7 +208,7 @@ fn complete_errors(operation: &mut Operation) {
         events::events,
         api::audit_export, api::audit_key, api::metrics,
     ),
-    components(schemas(crate::error::Problem, crate::terms::Terms)),
+    components(schemas(crate::error::Problem, crate::terms::Terms, Id, AircraftId)),
     modifiers(&BearerAuth, &ProblemResponses),
 )]
 pub struct ApiDoc;

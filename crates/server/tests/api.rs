@@ -1324,4 +1324,13 @@ async fn the_openapi_document_matches_what_each_operation_does() {
         }
     }
     assert!(secured_seen >= 20, "only {secured_seen} secured operations");
+    // Every schema the document refers to is in it.
+    let text = doc.to_string();
+    for reference in text.split("\"#/components/schemas/").skip(1) {
+        let name = &reference[..reference.find('"').unwrap()];
+        assert!(
+            doc["components"]["schemas"].get(name).is_some(),
+            "{name} is referred to but not defined"
+        );
+    }
 }
