@@ -138,8 +138,10 @@ pub enum Command {
         message_id: String,
         reply: oneshot::Sender<Result<HotlineMessageRecord, ApiError>>,
     },
-    /// Escalates every unacknowledged, not yet escalated hotline message whose deadline
-    /// is at or before `now_ms`; answers how many.
+    /// Escalates the unacknowledged, not yet escalated hotline messages whose deadline is
+    /// at or before `now_ms`, earliest first and at most
+    /// [`HOTLINE_ESCALATIONS_PER_STEP_MAX`](crate::limits::HOTLINE_ESCALATIONS_PER_STEP_MAX)
+    /// of them; answers how many (that many: ask again).
     EscalateDue {
         now_ms: i64,
         reply: oneshot::Sender<Result<usize, ApiError>>,

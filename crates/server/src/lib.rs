@@ -257,14 +257,30 @@ async fn escalate_hotline(
             return;
         };
         let now_ms = clock.now_ms();
-        let answer = tokio::select! {
-            answer = handle.call(|reply| engine::Command::EscalateDue { now_ms, reply }) => answer,
-            () = shutdown.cancelled() => return,
+        let mut escalated = 0;
+        // A full step may leave more due: the next step is asked for at once, as a command
+        // of its own, so that writes queued meanwhile are decided between the steps.
+        let outcome = loop {
+            let answer = tokio::select! {
+                answer = handle.call(|reply| engine::Command::EscalateDue { now_ms, reply }) => answer,
+                () = shutdown.cancelled() => return,
+            };
+            match answer {
+                Ok(step) => {
+                    escalated += step;
+                    if step < limits::HOTLINE_ESCALATIONS_PER_STEP_MAX {
+                        break Ok(());
+                    }
+                }
+                Err(error) => break Err(error),
+            }
         };
         drop(handle);
-        match answer {
-            Ok(0) => {}
-            Ok(escalated) => tracing::info!(escalated, "escalated unanswered hotline messages"),
+        if escalated > 0 {
+            tracing::info!(escalated, "escalated unanswered hotline messages");
+        }
+        match outcome {
+            Ok(()) => {}
             Err(ApiError::Unavailable) if engine.upgrade().is_none() => return,
             Err(error) => tracing::warn!(%error, "escalating hotline messages failed; retrying"),
         }

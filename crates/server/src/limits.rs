@@ -28,6 +28,12 @@ pub const GROUP_COMMIT_COMMANDS_MAX: usize = 2048;
 pub const WRITE_QUEUE_MAX: usize = 16_384;
 /// Events buffered for live SSE subscribers before a slow one falls back to the store.
 pub const EVENT_BROADCAST_MAX: usize = 16_384;
+/// Most hotline messages one escalation step escalates, earliest deadline first. A
+/// backlog (deadlines that passed while the service was down, or a burst of conflicts
+/// opened together) is escalated in steps of this many, each its own command to the
+/// writer, so that other writes are decided between them instead of waiting behind one
+/// transaction of every overdue message.
+pub const HOTLINE_ESCALATIONS_PER_STEP_MAX: usize = 500;
 /// Most counterpart overlaps computed and disclosed per conflict (closest first).
 pub const CONFLICT_OVERLAPS_MAX: usize = 16;
 /// Events older than this are pruned; a client reconnecting with `Last-Event-ID` within

@@ -448,6 +448,49 @@ async fn an_unanswered_message_escalates_once_its_deadline_passes() {
     assert_eq!(acked.json()["acked_by"], "russia");
 }
 
+/// More messages due at once than one escalation step takes: every one escalates, once,
+/// earliest deadline first across the steps.
+#[tokio::test]
+async fn a_backlog_larger_than_one_escalation_step_escalates_in_full_and_in_deadline_order() {
+    let app = test_app().await;
+    let count = deconflict_server::limits::HOTLINE_ESCALATIONS_PER_STEP_MAX + 3;
+    // Sent concurrently, so that they share group commits; deadlines one second apart,
+    // the last message's the earliest.
+    let sent = futures_util::future::join_all((0..count).map(|k| {
+        send(
+            &app,
+            "coalition",
+            json!({"to": "russia", "text": format!("Backlog {k}."), "answer_within_s": 60 + count - k}),
+        )
+    }))
+    .await;
+    let by_deadline: Vec<&str> = sent
+        .iter()
+        .rev()
+        .map(|m| m["id"].as_str().unwrap())
+        .collect();
+    app.clock.advance_ms((61 + count as i64) * 1000);
+    wait_for_event(
+        &app,
+        "coalition",
+        "hotline.escalated",
+        sent[0]["id"].as_str().unwrap(),
+    )
+    .await;
+    let escalated = events_of(&app, "coalition", "hotline.escalated").await;
+    let escalated: Vec<&str> = escalated
+        .iter()
+        .map(|e| e["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(escalated.len(), count, "each escalated once");
+    assert_eq!(escalated, by_deadline);
+    let stored = app.get(&format!("{MESSAGES}?limit=1000"), "russia").await;
+    let stored = stored.json();
+    let stored = stored.as_array().unwrap();
+    assert_eq!(stored.len(), count);
+    assert!(stored.iter().all(|m| m["escalated_at"].is_string()));
+}
+
 #[tokio::test]
 async fn deadlines_survive_a_restart() {
     let app = test_app().await;

@@ -21,6 +21,7 @@ use deconflict_store::{HotlineMessageRecord, Mutation, PartyRecord, Role, Store,
 use super::{Engine, Pending};
 use crate::error::ApiError;
 use crate::hotline::message_json;
+use crate::limits::HOTLINE_ESCALATIONS_PER_STEP_MAX;
 
 /// What a hotline message is about.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -90,11 +91,13 @@ impl HotlineDeadlines {
         self.unanswered.get(id)
     }
 
-    /// The ids of the messages whose deadline is at or before `due_ms`, earliest first.
-    fn due(&self, due_ms: i64) -> Vec<String> {
+    /// The ids of the first `most` messages whose deadline is at or before `due_ms`,
+    /// earliest first.
+    fn due(&self, due_ms: i64, most: usize) -> Vec<String> {
         self.by_deadline
             .iter()
             .take_while(|(answer_by_ms, _)| *answer_by_ms <= due_ms)
+            .take(most)
             .map(|(_, id)| id.clone())
             .collect()
     }
@@ -337,7 +340,10 @@ impl Engine {
         observers: &[Arc<PartyRecord>],
         pending: &mut Pending,
     ) -> Result<usize, ApiError> {
-        let due = self.state.hotline.due(due_ms);
+        let due = self
+            .state
+            .hotline
+            .due(due_ms, HOTLINE_ESCALATIONS_PER_STEP_MAX);
         for id in &due {
             let Some(mut record) = self.state.hotline.get(id).cloned() else {
                 continue;
@@ -424,4 +430,49 @@ impl Engine {
 /// The deadline of a message sent at `sent_ms`, to the millisecond.
 fn answer_by_ms(sent_ms: i64, answer_within_s: f64) -> i64 {
     sent_ms.saturating_add((answer_within_s * 1000.0).round() as i64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(id: &str, answer_by_ms: i64) -> HotlineMessageRecord {
+        HotlineMessageRecord {
+            id: id.to_owned(),
+            thread: format!("thr-{id}"),
+            from_party: Some("coalition".into()),
+            to_party: "russia".into(),
+            text: "Please confirm.".into(),
+            about: None,
+            reply_to: None,
+            sent_ms: 0,
+            answer_within_s: answer_by_ms as f64 / 1000.0,
+            answer_by_ms,
+            acked_ms: None,
+            acked_by: None,
+            escalated_ms: None,
+        }
+    }
+
+    /// One escalation step takes the earliest deadlines first, at most as many as it is
+    /// allowed, and never a deadline still ahead; what it leaves is the next step's.
+    #[test]
+    fn a_step_takes_at_most_its_share_of_the_due_messages_earliest_first() {
+        let mut deadlines = HotlineDeadlines::default();
+        for (id, answer_by_ms) in [("d", 4_000), ("a", 1_000), ("c", 3_000), ("b", 2_000)] {
+            deadlines.track(message(id, answer_by_ms));
+        }
+        deadlines.track(HotlineMessageRecord {
+            acked_ms: Some(500),
+            ..message("acked", 500)
+        });
+        assert_eq!(deadlines.due(3_000, 2), ["a", "b"]);
+        assert_eq!(deadlines.due(3_000, 10), ["a", "b", "c"]);
+        assert!(deadlines.due(999, 10).is_empty());
+        deadlines.track(HotlineMessageRecord {
+            escalated_ms: Some(3_000),
+            ..message("a", 1_000)
+        });
+        assert_eq!(deadlines.due(3_000, 2), ["b", "c"]);
+    }
 }
