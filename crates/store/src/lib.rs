@@ -18,6 +18,7 @@ mod sqlite_writer;
 
 pub use backend::{
     open_postgres, open_postgres_in_schema, open_sqlite, PostgresStore, SqliteStore,
+    EVENTS_PRUNED_PER_STATEMENT,
 };
 pub use claim::ServiceClaim;
 pub use model::{
@@ -143,7 +144,8 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Vec<EventRecord>, StoreError>;
     /// The highest event sequence number ever stored (0 when none).
     async fn last_event_seq(&self) -> Result<i64, StoreError>;
-    /// Deletes events older than `before_ms`; returns how many went.
+    /// Deletes events older than `before_ms`, at most
+    /// [`EVENTS_PRUNED_PER_STATEMENT`] per statement; returns how many went.
     async fn prune_events(&self, before_ms: UnixMillis) -> Result<u64, StoreError>;
 
     /// Audit records with a sequence number above `after_seq`, ascending.

@@ -23,7 +23,19 @@ use crate::backend::{
 use crate::model::Batch;
 use crate::StoreError;
 
-type Job = (Batch, oneshot::Sender<Result<(), StoreError>>);
+/// What the writer thread is asked to do, in the order asked.
+enum Job {
+    /// Write a group commit.
+    Apply(Batch, oneshot::Sender<Result<(), StoreError>>),
+    /// Run one deleting statement with its two parameters (a time and a row limit); answers
+    /// the rows deleted.
+    Delete {
+        sql: &'static str,
+        before_ms: i64,
+        limit: i64,
+        done: oneshot::Sender<Result<u64, StoreError>>,
+    },
+}
 
 /// The handle to the writer thread; the thread ends when the last handle is dropped.
 pub(crate) struct SqliteWriter {
@@ -54,8 +66,28 @@ impl SqliteWriter {
             .name("sqlite-writer".into())
             .spawn(move || {
                 let mut connection = connection;
-                while let Ok((batch, done)) = receiver.recv() {
-                    let _ = done.send(write(&mut connection, &batch).map_err(database_error));
+                while let Ok(job) = receiver.recv() {
+                    match job {
+                        Job::Apply(batch, done) => {
+                            let _ =
+                                done.send(write(&mut connection, &batch).map_err(database_error));
+                        }
+                        Job::Delete {
+                            sql,
+                            before_ms,
+                            limit,
+                            done,
+                        } => {
+                            let deleted = connection
+                                .prepare_cached(sql)
+                                .and_then(|mut statement| {
+                                    statement.execute(params![before_ms, limit])
+                                })
+                                .map(|rows| rows as u64)
+                                .map_err(database_error);
+                            let _ = done.send(deleted);
+                        }
+                    }
                     if finish.swap(false, Ordering::Relaxed) {
                         finish_log_checkpoint(&connection);
                     }
@@ -85,14 +117,34 @@ impl SqliteWriter {
     /// Writes `batch` in one transaction; durable (`synchronous = FULL`) when it returns.
     pub async fn apply(&self, batch: Batch) -> Result<(), StoreError> {
         let (done, result) = oneshot::channel();
+        self.send(Job::Apply(batch, done))?;
+        result.await.map_err(|_| stopped())?
+    }
+
+    /// Runs `sql`, a `DELETE` taking a time (`$1`) and a row limit (`$2`), on the writer
+    /// thread between two commits; answers the rows deleted.
+    pub async fn delete(
+        &self,
+        sql: &'static str,
+        before_ms: i64,
+        limit: i64,
+    ) -> Result<u64, StoreError> {
+        let (done, result) = oneshot::channel();
+        self.send(Job::Delete {
+            sql,
+            before_ms,
+            limit,
+            done,
+        })?;
+        result.await.map_err(|_| stopped())?
+    }
+
+    fn send(&self, job: Job) -> Result<(), StoreError> {
         self.jobs
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .send((batch, done))
-            .map_err(|_| StoreError::Open("the store's writer has stopped".into()))?;
-        result
-            .await
-            .map_err(|_| StoreError::Open("the store's writer has stopped".into()))?
+            .send(job)
+            .map_err(|_| stopped())
     }
 }
 
@@ -114,6 +166,10 @@ fn finish_log_checkpoint(connection: &Connection) {
             tracing::warn!(%error, "checkpoint of the embedded store's log failed; retrying")
         }
     }
+}
+
+fn stopped() -> StoreError {
+    StoreError::Open("the store's writer has stopped".into())
 }
 
 fn open_error(error: rusqlite::Error) -> StoreError {

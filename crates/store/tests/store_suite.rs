@@ -410,6 +410,35 @@ async fn events_are_read_per_party_after_a_sequence_number_and_pruned_by_age(sto
     assert_eq!(store.last_event_seq().await.unwrap(), 10);
 }
 
+/// More expired events than one pruning statement deletes: every one goes, in several
+/// statements, and none of the events still within retention.
+async fn pruning_more_events_than_one_statement_deletes_takes_them_all(store: &dyn Store) {
+    let expired = 2 * deconflict_store::EVENTS_PRUNED_PER_STATEMENT + 3;
+    let kept = 7;
+    let mutations = (1..=expired + kept)
+        .map(|seq| {
+            Mutation::AppendEvent(EventRecord {
+                seq,
+                party_id: "coalition".into(),
+                kind: "conflict.opened".into(),
+                data: json!({"n": seq}).into(),
+                time_ms: if seq <= expired { 1_000 } else { 9_000 },
+            })
+        })
+        .collect();
+    store.apply(batch(mutations)).await.unwrap();
+    assert_eq!(store.prune_events(5_000).await.unwrap(), expired as u64);
+    let left: Vec<i64> = store
+        .events_after("coalition", 0, 1000)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.seq)
+        .collect();
+    assert_eq!(left, ((expired + 1)..=(expired + kept)).collect::<Vec<_>>());
+    assert_eq!(store.prune_events(5_000).await.unwrap(), 0);
+}
+
 async fn audit_records_come_back_in_sequence(store: &dyn Store) {
     assert_eq!(store.last_audit().await.unwrap(), None);
     let records: Vec<Mutation> = (1..=5)
@@ -822,6 +851,7 @@ backend_suite!(
     conflicts_are_listed_for_either_side_and_observers,
     pages_of_conflicts_walk_every_conflict_once_newest_first,
     events_are_read_per_party_after_a_sequence_number_and_pruned_by_age,
+    pruning_more_events_than_one_statement_deletes_takes_them_all,
     audit_records_come_back_in_sequence,
     agreements_keep_every_version_with_its_answers,
     the_server_key_seed_is_stored_once,
