@@ -1,5 +1,6 @@
 //! The embedded store's writer: one thread owning one SQLite connection that applies each
-//! group commit as a whole, with cached prepared statements.
+//! group commit as a whole, with cached prepared statements, and runs the statements that
+//! prune old rows between two commits (so they never hold the write lock against it).
 //!
 //! Written by hand beside sqlx because a group commit through sqlx's SQLite driver costs
 //! one hand-off between threads per statement (begin, one multi-row insert per table,
