@@ -27,14 +27,14 @@ const ROWS_PER_STATEMENT_MAX: usize = 500;
 const _: () = assert!(ROWS_PER_STATEMENT_MAX * HOTLINE_COLUMN_COUNT < 32_766);
 const _: () = assert!(ROWS_PER_STATEMENT_MAX * 12 < 32_766);
 
-/// How long a SQLite connection waits for another process's write lock (the `party add`
-/// command writing while the server runs) before giving up.
 /// Most events one statement of [`Store::prune_events`] deletes, so that commits are never
 /// held up behind a whole week of events (millions of rows under load; 142,774 took
 /// 0.6 s): the embedded store runs each statement on its writer thread between two
 /// commits, PostgreSQL in a transaction of its own.
 pub const EVENTS_PRUNED_PER_STATEMENT: i64 = 5_000;
 
+/// How long a SQLite connection waits for another process's write lock (the `party add`
+/// command writing while the server runs) before giving up.
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How often the embedded store copies its write-ahead log into the database file; after
