@@ -192,8 +192,8 @@ pub fn app(state: AppState) -> Router {
     api::router(state)
 }
 
-/// How often old events are pruned.
-const EVENT_PRUNE_INTERVAL: Duration = Duration::from_secs(600);
+/// How often old events and track points are pruned.
+const PRUNE_INTERVAL: Duration = Duration::from_secs(600);
 
 /// Runs the service on `listener` until `shutdown` completes, then stops accepting,
 /// ends event streams, lets in-flight requests finish and the writer commit them.
@@ -206,7 +206,7 @@ pub async fn serve(
 ) -> Result<(), StartError> {
     let (state, engine) = start(store, clock, config).await?;
     let writer = tokio::spawn(engine.run());
-    let pruner = tokio::spawn(prune_events(state.clone()));
+    let pruner = tokio::spawn(prune_past_retention(state.clone()));
     let token = state.shutdown.clone();
     let router = app(state.clone());
     tracing::info!(address = %listener.local_addr()?, backend = state.store.backend(), "listening");
@@ -287,18 +287,27 @@ async fn escalate_hotline(
     }
 }
 
-async fn prune_events(state: AppState) {
-    let mut ticker = tokio::time::interval(EVENT_PRUNE_INTERVAL);
+/// Prunes the events and the sampled track points past their retention, at start and
+/// every [`PRUNE_INTERVAL`].
+async fn prune_past_retention(state: AppState) {
+    let mut ticker = tokio::time::interval(PRUNE_INTERVAL);
     loop {
         tokio::select! {
             _ = ticker.tick() => {},
             () = state.shutdown.cancelled() => return,
         }
-        let before_ms = state.clock.now_ms() - (limits::EVENT_RETENTION_S as i64) * 1000;
+        let now_ms = state.clock.now_ms();
+        let before_ms = now_ms - (limits::EVENT_RETENTION_S as i64) * 1000;
         match state.store.prune_events(before_ms).await {
             Ok(0) => {}
             Ok(pruned) => tracing::info!(pruned, "pruned events past retention"),
             Err(error) => tracing::warn!(%error, "pruning events failed"),
+        }
+        let before_ms = now_ms - (limits::TRACK_HISTORY_RETENTION_S as i64) * 1000;
+        match state.store.prune_track_samples(before_ms).await {
+            Ok(0) => {}
+            Ok(pruned) => tracing::info!(pruned, "pruned track history past retention"),
+            Err(error) => tracing::warn!(%error, "pruning track history failed"),
         }
     }
 }

@@ -28,6 +28,9 @@ pub const GROUP_COMMIT_COMMANDS_MAX: usize = 2048;
 pub const WRITE_QUEUE_MAX: usize = 16_384;
 /// Events buffered for live SSE subscribers before a slow one falls back to the store.
 pub const EVENT_BROADCAST_MAX: usize = 16_384;
+/// Sampled track points older than this are pruned (`GET /v1/tracks/history` reaches back
+/// this far at most).
+pub const TRACK_HISTORY_RETENTION_S: u64 = 7 * 24 * 3600;
 /// Most hotline messages one escalation step escalates, earliest deadline first. A
 /// backlog (deadlines that passed while the service was down, or a burst of conflicts
 /// opened together) is escalated in steps of this many, each its own command to the

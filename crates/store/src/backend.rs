@@ -27,11 +27,11 @@ const ROWS_PER_STATEMENT_MAX: usize = 500;
 const _: () = assert!(ROWS_PER_STATEMENT_MAX * HOTLINE_COLUMN_COUNT < 32_766);
 const _: () = assert!(ROWS_PER_STATEMENT_MAX * 12 < 32_766);
 
-/// Most events one statement of [`Store::prune_events`] deletes, so that commits are never
-/// held up behind a whole week of events (millions of rows under load; 142,774 took
-/// 0.6 s): the embedded store runs each statement on its writer thread between two
-/// commits, PostgreSQL in a transaction of its own.
-pub const EVENTS_PRUNED_PER_STATEMENT: i64 = 5_000;
+/// Most rows one statement of [`Store::prune_events`] or [`Store::prune_track_samples`]
+/// deletes, so that commits are never held up behind a whole week of rows (millions under
+/// load; 142,774 events took 0.6 s): the embedded store runs each statement on its writer
+/// thread between two commits, PostgreSQL in a transaction of its own.
+pub const ROWS_PRUNED_PER_STATEMENT: i64 = 5_000;
 
 /// How long a SQLite connection waits for another process's write lock (the `party add`
 /// command writing while the server runs) before giving up.
@@ -245,6 +245,29 @@ pub async fn open_postgres_in_schema(url: &str, schema: &str) -> Result<Postgres
 /// One statement of [`Store::prune_events`], as both backends run it.
 const PRUNE_EVENTS_STEP: &str =
     "DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE time_ms < $1 LIMIT $2)";
+/// One statement of [`Store::prune_track_samples`] on SQLite, by the table's rowid.
+const PRUNE_TRACK_SAMPLES_STEP_SQLITE: &str = "DELETE FROM track_samples WHERE rowid IN \
+     (SELECT rowid FROM track_samples WHERE time_ms < $1 LIMIT $2)";
+/// One statement of [`Store::prune_track_samples`] on PostgreSQL, by the row's `ctid`.
+const PRUNE_TRACK_SAMPLES_STEP_POSTGRES: &str = "DELETE FROM track_samples WHERE ctid IN \
+     (SELECT ctid FROM track_samples WHERE time_ms < $1 LIMIT $2)";
+
+/// Runs `step` (one pruning statement, answering the rows it deleted) until a statement
+/// deletes fewer than [`ROWS_PRUNED_PER_STATEMENT`]; answers the rows deleted in all.
+async fn prune_in_steps<F, Fut>(mut step: F) -> Result<u64, StoreError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<u64, StoreError>>,
+{
+    let mut pruned = 0;
+    loop {
+        let deleted = step().await?;
+        pruned += deleted;
+        if deleted < ROWS_PRUNED_PER_STATEMENT as u64 {
+            return Ok(pruned);
+        }
+    }
+}
 
 impl SqliteStore {
     /// The embedded store writes through its own writer thread (see `sqlite_writer`).
@@ -256,9 +279,22 @@ impl SqliteStore {
     /// the write lock while the writer's commits sleep in SQLite's busy handler, which
     /// backs off up to 100 ms a try and found the lock taken again by the next statement
     /// (a write waited 650 ms while 142,774 events were pruned that way).
-    async fn prune_events_step(&self, before_ms: UnixMillis) -> Result<u64, StoreError> {
+    async fn prune_step(
+        &self,
+        sql: &'static str,
+        before_ms: UnixMillis,
+    ) -> Result<u64, StoreError> {
         self.writer
-            .delete(PRUNE_EVENTS_STEP, before_ms, EVENTS_PRUNED_PER_STATEMENT)
+            .delete(sql, before_ms, ROWS_PRUNED_PER_STATEMENT)
+            .await
+    }
+
+    async fn prune_events_step(&self, before_ms: UnixMillis) -> Result<u64, StoreError> {
+        self.prune_step(PRUNE_EVENTS_STEP, before_ms).await
+    }
+
+    async fn prune_track_samples_step(&self, before_ms: UnixMillis) -> Result<u64, StoreError> {
+        self.prune_step(PRUNE_TRACK_SAMPLES_STEP_SQLITE, before_ms)
             .await
     }
 
@@ -280,13 +316,26 @@ impl PostgresStore {
         self.apply_through_sqlx(&batch).await
     }
 
-    async fn prune_events_step(&self, before_ms: UnixMillis) -> Result<u64, StoreError> {
-        let done = sqlx::query(PRUNE_EVENTS_STEP)
+    async fn prune_step(
+        &self,
+        sql: &'static str,
+        before_ms: UnixMillis,
+    ) -> Result<u64, StoreError> {
+        let done = sqlx::query(sql)
             .bind(before_ms)
-            .bind(EVENTS_PRUNED_PER_STATEMENT)
+            .bind(ROWS_PRUNED_PER_STATEMENT)
             .execute(&self.pool)
             .await?;
         Ok(done.rows_affected())
+    }
+
+    async fn prune_events_step(&self, before_ms: UnixMillis) -> Result<u64, StoreError> {
+        self.prune_step(PRUNE_EVENTS_STEP, before_ms).await
+    }
+
+    async fn prune_track_samples_step(&self, before_ms: UnixMillis) -> Result<u64, StoreError> {
+        self.prune_step(PRUNE_TRACK_SAMPLES_STEP_POSTGRES, before_ms)
+            .await
     }
 
     /// On a session of its own (taken out of the pool, with the pool's `search_path`).
@@ -909,11 +958,7 @@ macro_rules! store_impl {
             }
 
             async fn prune_track_samples(&self, before_ms: UnixMillis) -> Result<u64, StoreError> {
-                let done = sqlx::query("DELETE FROM track_samples WHERE time_ms < $1")
-                    .bind(before_ms)
-                    .execute(&self.pool)
-                    .await?;
-                Ok(done.rows_affected())
+                prune_in_steps(|| self.prune_track_samples_step(before_ms)).await
             }
 
             async fn events_after(&self, party_id: &str, after_seq: i64, limit: u32) -> Result<Vec<EventRecord>, StoreError> {
@@ -936,14 +981,7 @@ macro_rules! store_impl {
             }
 
             async fn prune_events(&self, before_ms: UnixMillis) -> Result<u64, StoreError> {
-                let mut pruned = 0;
-                loop {
-                    let deleted = self.prune_events_step(before_ms).await?;
-                    pruned += deleted;
-                    if deleted < EVENTS_PRUNED_PER_STATEMENT as u64 {
-                        return Ok(pruned);
-                    }
-                }
+                prune_in_steps(|| self.prune_events_step(before_ms)).await
             }
 
             async fn audit_after(&self, after_seq: i64, limit: u32) -> Result<Vec<AuditRecord>, StoreError> {

@@ -18,7 +18,7 @@ mod sqlite_writer;
 
 pub use backend::{
     open_postgres, open_postgres_in_schema, open_sqlite, PostgresStore, SqliteStore,
-    EVENTS_PRUNED_PER_STATEMENT,
+    ROWS_PRUNED_PER_STATEMENT,
 };
 pub use claim::ServiceClaim;
 pub use model::{
@@ -132,7 +132,8 @@ pub trait Store: Send + Sync + 'static {
         since_ms: UnixMillis,
         limit: u32,
     ) -> Result<Vec<TrackSampleRecord>, StoreError>;
-    /// Deletes sampled points older than `before_ms`; returns how many went.
+    /// Deletes sampled points older than `before_ms`, at most
+    /// [`ROWS_PRUNED_PER_STATEMENT`] per statement; returns how many went.
     async fn prune_track_samples(&self, before_ms: UnixMillis) -> Result<u64, StoreError>;
 
     /// The party's events with a sequence number above `after_seq`, ascending.
@@ -145,7 +146,7 @@ pub trait Store: Send + Sync + 'static {
     /// The highest event sequence number ever stored (0 when none).
     async fn last_event_seq(&self) -> Result<i64, StoreError>;
     /// Deletes events older than `before_ms`, at most
-    /// [`EVENTS_PRUNED_PER_STATEMENT`] per statement; returns how many went.
+    /// [`ROWS_PRUNED_PER_STATEMENT`] per statement; returns how many went.
     async fn prune_events(&self, before_ms: UnixMillis) -> Result<u64, StoreError>;
 
     /// Audit records with a sequence number above `after_seq`, ascending.

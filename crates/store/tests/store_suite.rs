@@ -413,7 +413,7 @@ async fn events_are_read_per_party_after_a_sequence_number_and_pruned_by_age(sto
 /// More expired events than one pruning statement deletes: every one goes, in several
 /// statements, and none of the events still within retention.
 async fn pruning_more_events_than_one_statement_deletes_takes_them_all(store: &dyn Store) {
-    let expired = 2 * deconflict_store::EVENTS_PRUNED_PER_STATEMENT + 3;
+    let expired = 2 * deconflict_store::ROWS_PRUNED_PER_STATEMENT + 3;
     let kept = 7;
     let mutations = (1..=expired + kept)
         .map(|seq| {
@@ -774,6 +774,35 @@ async fn track_samples_are_kept_once_per_time_read_in_order_and_pruned(store: &d
 
 /// One service per store: a second claim is refused while the first is held, and granted
 /// once it is dropped (a PostgreSQL session is closed by a task, so that may take a moment).
+/// More expired points than one pruning statement deletes: every one goes, in several
+/// statements, and none of the points still within retention.
+async fn pruning_more_track_samples_than_one_statement_deletes_takes_them_all(store: &dyn Store) {
+    let expired = 2 * deconflict_store::ROWS_PRUNED_PER_STATEMENT + 3;
+    let old: Vec<TrackSampleRecord> = (0..expired)
+        .map(|k| sample(&format!("F16-{k}"), 1_000))
+        .collect();
+    store.append_track_samples(&old).await.unwrap();
+    let kept: Vec<TrackSampleRecord> = (0..7).map(|k| sample("F16-0", 9_000 + k)).collect();
+    store.append_track_samples(&kept).await.unwrap();
+    assert_eq!(
+        store.prune_track_samples(5_000).await.unwrap(),
+        expired as u64
+    );
+    assert_eq!(
+        store
+            .track_history("coalition", "F16-0", 0, 100)
+            .await
+            .unwrap(),
+        kept
+    );
+    assert!(store
+        .track_history("coalition", &format!("F16-{}", expired - 1), 0, 100)
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(store.prune_track_samples(5_000).await.unwrap(), 0);
+}
+
 async fn only_one_service_claims_a_store_at_a_time(store: &dyn Store) {
     let first = store.try_claim_service().await.unwrap();
     assert!(first.is_some(), "a free store is claimed");
@@ -860,6 +889,7 @@ backend_suite!(
     acknowledgement_and_escalation_update_a_message_and_leave_the_unanswered,
     alerts_are_upserted_listed_per_party_and_active_until_cleared,
     track_samples_are_kept_once_per_time_read_in_order_and_pruned,
+    pruning_more_track_samples_than_one_statement_deletes_takes_them_all,
     only_one_service_claims_a_store_at_a_time,
 );
 
