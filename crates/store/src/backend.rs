@@ -245,12 +245,6 @@ pub async fn open_postgres_in_schema(url: &str, schema: &str) -> Result<Postgres
 /// One statement of [`Store::prune_events`], as both backends run it.
 const PRUNE_EVENTS_STEP: &str =
     "DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE time_ms < $1 LIMIT $2)";
-/// One statement of [`Store::prune_track_samples`] on SQLite, by the table's rowid.
-const PRUNE_TRACK_SAMPLES_STEP_SQLITE: &str = "DELETE FROM track_samples WHERE rowid IN \
-     (SELECT rowid FROM track_samples WHERE time_ms < $1 LIMIT $2)";
-/// One statement of [`Store::prune_track_samples`] on PostgreSQL, by the row's `ctid`.
-const PRUNE_TRACK_SAMPLES_STEP_POSTGRES: &str = "DELETE FROM track_samples WHERE ctid IN \
-     (SELECT ctid FROM track_samples WHERE time_ms < $1 LIMIT $2)";
 
 /// Runs `step` (one pruning statement, answering the rows it deleted) until a statement
 /// deletes fewer than [`ROWS_PRUNED_PER_STATEMENT`]; answers the rows deleted in all.
@@ -270,6 +264,10 @@ where
 }
 
 impl SqliteStore {
+    /// One statement of [`Store::prune_track_samples`], by the table's rowid.
+    const PRUNE_TRACK_SAMPLES_STEP: &str = "DELETE FROM track_samples WHERE rowid IN \
+         (SELECT rowid FROM track_samples WHERE time_ms < $1 LIMIT $2)";
+
     /// The embedded store writes through its own writer thread (see `sqlite_writer`).
     async fn apply_batch(&self, batch: Batch) -> Result<(), StoreError> {
         self.writer.apply(batch).await
@@ -289,15 +287,6 @@ impl SqliteStore {
             .await
     }
 
-    async fn prune_events_step(&self, before_ms: UnixMillis) -> Result<u64, StoreError> {
-        self.prune_step(PRUNE_EVENTS_STEP, before_ms).await
-    }
-
-    async fn prune_track_samples_step(&self, before_ms: UnixMillis) -> Result<u64, StoreError> {
-        self.prune_step(PRUNE_TRACK_SAMPLES_STEP_SQLITE, before_ms)
-            .await
-    }
-
     async fn try_claim(&self) -> Result<Option<ServiceClaim>, StoreError> {
         crate::claim::try_claim_sqlite(&self.path)
     }
@@ -312,6 +301,10 @@ impl SqliteStore {
 }
 
 impl PostgresStore {
+    /// One statement of [`Store::prune_track_samples`], by the row's `ctid`.
+    const PRUNE_TRACK_SAMPLES_STEP: &str = "DELETE FROM track_samples WHERE ctid IN \
+         (SELECT ctid FROM track_samples WHERE time_ms < $1 LIMIT $2)";
+
     async fn apply_batch(&self, batch: Batch) -> Result<(), StoreError> {
         self.apply_through_sqlx(&batch).await
     }
@@ -327,15 +320,6 @@ impl PostgresStore {
             .execute(&self.pool)
             .await?;
         Ok(done.rows_affected())
-    }
-
-    async fn prune_events_step(&self, before_ms: UnixMillis) -> Result<u64, StoreError> {
-        self.prune_step(PRUNE_EVENTS_STEP, before_ms).await
-    }
-
-    async fn prune_track_samples_step(&self, before_ms: UnixMillis) -> Result<u64, StoreError> {
-        self.prune_step(PRUNE_TRACK_SAMPLES_STEP_POSTGRES, before_ms)
-            .await
     }
 
     /// On a session of its own (taken out of the pool, with the pool's `search_path`).
@@ -958,7 +942,7 @@ macro_rules! store_impl {
             }
 
             async fn prune_track_samples(&self, before_ms: UnixMillis) -> Result<u64, StoreError> {
-                prune_in_steps(|| self.prune_track_samples_step(before_ms)).await
+                prune_in_steps(|| self.prune_step(Self::PRUNE_TRACK_SAMPLES_STEP, before_ms)).await
             }
 
             async fn events_after(&self, party_id: &str, after_seq: i64, limit: u32) -> Result<Vec<EventRecord>, StoreError> {
@@ -981,7 +965,7 @@ macro_rules! store_impl {
             }
 
             async fn prune_events(&self, before_ms: UnixMillis) -> Result<u64, StoreError> {
-                prune_in_steps(|| self.prune_events_step(before_ms)).await
+                prune_in_steps(|| self.prune_step(PRUNE_EVENTS_STEP, before_ms)).await
             }
 
             async fn audit_after(&self, after_seq: i64, limit: u32) -> Result<Vec<AuditRecord>, StoreError> {
