@@ -294,7 +294,7 @@ pub async fn agreement(
 
 /// Proposes new terms (the whole terms document); the proposer's acceptance is implied.
 #[utoipa::path(post, path = "/v1/agreement/proposals", tag = "agreement", security(("bearer" = [])), request_body = Terms,
-    responses((status = 201, description = "the proposal (in force at once when the proposer is the only party)"),
+    responses((status = 201, description = "the proposal (in force at once when the proposer is the only party; then answered once every live intent is re-checked under it)"),
               (status = 403, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
 pub async fn propose(
     State(state): State<AppState>,
@@ -340,7 +340,7 @@ async fn answer_proposal(
 /// Accepts a pending proposal; it comes into force when every party has accepted it.
 #[utoipa::path(post, path = "/v1/agreement/proposals/{version}/accept", tag = "agreement", security(("bearer" = [])),
     params(("version" = i64, Path, description = "the proposal's version")),
-    responses((status = 200), (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem)))]
+    responses((status = 200, description = "the proposal; the acceptance that brings it into force is answered once every live intent is re-checked under it"), (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem)))]
 pub async fn accept(
     State(state): State<AppState>,
     caller: Caller,

@@ -20,6 +20,7 @@
 
 mod commit;
 mod hotline;
+mod recheck;
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -269,6 +270,8 @@ struct State {
     next_event_seq: i64,
     /// The deadlines of hotline messages not yet acknowledged or escalated.
     hotline: hotline::HotlineDeadlines,
+    /// The re-check of every live intent under new terms, while it runs.
+    recheck: Option<recheck::Recheck>,
 }
 
 /// The batch being assembled: mutations, audit entries to seal, answers to send after
@@ -282,6 +285,12 @@ pub(crate) struct Pending {
     events: Vec<EventRecord>,
     resolved: HashMap<String, ConflictRecord>,
     hotline: HashMap<String, HotlineMessageRecord>,
+}
+
+impl Pending {
+    fn is_empty(&self) -> bool {
+        self.batch.is_empty() && self.audit.is_empty() && self.replies.is_empty()
+    }
 }
 
 pub struct Engine {
@@ -302,6 +311,10 @@ pub struct Engine {
     published_version: i64,
     /// Parties added in the store whose `party.added` entry is in a batch already.
     parties_auditing: HashSet<String>,
+    /// Answers sent when the running re-check is committed whole (see [`recheck`]). In
+    /// a mutex only so that the engine is `Sync` (answers are `Send`, not `Sync`); only
+    /// the engine's task takes it.
+    recheck_waiting: std::sync::Mutex<Vec<Reply>>,
 }
 
 /// Why the engine could not start.
@@ -399,6 +412,7 @@ impl Engine {
             in_flight: false,
             published_version,
             parties_auditing: HashSet::new(),
+            recheck_waiting: std::sync::Mutex::default(),
         };
         metrics::gauge!("deconflict_intents").set(engine.state.intents.len() as f64);
         metrics::gauge!("deconflict_open_conflicts").set(engine.state.open.len() as f64);
@@ -513,6 +527,7 @@ impl State {
         let next_audit_seq = load_chain_head(store, signer).await?.seq + 1;
         let next_event_seq = store.last_event_seq().await? + 1;
         let hotline = hotline::HotlineDeadlines::load(store).await?;
+        let recheck = recheck::Recheck::load(store, &index).await?;
         Ok(State {
             terms,
             separation,
@@ -524,6 +539,7 @@ impl State {
             next_audit_seq,
             next_event_seq,
             hotline,
+            recheck,
         })
     }
 
@@ -585,12 +601,16 @@ impl Engine {
         let mut observers_read: Option<std::time::Instant> = None;
         loop {
             commands.clear();
-            if self
-                .receiver
-                .recv_many(&mut commands, GROUP_COMMIT_COMMANDS_MAX)
-                .await
-                == 0
-            {
+            let received = if self.state.recheck.is_some() {
+                // A re-check is under way: decide what is queued, without waiting for
+                // more, then its next step.
+                take_queued(&mut self.receiver, &mut commands)
+            } else {
+                self.receiver
+                    .recv_many(&mut commands, GROUP_COMMIT_COMMANDS_MAX)
+                    .await
+            };
+            if received == 0 && self.state.recheck.is_none() {
                 break;
             }
             if self.commit_failed.load(Ordering::SeqCst) {
@@ -616,18 +636,29 @@ impl Engine {
                 }
                 self.decide(command, now_ms, &observers, &mut pending).await;
             }
-            metrics::histogram!("deconflict_decide_seconds")
-                .record(deciding.elapsed().as_secs_f64());
-            let handing_over = std::time::Instant::now();
-            self.hand_over(pending, &to_commit).await;
-            // Time the writer waits for the commit stage to take the batch: when it is
-            // as long as deciding, the commit stage is the bottleneck.
-            metrics::histogram!("deconflict_commit_wait_seconds")
-                .record(handing_over.elapsed().as_secs_f64());
+            if received > 0 || !pending.is_empty() {
+                metrics::histogram!("deconflict_decide_seconds")
+                    .record(deciding.elapsed().as_secs_f64());
+                let handing_over = std::time::Instant::now();
+                self.hand_over(pending, &to_commit).await;
+                // Time the writer waits for the commit stage to take the batch: when it
+                // is as long as deciding, the commit stage is the bottleneck.
+                metrics::histogram!("deconflict_commit_wait_seconds")
+                    .record(handing_over.elapsed().as_secs_f64());
+            }
             if reads_store {
                 // The next batch may read what this one wrote (a party just added).
                 self.drain(&to_commit).await;
                 observers_read = None;
+            }
+            if self.state.recheck.is_some() {
+                // Its own batch, so that the writes just decided commit without waiting
+                // for it.
+                let mut step = Pending::default();
+                self.recheck_step(now_ms, &observers, &mut step);
+                self.hand_over(step, &to_commit).await;
+                // Let the handlers queue what arrived meanwhile.
+                tokio::task::yield_now().await;
             }
         }
         drop(to_commit);
@@ -698,6 +729,12 @@ impl Engine {
         metrics::gauge!("deconflict_intents").set(self.state.intents.len() as f64);
         metrics::gauge!("deconflict_open_conflicts").set(self.state.open.len() as f64);
         metrics::gauge!("deconflict_hotline_unanswered").set(self.state.hotline.len() as f64);
+        metrics::gauge!("deconflict_recheck_intents_remaining").set(
+            self.state
+                .recheck
+                .as_ref()
+                .map_or(0, recheck::Recheck::remaining) as f64,
+        );
     }
 
     /// Waits until every batch handed over is committed (or refused).
@@ -728,6 +765,7 @@ impl Engine {
                 // A failed batch may have held some: they are read again as unaudited.
                 self.parties_auditing.clear();
                 self.commit_failed.store(false, Ordering::SeqCst);
+                self.refuse_answers_without_recheck();
             }
             Err(error) => {
                 // Still failed: the next batch tries again, and is refused meanwhile.
@@ -785,10 +823,8 @@ impl Engine {
                 terms,
                 reply,
             } => {
-                let outcome = self
-                    .propose(&caller, terms, now_ms, observers, pending)
-                    .await;
-                answer_when_committed(pending, reply, outcome)
+                let outcome = self.propose(&caller, terms, now_ms, pending).await;
+                self.answer_when_rechecked(pending, reply, outcome)
             }
             Command::Answer {
                 caller,
@@ -796,10 +832,8 @@ impl Engine {
                 accept,
                 reply,
             } => {
-                let outcome = self
-                    .answer(&caller, version, accept, now_ms, observers, pending)
-                    .await;
-                answer_when_committed(pending, reply, outcome)
+                let outcome = self.answer(&caller, version, accept, now_ms, pending).await;
+                self.answer_when_rechecked(pending, reply, outcome)
             }
             Command::SendHotline {
                 caller,
@@ -1471,7 +1505,6 @@ impl Engine {
         caller: &PartyRecord,
         terms: Terms,
         now_ms: i64,
-        observers: &[Arc<PartyRecord>],
         pending: &mut Pending,
     ) -> Result<AgreementRecord, ApiError> {
         if caller.role != Role::Party {
@@ -1516,7 +1549,7 @@ impl Engine {
             Visibility::All,
             json!({"version": version, "terms": record.terms}),
         )?;
-        self.settle(version, now_ms, &everyone, observers, pending)
+        self.settle(version, now_ms, &everyone, pending)
     }
 
     async fn answer(
@@ -1525,7 +1558,6 @@ impl Engine {
         version: i64,
         accept: bool,
         now_ms: i64,
-        observers: &[Arc<PartyRecord>],
         pending: &mut Pending,
     ) -> Result<AgreementRecord, ApiError> {
         if caller.role != Role::Party {
@@ -1569,7 +1601,7 @@ impl Engine {
             json!({"version": version}),
         )?;
         let everyone = self.store.parties().await?;
-        self.settle(version, now_ms, &everyone, observers, pending)
+        self.settle(version, now_ms, &everyone, pending)
     }
 
     /// Decides a pending proposal once its answers allow: rejected when any party
@@ -1579,7 +1611,6 @@ impl Engine {
         version: i64,
         now_ms: i64,
         everyone: &[PartyRecord],
-        observers: &[Arc<PartyRecord>],
         pending: &mut Pending,
     ) -> Result<AgreementRecord, ApiError> {
         let position = self
@@ -1638,74 +1669,8 @@ impl Engine {
             Visibility::All,
             json!({"version": version, "terms": record.terms}),
         )?;
-        self.recheck_all(now_ms, observers, pending);
+        self.start_recheck(version, pending);
         Ok(record)
-    }
-
-    /// Re-checks every live intent under the separation now in force: opens the conflicts
-    /// it creates, resolves those it removes, refreshes the rest.
-    fn recheck_all(&mut self, now_ms: i64, observers: &[Arc<PartyRecord>], pending: &mut Pending) {
-        let started = std::time::Instant::now();
-        let mut wanted: HashMap<IntentKey, HashMap<IntentKey, IntentsConflict>> = HashMap::new();
-        for (party, intent, volumes) in self.state.index.iter() {
-            let key = (party.clone(), intent.clone());
-            for found in self
-                .state
-                .index
-                .conflicts(party, volumes, &self.state.separation)
-            {
-                let other = (found.party, found.intent);
-                // Each pair once, from its smaller key.
-                if key < other {
-                    wanted
-                        .entry(key.clone())
-                        .or_default()
-                        .insert(other, found.conflict);
-                }
-            }
-        }
-        let mut keys: Vec<IntentKey> = self
-            .state
-            .index
-            .iter()
-            .map(|(p, i, _)| (p.clone(), i.clone()))
-            .collect();
-        keys.sort();
-        for key in keys {
-            let Some(volumes) = self.state.index.get(&key.0, &key.1) else {
-                continue;
-            };
-            let mut mine = wanted.remove(&key).unwrap_or_default();
-            // Conflicts with smaller keys were handled from their side already; keep them.
-            if let Some(open) = self.state.open_by_intent.get(&key) {
-                for conflict_id in open {
-                    if let Some(record) = self.state.open.get(conflict_id) {
-                        let other = if record.party_a == key.0 && record.intent_a == key.1 {
-                            (record.party_b.clone(), record.intent_b.clone())
-                        } else {
-                            (record.party_a.clone(), record.intent_a.clone())
-                        };
-                        if other < key {
-                            if let Some(volumes_other) = self.state.index.get(&other.0, &other.1) {
-                                if let Some(conflict) = deconflict_core::strategic::intents_conflict(
-                                    volumes,
-                                    volumes_other,
-                                    &self.state.separation,
-                                ) {
-                                    mine.insert(other, conflict);
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-            self.reconcile(&key, mine, "terms changed", now_ms, observers, pending);
-        }
-        tracing::info!(
-            intents = self.state.index.len(),
-            elapsed_ms = started.elapsed().as_millis() as u64,
-            "re-checked every intent under the new terms"
-        );
     }
 
     /// Each alert change: the row, an audit entry both parties read, and its event to
@@ -1806,6 +1771,18 @@ fn party_viewer(id: &str) -> PartyRecord {
         token_sha256: String::new(),
         created_ms: 0,
     }
+}
+
+/// Moves the commands queued now (at most a group commit's) into `commands` without
+/// waiting; returns how many there are.
+fn take_queued(receiver: &mut mpsc::Receiver<Command>, commands: &mut Vec<Command>) -> usize {
+    while commands.len() < GROUP_COMMIT_COMMANDS_MAX {
+        match receiver.try_recv() {
+            Ok(command) => commands.push(command),
+            Err(_) => break,
+        }
+    }
+    commands.len()
 }
 
 /// Answers a command once the batch holding it has committed: a refusal too, since it

@@ -37,6 +37,11 @@ pub const TRACK_HISTORY_RETENTION_S: u64 = 7 * 24 * 3600;
 /// writer, so that other writes are decided between them instead of waiting behind one
 /// transaction of every overdue message.
 pub const HOTLINE_ESCALATIONS_PER_STEP_MAX: usize = 500;
+/// Live intents re-checked per step when new terms come into force. The re-check goes
+/// through every live intent in steps of this many, each its own commit, with the writes
+/// that arrive meanwhile decided between the steps (under the new terms already), instead
+/// of every write waiting behind one pass over the whole store.
+pub const RECHECK_INTENTS_PER_STEP_MAX: usize = 100;
 /// Most counterpart overlaps computed and disclosed per conflict (closest first).
 pub const CONFLICT_OVERLAPS_MAX: usize = 16;
 /// Events older than this are pruned; a client reconnecting with `Last-Event-ID` within

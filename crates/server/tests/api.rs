@@ -452,6 +452,114 @@ async fn new_terms_come_into_force_when_every_party_accepts_and_every_intent_is_
     );
 }
 
+/// Pairs of intents, coalition `c-k` and russia `r-k`: 0.2 degrees of latitude apart
+/// (separated under 9,260 m, in conflict under 20,000 m) and each pair 0.5 degrees of
+/// longitude (about 45 km) from the next. More intents than two re-check steps.
+const RECHECK_PAIRS: usize = deconflict_server::limits::RECHECK_INTENTS_PER_STEP_MAX + 10;
+
+async fn put_recheck_pairs(app: &TestApp) {
+    for k in 0..RECHECK_PAIRS {
+        let lng = -20.0 + 0.5 * k as f64;
+        for (party, lat) in [("coalition", 35.0), ("russia", 35.2)] {
+            let id = format!("{}-{k:03}", &party[..1]);
+            let body = json!({"volumes": [square(lat, lng, 0.05, (3000.0, 6000.0), (0, 60))]});
+            let put = app.put_intent(party, &id, body).await;
+            assert_eq!(put.status, StatusCode::CREATED, "{}", put.text);
+            assert_eq!(put.json()["conflicts"], json!([]));
+        }
+    }
+}
+
+/// The pairs `k` of [`put_recheck_pairs`] with an open conflict, ascending.
+async fn open_pairs(app: &TestApp) -> Vec<usize> {
+    let mut pairs: Vec<usize> = app
+        .store
+        .open_conflicts()
+        .await
+        .unwrap()
+        .iter()
+        .map(|c| {
+            let (a, b) = (&c.intent_a[2..], &c.intent_b[2..]);
+            assert_eq!(
+                a, b,
+                "a conflict between pairs: {} and {}",
+                c.intent_a, c.intent_b
+            );
+            a.parse().unwrap()
+        })
+        .collect();
+    pairs.sort_unstable();
+    pairs
+}
+
+#[tokio::test]
+async fn a_recheck_of_several_steps_is_whole_when_the_last_acceptance_is_answered() {
+    let app = test_app().await;
+    put_recheck_pairs(&app).await;
+    agree(&app, terms_with(20_000.0, "minimal")).await;
+    assert_eq!(
+        open_pairs(&app).await,
+        (0..RECHECK_PAIRS).collect::<Vec<_>>()
+    );
+    assert_eq!(app.store.recheck().await.unwrap(), None);
+    let opened = app
+        .events("russia")
+        .await
+        .iter()
+        .filter(|(kind, _)| kind == "conflict.opened")
+        .count();
+    assert_eq!(opened, RECHECK_PAIRS);
+    agree(&app, terms_with(9260.0, "minimal")).await;
+    assert_eq!(open_pairs(&app).await, Vec::<usize>::new());
+}
+
+/// A service stopped in the middle of a re-check (here: the store is left as a step's
+/// commit leaves it, the terms in force and the re-check done up to `c-049`) goes on from
+/// there when it starts again: it re-checks the rest, and only the rest.
+#[tokio::test]
+async fn a_service_stopped_during_a_recheck_resumes_it_after_the_last_intent_committed() {
+    let app = test_app().await;
+    put_recheck_pairs(&app).await;
+    let mut agreements = app.store.agreements().await.unwrap();
+    let mut first = agreements.remove(0);
+    first.status = deconflict_store::AgreementStatus::Superseded;
+    let second = deconflict_store::AgreementRecord {
+        version: 2,
+        terms: terms_with(20_000.0, "minimal"),
+        proposed_by: Some("coalition".into()),
+        proposed_ms: first.proposed_ms + 1,
+        status: deconflict_store::AgreementStatus::InForce,
+        decided_ms: Some(first.proposed_ms + 1),
+        answers: Vec::new(),
+    };
+    app.store
+        .apply(deconflict_store::Batch {
+            mutations: vec![
+                deconflict_store::Mutation::PutAgreement(first),
+                deconflict_store::Mutation::PutAgreement(second),
+                deconflict_store::Mutation::SetRecheck(Some(deconflict_store::RecheckRecord {
+                    version: 2,
+                    after: Some(("coalition".into(), "c-049".into())),
+                })),
+            ],
+        })
+        .await
+        .unwrap();
+    let app = app.restart().await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while app.store.recheck().await.unwrap().is_some() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the re-check did not finish within 30 s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        open_pairs(&app).await,
+        (50..RECHECK_PAIRS).collect::<Vec<_>>()
+    );
+}
+
 #[tokio::test]
 async fn a_rejected_proposal_never_comes_into_force() {
     let app = test_app().await;

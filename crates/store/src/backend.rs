@@ -17,7 +17,8 @@ use sqlx::{ConnectOptions, Connection, QueryBuilder, Row};
 
 use crate::model::{
     AgreementAnswer, AgreementRecord, AlertRecord, AuditRecord, Batch, ConflictRecord, EventData,
-    EventRecord, HotlineMessageRecord, IntentRecord, JsonDocument, PartyRecord, TrackSampleRecord,
+    EventRecord, HotlineMessageRecord, IntentRecord, JsonDocument, PartyRecord, RecheckRecord,
+    TrackSampleRecord,
 };
 use crate::{ListCursor, ServiceClaim, Store, StoreError, UnixMillis};
 
@@ -527,6 +528,13 @@ pub(crate) const HOTLINE_COLUMNS: &str =
     "id, thread, from_party, to_party, message_text, about, reply_to, sent_ms, \
      answer_within_s, answer_by_ms, acked_ms, acked_by, escalated_ms";
 const HOTLINE_COLUMN_COUNT: usize = 13;
+/// Records how far the re-check has come: its version, then the last intent's party and id.
+pub(crate) const RECHECK_SET: &str =
+    "INSERT INTO recheck (id, version, after_party_id, after_intent_id) VALUES (1, $1, $2, $3) \
+     ON CONFLICT (id) DO UPDATE SET version = excluded.version, \
+     after_party_id = excluded.after_party_id, after_intent_id = excluded.after_intent_id";
+/// Records that the re-check is finished.
+pub(crate) const RECHECK_CLEAR: &str = "DELETE FROM recheck";
 
 macro_rules! store_impl {
     ($Store:ident, $Db:ty, $Row:ty, $name:literal) => {
@@ -703,6 +711,21 @@ macro_rules! store_impl {
                          acked_by = excluded.acked_by, escalated_ms = excluded.escalated_ms",
                     );
                     q.build().execute(&mut *tx).await?;
+                }
+                match net.recheck {
+                    None => {}
+                    Some(None) => {
+                        sqlx::query(RECHECK_CLEAR).execute(&mut *tx).await?;
+                    }
+                    Some(Some(recheck)) => {
+                        let (party_id, id) = recheck.after.clone().unzip();
+                        sqlx::query(RECHECK_SET)
+                            .bind(recheck.version)
+                            .bind(party_id)
+                            .bind(id)
+                            .execute(&mut *tx)
+                            .await?;
+                    }
                 }
                 tx.commit().await?;
                 Ok(())
@@ -1023,6 +1046,19 @@ macro_rules! store_impl {
                     }
                 }
                 Ok(out)
+            }
+
+            async fn recheck(&self) -> Result<Option<RecheckRecord>, StoreError> {
+                let row = sqlx::query("SELECT version, after_party_id, after_intent_id FROM recheck WHERE id = 1")
+                    .fetch_optional(&self.pool)
+                    .await?;
+                let Some(row) = row else { return Ok(None) };
+                let party_id: Option<String> = row.try_get("after_party_id")?;
+                let id: Option<String> = row.try_get("after_intent_id")?;
+                Ok(Some(RecheckRecord {
+                    version: row.try_get("version")?,
+                    after: party_id.zip(id),
+                }))
             }
 
             async fn hotline_message(&self, id: &str) -> Result<Option<HotlineMessageRecord>, StoreError> {

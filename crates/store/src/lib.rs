@@ -24,7 +24,7 @@ pub use claim::ServiceClaim;
 pub use model::{
     AgreementAnswer, AgreementRecord, AgreementStatus, AlertRecord, AuditRecord, Batch,
     ConflictRecord, EventData, EventRecord, HotlineMessageRecord, IntentRecord, IntentState,
-    JsonDocument, Mutation, PartyRecord, Role, TrackSampleRecord, UnknownName,
+    JsonDocument, Mutation, PartyRecord, RecheckRecord, Role, TrackSampleRecord, UnknownName,
 };
 
 use async_trait::async_trait;
@@ -156,6 +156,10 @@ pub trait Store: Send + Sync + 'static {
 
     /// Every agreement version with its answers, ascending by version.
     async fn agreements(&self) -> Result<Vec<AgreementRecord>, StoreError>;
+
+    /// How far the re-check under new terms has come, while one runs (see
+    /// [`Mutation::SetRecheck`]).
+    async fn recheck(&self) -> Result<Option<RecheckRecord>, StoreError>;
 
     /// One hotline message by id, whoever it is from or to.
     async fn hotline_message(&self, id: &str) -> Result<Option<HotlineMessageRecord>, StoreError>;

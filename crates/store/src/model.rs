@@ -268,6 +268,15 @@ pub struct AgreementRecord {
     pub answers: Vec<AgreementAnswer>,
 }
 
+/// Where a re-check of every live intent under new terms stands while it runs in steps:
+/// the agreement version whose terms it applies and the last intent it re-checked, as
+/// `(party_id, id)` (`None` before the first step). Intents are re-checked in that order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecheckRecord {
+    pub version: i64,
+    pub after: Option<(String, String)>,
+}
+
 /// One hotline message: from a party (or from the service itself, for the threads it
 /// opens automatically) to one party, with an answer deadline.
 #[derive(Debug, Clone, PartialEq)]
@@ -367,6 +376,9 @@ pub enum Mutation {
     },
     /// Inserts a hotline message or updates its acknowledgement and escalation.
     PutHotlineMessage(HotlineMessageRecord),
+    /// Records how far the re-check under new terms has come (`Some`), or that it is
+    /// finished (`None`); read back by [`crate::Store::recheck`].
+    SetRecheck(Option<RecheckRecord>),
 }
 
 /// The mutations of one group commit, in the order they were decided.
@@ -448,6 +460,7 @@ impl Batch {
                         message_order.push(message.id.as_str());
                     }
                 }
+                Mutation::SetRecheck(recheck) => out.recheck = Some(recheck.as_ref()),
             }
         }
         for key in intent_order {
@@ -484,4 +497,6 @@ pub(crate) struct Coalesced<'a> {
     pub agreements: Vec<&'a AgreementRecord>,
     pub answers: Vec<(i64, &'a AgreementAnswer)>,
     pub hotline_messages: Vec<&'a HotlineMessageRecord>,
+    /// The last [`Mutation::SetRecheck`] of the batch, if any.
+    pub recheck: Option<Option<&'a RecheckRecord>>,
 }

@@ -20,6 +20,7 @@ use tokio::sync::oneshot;
 
 use crate::backend::{
     json_text, ALERT_COLUMNS, CONFLICT_COLUMNS, HOTLINE_COLUMNS, INTENT_COLUMNS, PARTY_COLUMNS,
+    RECHECK_CLEAR, RECHECK_SET,
 };
 use crate::model::Batch;
 use crate::StoreError;
@@ -371,6 +372,17 @@ fn write(connection: &mut Connection, batch: &Batch) -> Result<(), rusqlite::Err
                 m.acked_by,
                 m.escalated_ms
             ])?;
+        }
+    }
+    match net.recheck {
+        None => {}
+        Some(None) => {
+            tx.prepare_cached(RECHECK_CLEAR)?.execute([])?;
+        }
+        Some(Some(recheck)) => {
+            let (party_id, id) = recheck.after.clone().unzip();
+            tx.prepare_cached(RECHECK_SET)?
+                .execute(params![recheck.version, party_id, id])?;
         }
     }
     tx.commit()

@@ -6,7 +6,7 @@
 use deconflict_store::{
     AgreementAnswer, AgreementRecord, AgreementStatus, AlertRecord, AuditRecord, Batch,
     ConflictRecord, EventRecord, HotlineMessageRecord, IntentRecord, IntentState, JsonDocument,
-    Mutation, PartyRecord, Role, Store, TrackSampleRecord,
+    Mutation, PartyRecord, RecheckRecord, Role, Store, TrackSampleRecord,
 };
 use serde_json::json;
 
@@ -524,6 +524,40 @@ async fn agreements_keep_every_version_with_its_answers(store: &dyn Store) {
     assert_eq!(stored[1].answers, vec![yes("a", 5), yes("b", 9)]);
 }
 
+async fn the_recheck_row_moves_on_and_is_cleared_when_finished(store: &dyn Store) {
+    assert_eq!(store.recheck().await.unwrap(), None);
+    let started = RecheckRecord {
+        version: 2,
+        after: None,
+    };
+    store
+        .apply(batch(vec![Mutation::SetRecheck(Some(started.clone()))]))
+        .await
+        .unwrap();
+    assert_eq!(store.recheck().await.unwrap(), Some(started));
+    // The last of a batch's settings wins.
+    let moved = RecheckRecord {
+        version: 2,
+        after: Some(("russia".into(), "r-«7»".into())),
+    };
+    store
+        .apply(batch(vec![
+            Mutation::SetRecheck(Some(RecheckRecord {
+                version: 2,
+                after: Some(("coalition".into(), "c-1".into())),
+            })),
+            Mutation::SetRecheck(Some(moved.clone())),
+        ]))
+        .await
+        .unwrap();
+    assert_eq!(store.recheck().await.unwrap(), Some(moved));
+    store
+        .apply(batch(vec![Mutation::SetRecheck(None)]))
+        .await
+        .unwrap();
+    assert_eq!(store.recheck().await.unwrap(), None);
+}
+
 async fn the_server_key_seed_is_stored_once(store: &dyn Store) {
     let first = store.server_key_seed_or_insert("aa").await.unwrap();
     let second = store.server_key_seed_or_insert("bb").await.unwrap();
@@ -883,6 +917,7 @@ backend_suite!(
     pruning_more_events_than_one_statement_deletes_takes_them_all,
     audit_records_come_back_in_sequence,
     agreements_keep_every_version_with_its_answers,
+    the_recheck_row_moves_on_and_is_cleared_when_finished,
     the_server_key_seed_is_stored_once,
     an_empty_batch_writes_nothing,
     hotline_messages_are_listed_for_either_end_and_observers_oldest_first,
