@@ -40,8 +40,11 @@ pub const HOTLINE_ESCALATIONS_PER_STEP_MAX: usize = 500;
 /// Live intents re-checked per step when new terms come into force. The re-check goes
 /// through every live intent in steps of this many, each its own commit, with the writes
 /// that arrive meanwhile decided between the steps (under the new terms already), instead
-/// of every write waiting behind one pass over the whole store.
-pub const RECHECK_INTENTS_PER_STEP_MAX: usize = 100;
+/// of every write waiting behind one pass over the whole store. At 100,000 intents a
+/// sequential writer's writes during the re-check took p50 3.1-3.9 ms and p99 28-45 ms
+/// with steps of 25, against 8.9-9.8 and 49-51 ms with steps of 100; the whole pass took
+/// as long (9.4-10.9 s).
+pub const RECHECK_INTENTS_PER_STEP_MAX: usize = 25;
 /// Most counterpart overlaps computed and disclosed per conflict (closest first).
 pub const CONFLICT_OVERLAPS_MAX: usize = 16;
 /// Events older than this are pruned; a client reconnecting with `Last-Event-ID` within
