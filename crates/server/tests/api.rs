@@ -454,8 +454,8 @@ async fn new_terms_come_into_force_when_every_party_accepts_and_every_intent_is_
 
 /// Pairs of intents, coalition `c-k` and russia `r-k`: 0.2 degrees of latitude apart
 /// (separated under 9,260 m, in conflict under 20,000 m) and each pair 0.5 degrees of
-/// longitude (about 45 km) from the next. More intents than two re-check steps.
-const RECHECK_PAIRS: usize = deconflict_server::limits::RECHECK_INTENTS_PER_STEP_MAX + 10;
+/// longitude (about 45 km) from the next. More intents than four re-check steps.
+const RECHECK_PAIRS: usize = 2 * deconflict_server::limits::RECHECK_INTENTS_PER_STEP_MAX + 10;
 
 async fn put_recheck_pairs(app: &TestApp) {
     for k in 0..RECHECK_PAIRS {
@@ -514,10 +514,12 @@ async fn a_recheck_of_several_steps_is_whole_when_the_last_acceptance_is_answere
 }
 
 /// A service stopped in the middle of a re-check (here: the store is left as a step's
-/// commit leaves it, the terms in force and the re-check done up to `c-049`) goes on from
-/// there when it starts again: it re-checks the rest, and only the rest.
+/// commit leaves it, the terms in force and the re-check done up to the first half's last
+/// coalition intent) goes on from there when it starts again: it re-checks the rest, and
+/// only the rest.
 #[tokio::test]
 async fn a_service_stopped_during_a_recheck_resumes_it_after_the_last_intent_committed() {
+    const HALF: usize = RECHECK_PAIRS / 2;
     let app = test_app().await;
     put_recheck_pairs(&app).await;
     let mut agreements = app.store.agreements().await.unwrap();
@@ -539,7 +541,7 @@ async fn a_service_stopped_during_a_recheck_resumes_it_after_the_last_intent_com
                 deconflict_store::Mutation::PutAgreement(second),
                 deconflict_store::Mutation::SetRecheck(Some(deconflict_store::RecheckRecord {
                     version: 2,
-                    after: Some(("coalition".into(), "c-049".into())),
+                    after: Some(("coalition".into(), format!("c-{:03}", HALF - 1))),
                 })),
             ],
         })
@@ -556,7 +558,7 @@ async fn a_service_stopped_during_a_recheck_resumes_it_after_the_last_intent_com
     }
     assert_eq!(
         open_pairs(&app).await,
-        (50..RECHECK_PAIRS).collect::<Vec<_>>()
+        (HALF..RECHECK_PAIRS).collect::<Vec<_>>()
     );
 }
 
