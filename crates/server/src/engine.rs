@@ -553,6 +553,10 @@ impl State {
     }
 }
 
+/// How often the writer retries reloading its state from a failing store while a
+/// re-check waits (otherwise it waits for the next command).
+const RECOVERY_RETRY_INTERVAL: std::time::Duration = std::time::Duration::from_millis(200);
+
 /// How long the writer uses its list of observers before reading it again: the store is
 /// read at once after the service adds a party, and within this long after `party add`
 /// adds one behind its back.
@@ -601,16 +605,33 @@ impl Engine {
         let mut observers_read: Option<std::time::Instant> = None;
         loop {
             commands.clear();
-            let received = if self.state.recheck.is_some() {
+            let stepping = self.state.recheck.is_some();
+            let received = if stepping && !self.commit_failed.load(Ordering::SeqCst) {
                 // A re-check is under way: decide what is queued, without waiting for
                 // more, then its next step.
                 take_queued(&mut self.receiver, &mut commands)
+            } else if stepping {
+                // The store is failing: try the reload again now and then, not in a loop.
+                tokio::time::timeout(
+                    RECOVERY_RETRY_INTERVAL,
+                    self.receiver
+                        .recv_many(&mut commands, GROUP_COMMIT_COMMANDS_MAX),
+                )
+                .await
+                .unwrap_or(0)
             } else {
                 self.receiver
                     .recv_many(&mut commands, GROUP_COMMIT_COMMANDS_MAX)
                     .await
             };
-            if received == 0 && self.state.recheck.is_none() {
+            if received == 0 && (self.state.recheck.is_none() || self.receiver.is_closed()) {
+                if let Some(recheck) = &self.state.recheck {
+                    // Every step so far is committed: the next start resumes after it.
+                    tracing::info!(
+                        intents = recheck.remaining(),
+                        "stopping with the re-check unfinished; it resumes at the next start"
+                    );
+                }
                 break;
             }
             if self.commit_failed.load(Ordering::SeqCst) {
@@ -651,7 +672,7 @@ impl Engine {
                 self.drain(&to_commit).await;
                 observers_read = None;
             }
-            if self.state.recheck.is_some() {
+            if self.state.recheck.is_some() && !self.commit_failed.load(Ordering::SeqCst) {
                 // Its own batch, so that the writes just decided commit without waiting
                 // for it.
                 let mut step = Pending::default();
