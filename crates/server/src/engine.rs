@@ -50,7 +50,10 @@ use crate::terms::{DisclosurePolicy, Terms};
 pub use hotline::{can_see as hotline_can_see, About, HotlineSend};
 
 type IntentKey = (String, String);
-type Reply = Box<dyn FnOnce(bool) + Send>;
+/// Sends a command's answer once its batch is committed (`true`) or refused (`false`).
+/// `Sync` too, so that the engine, which holds the answers waiting for a re-check, can be
+/// borrowed across an await.
+type Reply = Box<dyn FnOnce(bool) + Send + Sync>;
 
 /// Intents read per page when the state is loaded from the store.
 const LOAD_PAGE_INTENTS_MAX: u32 = 10_000;
@@ -311,10 +314,8 @@ pub struct Engine {
     published_version: i64,
     /// Parties added in the store whose `party.added` entry is in a batch already.
     parties_auditing: HashSet<String>,
-    /// Answers sent when the running re-check is committed whole (see [`recheck`]). In
-    /// a mutex only so that the engine is `Sync` (answers are `Send`, not `Sync`); only
-    /// the engine's task takes it.
-    recheck_waiting: std::sync::Mutex<Vec<Reply>>,
+    /// Answers sent when the running re-check is committed whole (see [`recheck`]).
+    recheck_waiting: Vec<Reply>,
 }
 
 /// Why the engine could not start.
@@ -412,7 +413,7 @@ impl Engine {
             in_flight: false,
             published_version,
             parties_auditing: HashSet::new(),
-            recheck_waiting: std::sync::Mutex::default(),
+            recheck_waiting: Vec::new(),
         };
         metrics::gauge!("deconflict_intents").set(engine.state.intents.len() as f64);
         metrics::gauge!("deconflict_open_conflicts").set(engine.state.open.len() as f64);
@@ -1809,18 +1810,26 @@ fn take_queued(receiver: &mut mpsc::Receiver<Command>, commands: &mut Vec<Comman
 /// Answers a command once the batch holding it has committed: a refusal too, since it
 /// was judged against writes of earlier batches that might still fail (then it is
 /// answered 503 like the rest).
-fn answer_when_committed<T: Send + 'static>(
+fn answer_when_committed<T: Send + Sync + 'static>(
     pending: &mut Pending,
     reply: oneshot::Sender<Result<T, ApiError>>,
     outcome: Result<T, ApiError>,
 ) {
-    pending.replies.push(Box::new(move |committed| {
+    pending.replies.push(answer_once_committed(reply, outcome));
+}
+
+/// The [`Reply`] that sends `outcome` if its batch commits, 503 if it is refused.
+fn answer_once_committed<T: Send + Sync + 'static>(
+    reply: oneshot::Sender<Result<T, ApiError>>,
+    outcome: Result<T, ApiError>,
+) -> Reply {
+    Box::new(move |committed| {
         let _ = reply.send(if committed {
             outcome
         } else {
             Err(ApiError::Unavailable)
         });
-    }));
+    })
 }
 
 /// The JSON of an agreement version, as `GET /v1/agreement` and its events show it.

@@ -31,7 +31,9 @@ use std::time::Instant;
 use deconflict_store::{AgreementRecord, Mutation, PartyRecord, RecheckRecord, Store};
 use tokio::sync::oneshot;
 
-use super::{answer_when_committed, Engine, EngineError, IntentKey, Pending, Reply};
+use super::{
+    answer_once_committed, answer_when_committed, Engine, EngineError, IntentKey, Pending,
+};
 use crate::error::ApiError;
 use crate::limits::RECHECK_INTENTS_PER_STEP_MAX;
 use deconflict_core::strategic::StrategicIndex;
@@ -107,7 +109,7 @@ impl Engine {
                 pending.batch.push(Mutation::SetRecheck(None));
             }
             // Answers waiting for a re-check under earlier terms go out with this batch.
-            pending.replies.append(&mut self.waiting_for_recheck());
+            pending.replies.append(&mut self.recheck_waiting);
             return;
         }
         tracing::info!(
@@ -138,16 +140,12 @@ impl Engine {
         let step: Vec<IntentKey> = recheck.remaining.drain(..count).collect();
         recheck.done += step.len();
         let version = recheck.version;
+        let last_step = recheck.remaining.is_empty();
         for key in &step {
             self.recheck_intent(key, now_ms, observers, pending);
         }
-        // Still this re-check: reconciling intents never starts another.
-        if self
-            .state
-            .recheck
-            .as_ref()
-            .is_some_and(|recheck| recheck.remaining.is_empty())
-        {
+        if last_step {
+            // Still this re-check: reconciling intents never starts another.
             if let Some(finished) = self.state.recheck.take() {
                 tracing::info!(
                     version,
@@ -157,7 +155,7 @@ impl Engine {
                 );
             }
             pending.batch.push(Mutation::SetRecheck(None));
-            pending.replies.append(&mut self.waiting_for_recheck());
+            pending.replies.append(&mut self.recheck_waiting);
         } else {
             pending.batch.push(Mutation::SetRecheck(Some(RecheckRecord {
                 version,
@@ -230,29 +228,17 @@ impl Engine {
             answer_when_committed(pending, reply, outcome);
             return;
         }
-        let answer: Reply = Box::new(move |committed| {
-            let _ = reply.send(if committed {
-                outcome
-            } else {
-                Err(ApiError::Unavailable)
-            });
-        });
-        self.waiting_for_recheck().push(answer);
+        self.recheck_waiting
+            .push(answer_once_committed(reply, outcome));
     }
 
     /// After the state is reloaded from the store: the answers that wait for a re-check
     /// the store does not hold are refused (503), since the batch that began it failed.
     pub(super) fn refuse_answers_without_recheck(&mut self) {
         if self.state.recheck.is_none() {
-            for answer in self.waiting_for_recheck().drain(..) {
+            for answer in self.recheck_waiting.drain(..) {
                 answer(false);
             }
         }
-    }
-
-    fn waiting_for_recheck(&self) -> std::sync::MutexGuard<'_, Vec<Reply>> {
-        self.recheck_waiting
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
