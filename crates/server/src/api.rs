@@ -26,7 +26,7 @@ use deconflict_wire::volume::Volume4DJson;
 use crate::auth::{new_token, token_sha256, Caller};
 use crate::clock::rfc3339_ms;
 use crate::disclosure::{conflict_view, counterpart_of, ConflictView};
-use crate::engine::{agreement_json, Command, IntentWrite};
+use crate::engine::{agreement_json, Command, IntentWrite, Precomputed};
 use crate::error::{parse_json, ApiError, JsonBody, JsonBytes, PathParam, QueryParams};
 use crate::limits::{
     check_id, check_no_nul, BODY_BYTES_MAX, INTENT_VERTICES_MAX, INTENT_VOLUMES_MAX,
@@ -525,6 +525,18 @@ pub async fn put_intent(
     let write = intent_write(&bytes)?;
     let created = write.version.is_none();
     let caller = caller.0;
+    // The costly geometry of its conflicts is worked out here, beside the other handlers,
+    // rather than on the one writer (see `engine::precomputed`).
+    let separation = state.published.agreement().terms.strategic_separation();
+    let precomputed = match separation {
+        Ok(separation) if write.state != IntentState::Ended => Precomputed::compute(
+            &state.published.index,
+            &caller.id,
+            &write.volumes,
+            separation,
+        ),
+        _ => Precomputed::default(),
+    };
     let viewer = caller.clone();
     let outcome = state
         .engine
@@ -532,6 +544,7 @@ pub async fn put_intent(
             caller,
             id,
             write,
+            precomputed,
             reply,
         })
         .await?;

@@ -20,11 +20,12 @@
 
 mod commit;
 mod hotline;
+mod precomputed;
 mod recheck;
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -48,6 +49,7 @@ use crate::limits::{GROUP_COMMIT_COMMANDS_MAX, WRITE_QUEUE_MAX};
 use crate::terms::{DisclosurePolicy, Terms};
 
 pub use hotline::{can_see as hotline_can_see, About, HotlineSend};
+pub use precomputed::{Precomputed, SharedIndex};
 
 type IntentKey = (String, String);
 /// Sends a command's answer once its batch is committed (`true`) or refused (`false`).
@@ -100,6 +102,8 @@ pub enum Command {
         caller: Arc<PartyRecord>,
         id: String,
         write: IntentWrite,
+        /// The details of its conflicts as the handler found them (see [`precomputed`]).
+        precomputed: Precomputed,
         reply: oneshot::Sender<Result<IntentOutcome, ApiError>>,
     },
     DeleteIntent {
@@ -240,6 +244,8 @@ pub struct Published {
     /// higher seq and still arrives on its subscription (the store's last seq would skip
     /// it).
     pub last_sent_event_seq: std::sync::atomic::AtomicI64,
+    /// The writer's strategic index, for handlers to precompute conflict details with.
+    pub index: SharedIndex,
 }
 
 impl Published {
@@ -265,7 +271,8 @@ struct State {
     separation: Separation,
     agreements: Vec<AgreementRecord>,
     intents: HashMap<IntentKey, IntentMeta>,
-    index: StrategicIndex<String, String>,
+    /// Shared with handlers ([`Published::index`]); only the writer changes it.
+    index: SharedIndex,
     open: HashMap<String, ConflictRecord>,
     open_by_intent: HashMap<IntentKey, BTreeSet<String>>,
     /// The seq of the next audit entry (the commit stage seals them in this order).
@@ -384,7 +391,8 @@ impl Engine {
             }
             store.apply(batch).await?;
         }
-        let state = State::load(store.as_ref(), &signer).await?;
+        let index = SharedIndex::default();
+        let state = State::load(store.as_ref(), &signer, &index).await?;
         let (events, _) = broadcast::channel(crate::limits::EVENT_BROADCAST_MAX);
         let published = Arc::new(Published {
             agreement: RwLock::new(AgreementSnapshot {
@@ -393,6 +401,7 @@ impl Engine {
             }),
             events,
             last_sent_event_seq: std::sync::atomic::AtomicI64::new(state.next_event_seq - 1),
+            index,
         });
         let (sender, receiver) = mpsc::channel(WRITE_QUEUE_MAX);
         let rng = match rng_seed {
@@ -464,7 +473,13 @@ pub fn core_volumes(volumes: &Value) -> Result<Vec<Volume4D>, String> {
 }
 
 impl State {
-    async fn load(store: &dyn Store, signer: &AuditSigner) -> Result<State, EngineError> {
+    /// Loads the state, putting the intents into `index` (which handlers share) once the
+    /// rest has loaded.
+    async fn load(
+        store: &dyn Store,
+        signer: &AuditSigner,
+        index: &SharedIndex,
+    ) -> Result<State, EngineError> {
         let agreements = store.agreements().await?;
         let in_force = agreements
             .iter()
@@ -509,7 +524,7 @@ impl State {
                 );
             }
         }
-        let index = StrategicIndex::bulk_load(live);
+        let loaded = StrategicIndex::bulk_load(live);
 
         let mut open = HashMap::new();
         let mut open_by_intent: HashMap<IntentKey, BTreeSet<String>> = HashMap::new();
@@ -528,13 +543,16 @@ impl State {
         let next_audit_seq = load_chain_head(store, signer).await?.seq + 1;
         let next_event_seq = store.last_event_seq().await? + 1;
         let hotline = hotline::HotlineDeadlines::load(store).await?;
-        let recheck = recheck::Recheck::load(store, &index).await?;
+        let recheck = recheck::Recheck::load(store, &loaded).await?;
+        *index
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = loaded;
         Ok(State {
             terms,
             separation,
             agreements,
             intents,
-            index,
+            index: index.clone(),
             open,
             open_by_intent,
             next_audit_seq,
@@ -542,6 +560,21 @@ impl State {
             hotline,
             recheck,
         })
+    }
+
+    /// The strategic index, to read. The writer never asks for it to write while it holds
+    /// this (std's lock would deadlock), and handlers only read.
+    fn index(&self) -> RwLockReadGuard<'_, StrategicIndex<String, String>> {
+        self.index
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The strategic index, to change.
+    fn index_mut(&self) -> RwLockWriteGuard<'_, StrategicIndex<String, String>> {
+        self.index
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn in_force_version(&self) -> i64 {
@@ -779,7 +812,7 @@ impl Engine {
     /// then reloads the state from the store and starts a new epoch.
     async fn recover(&mut self, to_commit: &mpsc::Sender<commit::ToCommit>) {
         self.drain(to_commit).await;
-        match State::load(self.store.as_ref(), &self.signer).await {
+        match State::load(self.store.as_ref(), &self.signer, &self.published.index).await {
             Ok(state) => {
                 self.state = state;
                 self.published_version = self.published.agreement().version;
@@ -808,9 +841,11 @@ impl Engine {
                 caller,
                 id,
                 write,
+                precomputed,
                 reply,
             } => {
-                let outcome = self.put_intent(&caller, id, write, now_ms, observers, pending);
+                let outcome =
+                    self.put_intent(&caller, id, write, precomputed, now_ms, observers, pending);
                 answer_when_committed(pending, reply, outcome)
             }
             Command::DeleteIntent {
@@ -961,11 +996,13 @@ impl Engine {
         format!("{prefix}{millis:012x}{}", hex::encode(random))
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn put_intent(
         &mut self,
         caller: &PartyRecord,
         id: String,
         write: IntentWrite,
+        mut precomputed: Precomputed,
         now_ms: i64,
         observers: &[Arc<PartyRecord>],
         pending: &mut Pending,
@@ -997,15 +1034,15 @@ impl Engine {
         metrics::counter!("deconflict_checked_writes_total").increment(1);
 
         let found = if write.state == IntentState::Ended {
-            self.state.index.remove(&key.0, &key.1);
+            self.state.index_mut().remove(&key.0, &key.1);
             Vec::new()
         } else {
-            let found = self
-                .state
-                .index
-                .conflicts(&key.0, &write.volumes, &self.state.separation);
+            let found =
+                self.state
+                    .index()
+                    .conflicts(&key.0, &write.volumes, &self.state.separation);
             self.state
-                .index
+                .index_mut()
                 .upsert(key.0.clone(), key.1.clone(), write.volumes);
             found
         };
@@ -1038,7 +1075,15 @@ impl Engine {
         } else {
             "intent updated"
         };
-        let conflicts = self.reconcile(&key, wanted, reason, now_ms, observers, pending);
+        let conflicts = self.reconcile(
+            &key,
+            wanted,
+            &mut precomputed,
+            reason,
+            now_ms,
+            observers,
+            pending,
+        );
         let conflict_ids: Vec<&str> = conflicts.iter().map(|c| c.id.as_str()).collect();
         let mut body = json!({
             "intent": id,
@@ -1062,24 +1107,22 @@ impl Engine {
         })
     }
 
-    /// Brings the open conflicts of intent `key` (its volumes as the index holds them) to
-    /// exactly `wanted` (counterpart key → how they conflict, pairs oriented (key,
-    /// counterpart)): resolves the others, opens the new ones, refreshes the kept ones.
-    /// Returns the open conflicts of the intent afterwards.
     /// The disclosed details (without references) of the conflicts `key`'s intent has
     /// with each counterpart in `wanted`. Each is oriented as its stored conflict is (this
-    /// intent as `a` for a new one). They are computed on this thread: handing them to
-    /// rayon made its idle workers spin, which on two cores took more time from the commit
-    /// stage than the parallel regions saved (1,010 against 1,214 writes/s at 100,000
-    /// intents).
+    /// intent as `a` for a new one). Those in `precomputed` that still hold are taken from
+    /// it; the others are computed on this thread (handing them to rayon made its idle
+    /// workers spin, which on two cores took more time from the commit stage than the
+    /// parallel regions saved: 1,010 against 1,214 writes/s at 100,000 intents).
     fn conflict_details(
         &self,
         key: &IntentKey,
         existing: &[String],
         wanted: &HashMap<IntentKey, IntentsConflict>,
+        precomputed: &mut Precomputed,
     ) -> HashMap<IntentKey, ConflictDetails> {
+        let index = self.state.index();
         // An intent with conflicts wanted is live, so in the index.
-        let volumes = self.state.index.get(&key.0, &key.1).unwrap_or_default();
+        let volumes = index.get(&key.0, &key.1).unwrap_or_default();
         let mut key_is_a: HashMap<IntentKey, bool> = HashMap::new();
         for conflict_id in existing {
             if let Some(record) = self.state.open.get(conflict_id) {
@@ -1095,28 +1138,37 @@ impl Engine {
         let jobs: Vec<(&IntentKey, bool, &IntentsConflict, &[Volume4D])> = wanted
             .iter()
             .filter_map(|(counterpart, conflict)| {
-                let theirs = self.state.index.get(&counterpart.0, &counterpart.1)?;
+                let theirs = index.get(&counterpart.0, &counterpart.1)?;
                 let is_a = key_is_a.get(counterpart).copied().unwrap_or(true);
                 Some((counterpart, is_a, conflict, theirs))
             })
             .collect();
         let separation = self.state.separation;
-        let compute = |(counterpart, is_a, conflict, theirs): (
-            &IntentKey,
-            bool,
-            &IntentsConflict,
-            &[Volume4D],
-        )| {
-            let details = if is_a {
-                ConflictDetails::compute(
-                    volumes,
-                    theirs,
-                    conflict,
-                    &separation,
-                    String::new(),
-                    String::new(),
-                )
+        let mut details = HashMap::with_capacity(jobs.len());
+        for (counterpart, is_a, conflict, theirs) in jobs {
+            let computed = if is_a {
+                match precomputed.take(counterpart, theirs, conflict, &separation) {
+                    Some(computed) => {
+                        metrics::counter!("deconflict_conflict_details_total", "by" => "handler")
+                            .increment(1);
+                        computed
+                    }
+                    None => {
+                        metrics::counter!("deconflict_conflict_details_total", "by" => "writer")
+                            .increment(1);
+                        ConflictDetails::compute(
+                            volumes,
+                            theirs,
+                            conflict,
+                            &separation,
+                            String::new(),
+                            String::new(),
+                        )
+                    }
+                }
             } else {
+                metrics::counter!("deconflict_conflict_details_total", "by" => "writer")
+                    .increment(1);
                 ConflictDetails::compute(
                     theirs,
                     volumes,
@@ -1126,16 +1178,21 @@ impl Engine {
                     String::new(),
                 )
             };
-            (counterpart.clone(), details)
-        };
-        jobs.into_iter().map(compute).collect()
+            details.insert(counterpart.clone(), computed);
+        }
+        details
     }
 
+    /// Brings the open conflicts of intent `key` (its volumes as the index holds them) to
+    /// exactly `wanted` (counterpart key → how they conflict, pairs oriented (key,
+    /// counterpart)): resolves the others, opens the new ones, refreshes the kept ones.
+    /// Returns the open conflicts of the intent afterwards.
     #[allow(clippy::too_many_arguments)]
     fn reconcile(
         &mut self,
         key: &IntentKey,
         mut wanted: HashMap<IntentKey, IntentsConflict>,
+        precomputed: &mut Precomputed,
         reason: &str,
         now_ms: i64,
         observers: &[Arc<PartyRecord>],
@@ -1147,7 +1204,7 @@ impl Engine {
             .get(key)
             .map(|s| s.iter().cloned().collect())
             .unwrap_or_default();
-        let mut computed = self.conflict_details(key, &existing, &wanted);
+        let mut computed = self.conflict_details(key, &existing, &wanted, precomputed);
         let mut result = Vec::new();
         for conflict_id in existing {
             let Some(record) = self.state.open.get(&conflict_id).cloned() else {
@@ -1351,7 +1408,8 @@ impl Engine {
         }
         let key = (party_id.to_owned(), intent_id.to_owned());
         let meta = self.state.intents.get(&key)?;
-        let volumes = self.state.index.get(&key.0, &key.1)?;
+        let index = self.state.index();
+        let volumes = index.get(&key.0, &key.1)?;
         let volumes_json: Vec<Value> = volumes
             .iter()
             .map(|volume| {
@@ -1389,7 +1447,7 @@ impl Engine {
             )));
         }
         self.state.intents.remove(&key);
-        self.state.index.remove(&key.0, &key.1);
+        self.state.index_mut().remove(&key.0, &key.1);
         let open: Vec<String> = self
             .state
             .open_by_intent

@@ -103,7 +103,7 @@ impl Engine {
     /// come into force. A re-check under earlier terms that is still running is replaced:
     /// this one covers every intent. With no live intent there is nothing to do.
     pub(super) fn start_recheck(&mut self, version: i64, pending: &mut Pending) {
-        let recheck = Recheck::over(version, &self.state.index, None);
+        let recheck = Recheck::over(version, &self.state.index(), None);
         if recheck.remaining.is_empty() {
             if self.state.recheck.take().is_some() {
                 pending.batch.push(Mutation::SetRecheck(None));
@@ -176,11 +176,12 @@ impl Engine {
         pending: &mut Pending,
     ) {
         let separation = self.state.separation;
-        let Some(volumes) = self.state.index.get(&key.0, &key.1) else {
+        let index = self.state.index();
+        let Some(volumes) = index.get(&key.0, &key.1) else {
             return;
         };
         let mut wanted = HashMap::new();
-        for found in self.state.index.conflicts(&key.0, volumes, &separation) {
+        for found in index.conflicts(&key.0, volumes, &separation) {
             let other = (found.party, found.intent);
             if *key < other {
                 wanted.insert(other, found.conflict);
@@ -199,7 +200,7 @@ impl Engine {
                 if other >= *key {
                     continue;
                 }
-                let Some(theirs) = self.state.index.get(&other.0, &other.1) else {
+                let Some(theirs) = index.get(&other.0, &other.1) else {
                     continue;
                 };
                 if let Some(conflict) =
@@ -209,7 +210,16 @@ impl Engine {
                 }
             }
         }
-        self.reconcile(key, wanted, "terms changed", now_ms, observers, pending);
+        drop(index);
+        self.reconcile(
+            key,
+            wanted,
+            &mut super::Precomputed::default(),
+            "terms changed",
+            now_ms,
+            observers,
+            pending,
+        );
     }
 
     /// Answers an agreement command: once the re-check it started is committed whole when
