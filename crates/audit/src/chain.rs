@@ -141,6 +141,66 @@ pub struct SealedLine {
     pub line: String,
 }
 
+/// An entry chained onto the log but not yet signed: the chain's head once it is
+/// appended, and its line without a `signature` member (where one would go is kept).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainedLine {
+    pub head: ChainHead,
+    line: Vec<u8>,
+    /// Where the line's `"time"` member starts: a signature goes just before it, since
+    /// keys sort "seq" < "signature" < "time".
+    signature_at: usize,
+}
+
+/// Chains `entries` onto `prev`: each one's hashes and line, as [`seal_all_lines`] gives
+/// them, but none signed yet. The hashes depend only on the entries and the chain before
+/// them, so they can be worked out as entries are made, and the one signature per commit
+/// added by [`sign_lines`] when the commit's last entry is known.
+pub fn chain_lines(
+    prev: &ChainHead,
+    entries: impl IntoIterator<Item = AuditEntry>,
+) -> Result<Vec<ChainedLine>, SealError> {
+    let mut head = *prev;
+    let mut lines = Vec::new();
+    for entry in entries {
+        follows(&head, entry.seq())?;
+        let pieces = CanonicalPieces::of(&entry);
+        let content_hash = pieces.content_hash();
+        let entry_hash = entry_hash(&head.hash, entry.seq(), &content_hash);
+        let (line, signature_at) = pieces.line(&head.hash, &content_hash, &entry_hash);
+        head = ChainHead {
+            seq: entry.seq(),
+            hash: entry_hash,
+        };
+        lines.push(ChainedLine {
+            head,
+            line,
+            signature_at,
+        });
+    }
+    Ok(lines)
+}
+
+/// Signs the last of `lines` (consecutive entries of one chain: since each entry hash
+/// covers the one before, that signature vouches for them all) and gives the lines a
+/// store keeps.
+pub fn sign_lines(mut lines: Vec<ChainedLine>, signer: &AuditSigner) -> Vec<SealedLine> {
+    if let Some(last) = lines.last_mut() {
+        let signature = signer.sign(&last.head.hash.0);
+        let member = format!("\"signature\":\"{}\",", signature.to_hex());
+        last.line
+            .splice(last.signature_at..last.signature_at, member.into_bytes());
+    }
+    lines
+        .into_iter()
+        .map(|chained| SealedLine {
+            head: chained.head,
+            // Canonical JSON is built from ASCII punctuation and serde_json's UTF-8 output.
+            line: String::from_utf8(chained.line).expect("canonical JSON is UTF-8"),
+        })
+        .collect()
+}
+
 /// [`seal_all`] straight to the lines a store keeps: the same hashes, signature and text,
 /// but each entry's body is written in canonical form once, for both its content hash
 /// and its line (the hash is taken over the pieces of the content as they are written).
@@ -150,38 +210,7 @@ pub fn seal_all_lines(
     entries: impl IntoIterator<Item = AuditEntry>,
     signer: &AuditSigner,
 ) -> Result<Vec<SealedLine>, SealError> {
-    let mut head = *prev;
-    let mut lines = Vec::new();
-    // Where the last line's `"time"` member starts: its signature goes just before it.
-    let mut last_time_at = 0;
-    for entry in entries {
-        follows(&head, entry.seq())?;
-        let pieces = CanonicalPieces::of(&entry);
-        let content_hash = pieces.content_hash();
-        let entry_hash = entry_hash(&head.hash, entry.seq(), &content_hash);
-        let (line, time_at) = pieces.line(&head.hash, &content_hash, &entry_hash);
-        last_time_at = time_at;
-        head = ChainHead {
-            seq: entry.seq(),
-            hash: entry_hash,
-        };
-        lines.push((head, line));
-    }
-    let Some((last_head, last_line)) = lines.last_mut() else {
-        return Ok(Vec::new());
-    };
-    // Keys sort "seq" < "signature" < "time", so the signature sits just before the time.
-    let signature = signer.sign(&last_head.hash.0);
-    let member = format!("\"signature\":\"{}\",", signature.to_hex());
-    last_line.splice(last_time_at..last_time_at, member.into_bytes());
-    Ok(lines
-        .into_iter()
-        .map(|(head, line)| SealedLine {
-            head,
-            // Canonical JSON is built from ASCII punctuation and serde_json's UTF-8 output.
-            line: String::from_utf8(line).expect("canonical JSON is UTF-8"),
-        })
-        .collect())
+    Ok(sign_lines(chain_lines(prev, entries)?, signer))
 }
 
 /// An entry's members in canonical form, each written once: `{"actor":…,"body":…`, then
@@ -570,6 +599,19 @@ mod tests {
         let back: SealedEntry = serde_json::from_str(&lines[3].line).unwrap();
         back.check(&signer().public_key()).unwrap();
         assert!(seal_all_lines(&prev, [], &signer()).unwrap().is_empty());
+        // Chained in two parts (as two decided batches), signed once (as their commit):
+        // the same lines, one signature, on the last.
+        let mut parts = chain_lines(&prev, entries[..2].to_vec()).unwrap();
+        let middle = parts.last().unwrap().head;
+        parts.extend(chain_lines(&middle, entries[2..].to_vec()).unwrap());
+        assert_eq!(sign_lines(parts, &signer()), lines);
+        assert_eq!(
+            lines
+                .iter()
+                .filter(|line| line.line.contains("\"signature\""))
+                .count(),
+            1
+        );
         assert_eq!(
             seal_all_lines(&ChainHead::GENESIS, entries, &signer()),
             Err(SealError::SeqDoesNotFollowHead {

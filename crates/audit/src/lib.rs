@@ -17,8 +17,8 @@ mod keys;
 mod verify;
 
 pub use chain::{
-    content_hash, entry_hash, seal, seal_all, seal_all_lines, AuditChain, ChainHead, SealError,
-    SealedEntry, SealedLine, ENTRY_HASH_DOMAIN,
+    chain_lines, content_hash, entry_hash, seal, seal_all, seal_all_lines, sign_lines, AuditChain,
+    ChainHead, ChainedLine, SealError, SealedEntry, SealedLine, ENTRY_HASH_DOMAIN,
 };
 pub use entry::{AuditEntry, EntryError, Visibility};
 pub use export::{export_view, ExportError, ExportWriter, EXPORT_SIGNATURE_DOMAIN};

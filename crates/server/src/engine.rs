@@ -275,8 +275,12 @@ struct State {
     index: SharedIndex,
     open: HashMap<String, ConflictRecord>,
     open_by_intent: HashMap<IntentKey, BTreeSet<String>>,
-    /// The seq of the next audit entry (the commit stage seals them in this order).
+    /// The seq of the next audit entry.
     next_audit_seq: u64,
+    /// The audit chain's head after the last entry handed to the commit stage: each
+    /// batch's entries are chained onto it as they are handed over, and the commit stage
+    /// only signs the last of a commit.
+    chain_head: ChainHead,
     next_event_seq: i64,
     /// The deadlines of hotline messages not yet acknowledged or escalated.
     hotline: hotline::HotlineDeadlines,
@@ -540,7 +544,8 @@ impl State {
             }
             open.insert(conflict.id.clone(), conflict);
         }
-        let next_audit_seq = load_chain_head(store, signer).await?.seq + 1;
+        let chain_head = load_chain_head(store, signer).await?;
+        let next_audit_seq = chain_head.seq + 1;
         let next_event_seq = store.last_event_seq().await? + 1;
         let hotline = hotline::HotlineDeadlines::load(store).await?;
         let recheck = recheck::Recheck::load(store, &loaded).await?;
@@ -556,6 +561,7 @@ impl State {
             open,
             open_by_intent,
             next_audit_seq,
+            chain_head,
             next_event_seq,
             hotline,
             recheck,
@@ -616,19 +622,11 @@ impl Engine {
     /// batch is committed.
     pub async fn run(mut self) {
         let (to_commit, receiver) = mpsc::channel(commit::BATCHES_WAITING_MAX);
-        let head = match load_chain_head(self.store.as_ref(), &self.signer).await {
-            Ok(head) => head,
-            Err(error) => {
-                tracing::error!(%error, "cannot read the audit chain's head; the writer stops");
-                return;
-            }
-        };
         let stage = tokio::spawn(
             commit::CommitStage {
                 store: self.store.clone(),
                 published: self.published.clone(),
                 signer: self.signer.clone(),
-                head,
                 failed: self.commit_failed.clone(),
                 receiver,
             }
@@ -763,9 +761,27 @@ impl Engine {
                 terms: Arc::new(self.state.terms.clone()),
             }
         });
+        // Hashed here, on top of every batch handed over before, so that the commit stage,
+        // which every write waits for in turn, only signs.
+        let audit = match deconflict_audit::chain_lines(&self.state.chain_head, pending.audit) {
+            Ok(lines) => lines,
+            Err(error) => {
+                // Only a bug gets here. The batch is refused like one that failed to
+                // commit: the state it was decided on is reloaded before the next.
+                tracing::error!(%error, "cannot chain an audit entry; refusing its batch");
+                for reply in pending.replies {
+                    reply(false);
+                }
+                self.commit_failed.store(true, Ordering::SeqCst);
+                return;
+            }
+        };
+        if let Some(last) = audit.last() {
+            self.state.chain_head = last.head;
+        }
         let decided = commit::Decided {
             batch: pending.batch,
-            audit: pending.audit,
+            audit,
             replies: pending.replies,
             events: pending.events,
             agreement,

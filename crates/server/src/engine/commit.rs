@@ -1,8 +1,8 @@
-//! The second stage of the writer: seals a decided batch's audit entries onto the chain
-//! (signing the last), writes the batch to the store in one transaction and, only once it
-//! is durable, answers its commands and publishes its events.
+//! The second stage of the writer: signs the last of a commit's audit entries (the engine
+//! chained them all as it decided them), writes the batch to the store in one transaction
+//! and, only once it is durable, answers its commands and publishes its events.
 //!
-//! It runs as its own task so that the engine decides batch N+1 while batch N is sealed
+//! It runs as its own task so that the engine decides batch N+1 while batch N is signed
 //! and committed. Batches arrive in the order they were decided and are committed in that
 //! order. A batch is decided on top of every batch sent before it, so when one fails,
 //! every batch of the same `epoch` after it is refused too (503, nothing written) until
@@ -14,23 +14,23 @@ use std::sync::Arc;
 
 use tokio::sync::{mpsc, oneshot};
 
-use deconflict_audit::{seal_all_lines, AuditEntry, AuditSigner, ChainHead};
+use deconflict_audit::{sign_lines, AuditSigner, ChainedLine};
 use deconflict_store::{AuditRecord, Batch, EventRecord, Mutation, Store};
 
-use super::{load_chain_head, AgreementSnapshot, Published, Reply};
+use super::{AgreementSnapshot, Published, Reply};
 
 /// Batches decided but not yet taken by the commit stage; the engine waits when the
 /// stage is this far behind. The stage takes every waiting batch at once and commits them
 /// as one transaction, so this bounds a commit's size, not the rate.
 pub(super) const BATCHES_WAITING_MAX: usize = 64;
 
-/// A decided batch: its store writes, its unsealed audit entries (numbered from the
-/// chain's next seq, in order), the answers to send and the events to publish once it is
+/// A decided batch: its store writes, its audit entries chained but not signed (following
+/// the previous batch's), the answers to send and the events to publish once it is
 /// durable, and the agreement to publish if it changed the one in force.
 #[derive(Default)]
 pub(super) struct Decided {
     pub batch: Batch,
-    pub audit: Vec<AuditEntry>,
+    pub audit: Vec<ChainedLine>,
     pub replies: Vec<Reply>,
     pub events: Vec<EventRecord>,
     pub agreement: Option<AgreementSnapshot>,
@@ -49,7 +49,6 @@ pub(super) struct CommitStage {
     pub store: Arc<dyn Store>,
     pub published: Arc<Published>,
     pub signer: AuditSigner,
-    pub head: ChainHead,
     /// Set when a commit fails; the engine clears it when it has reloaded.
     pub failed: Arc<AtomicBool>,
     pub receiver: mpsc::Receiver<ToCommit>,
@@ -111,13 +110,6 @@ impl CommitStage {
                 if !self.commit(decided).await {
                     failed_epoch = Some(epoch);
                     self.failed.store(true, Ordering::SeqCst);
-                    match load_chain_head(self.store.as_ref(), &self.signer).await {
-                        Ok(head) => self.head = head,
-                        Err(error) => tracing::error!(
-                            %error,
-                            "reloading the audit chain's head after a failed commit failed"
-                        ),
-                    }
                 }
             }
             for (_, done) in drained {
@@ -127,7 +119,7 @@ impl CommitStage {
         }
     }
 
-    /// Seals, writes and answers one batch; false when it could not be made durable
+    /// Signs, writes and answers one batch; false when it could not be made durable
     /// (its commands are then answered 503).
     async fn commit(&mut self, decided: Decided) -> bool {
         let Decided {
@@ -138,24 +130,15 @@ impl CommitStage {
             agreement,
         } = decided;
         // One signature, on the last entry, vouches for the whole commit's entries.
-        let sealing = std::time::Instant::now();
-        let sealed = match seal_all_lines(&self.head, audit, &self.signer) {
-            Ok(sealed) => sealed,
-            Err(error) => {
-                tracing::error!(%error, "cannot seal an audit entry; refusing its batch");
-                refuse(replies);
-                return false;
-            }
-        };
-        let head = sealed.last().map_or(self.head, |last| last.head);
-        for entry in sealed {
+        let signing = std::time::Instant::now();
+        for entry in sign_lines(audit, &self.signer) {
             batch.push(Mutation::AppendAudit(AuditRecord {
                 seq: entry.head.seq as i64,
                 sealed_json: entry.line,
             }));
         }
-        metrics::histogram!("deconflict_commit_seal_seconds")
-            .record(sealing.elapsed().as_secs_f64());
+        metrics::histogram!("deconflict_commit_sign_seconds")
+            .record(signing.elapsed().as_secs_f64());
         let started = std::time::Instant::now();
         let mutations = batch.len();
         let result = if batch.is_empty() {
@@ -171,7 +154,6 @@ impl CommitStage {
             refuse(replies);
             return false;
         }
-        self.head = head;
         let answering = std::time::Instant::now();
         if let Some(snapshot) = agreement {
             *self
