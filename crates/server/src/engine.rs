@@ -52,6 +52,8 @@ pub use hotline::{can_see as hotline_can_see, About, HotlineSend};
 pub use precomputed::{Precomputed, SharedIndex};
 
 type IntentKey = (String, String);
+/// A command and when it was queued (for `deconflict_write_queue_seconds`).
+type Queued = (std::time::Instant, Command);
 /// Sends a command's answer once its batch is committed (`true`) or refused (`false`).
 /// `Sync` too, so that the engine, which holds the answers waiting for a re-check, can be
 /// borrowed across an await.
@@ -191,13 +193,13 @@ impl Command {
 /// The sending side of the engine's queue; cheap to clone.
 #[derive(Clone)]
 pub struct EngineHandle {
-    sender: mpsc::Sender<Command>,
+    sender: mpsc::Sender<Queued>,
 }
 
 /// An [`EngineHandle`] that does not keep the engine running (for background tickers).
 #[derive(Clone)]
 pub struct WeakEngineHandle {
-    sender: mpsc::WeakSender<Command>,
+    sender: mpsc::WeakSender<Queued>,
 }
 
 impl WeakEngineHandle {
@@ -221,7 +223,7 @@ impl EngineHandle {
     ) -> Result<T, ApiError> {
         let (reply, answer) = oneshot::channel();
         self.sender
-            .send(build(reply))
+            .send((std::time::Instant::now(), build(reply)))
             .await
             .map_err(|_| ApiError::Unavailable)?;
         answer.await.map_err(|_| ApiError::Unavailable)?
@@ -314,7 +316,7 @@ pub struct Engine {
     published: Arc<Published>,
     rng: StdRng,
     state: State,
-    receiver: mpsc::Receiver<Command>,
+    receiver: mpsc::Receiver<Queued>,
     /// Set by the commit stage when a commit fails.
     commit_failed: Arc<AtomicBool>,
     /// Numbers the batches decided since the last reload (see [`commit`]).
@@ -681,7 +683,10 @@ impl Engine {
                 observers_read = Some(std::time::Instant::now());
             }
             let mut reads_store = false;
-            for command in commands.drain(..) {
+            for (queued, command) in commands.drain(..) {
+                // Time in the queue: long when the writer, not the commit, holds writes up.
+                metrics::histogram!("deconflict_write_queue_seconds")
+                    .record(deciding.saturating_duration_since(queued).as_secs_f64());
                 if command.reads_store() {
                     // It reads what earlier batches wrote: let them land first.
                     self.drain(&to_commit).await;
@@ -780,6 +785,7 @@ impl Engine {
             self.state.chain_head = last.head;
         }
         let decided = commit::Decided {
+            handed_over: std::time::Instant::now(),
             batch: pending.batch,
             audit,
             replies: pending.replies,
@@ -1871,7 +1877,7 @@ fn party_viewer(id: &str) -> PartyRecord {
 
 /// Moves the commands queued now (at most a group commit's) into `commands` without
 /// waiting; returns how many there are.
-fn take_queued(receiver: &mut mpsc::Receiver<Command>, commands: &mut Vec<Command>) -> usize {
+fn take_queued(receiver: &mut mpsc::Receiver<Queued>, commands: &mut Vec<Queued>) -> usize {
     while commands.len() < GROUP_COMMIT_COMMANDS_MAX {
         match receiver.try_recv() {
             Ok(command) => commands.push(command),

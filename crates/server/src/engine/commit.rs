@@ -27,8 +27,9 @@ pub(super) const BATCHES_WAITING_MAX: usize = 64;
 /// A decided batch: its store writes, its audit entries chained but not signed (following
 /// the previous batch's), the answers to send and the events to publish once it is
 /// durable, and the agreement to publish if it changed the one in force.
-#[derive(Default)]
 pub(super) struct Decided {
+    /// When the engine handed it over (for `deconflict_commit_queue_seconds`).
+    pub handed_over: std::time::Instant,
     pub batch: Batch,
     pub audit: Vec<ChainedLine>,
     pub replies: Vec<Reply>,
@@ -122,7 +123,11 @@ impl CommitStage {
     /// Signs, writes and answers one batch; false when it could not be made durable
     /// (its commands are then answered 503).
     async fn commit(&mut self, decided: Decided) -> bool {
+        // Time waiting for the stage: the commits before it, when the stage is the bottleneck.
+        metrics::histogram!("deconflict_commit_queue_seconds")
+            .record(decided.handed_over.elapsed().as_secs_f64());
         let Decided {
+            handed_over: _,
             mut batch,
             audit,
             replies,
