@@ -15,6 +15,7 @@ mod backend;
 mod claim;
 mod model;
 mod sqlite_writer;
+mod wal_buffer;
 
 pub use backend::{
     open_postgres, open_postgres_in_schema, open_sqlite, PostgresStore, SqliteStore,

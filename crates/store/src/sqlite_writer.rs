@@ -15,7 +15,7 @@ use std::sync::mpsc as std_mpsc;
 use std::sync::Arc;
 use std::time::Duration;
 
-use rusqlite::{params, Connection, TransactionBehavior};
+use rusqlite::{params, Connection, OpenFlags, TransactionBehavior};
 use tokio::sync::oneshot;
 
 use crate::backend::{
@@ -52,7 +52,15 @@ impl SqliteWriter {
     /// Opens a second connection to the store at `path` (already created and migrated)
     /// for writing, on a thread of its own.
     pub fn open(path: &Path, busy_timeout: Duration) -> Result<SqliteWriter, StoreError> {
-        let connection = Connection::open(path).map_err(open_error)?;
+        // Its log writes are gathered into one per commit (see `wal_buffer`); every commit
+        // syncs the log (`synchronous = FULL`), which passes them on first.
+        let vfs = crate::wal_buffer::register().map_err(|code| {
+            StoreError::Open(format!(
+                "cannot register the store's file layer (SQLite error {code})"
+            ))
+        })?;
+        let connection = Connection::open_with_flags_and_vfs(path, OpenFlags::default(), vfs)
+            .map_err(open_error)?;
         connection.busy_timeout(busy_timeout).map_err(open_error)?;
         connection
             .execute_batch(
