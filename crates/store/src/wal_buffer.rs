@@ -11,13 +11,16 @@
 //! forwards, except for gathering writes.
 //!
 //! A file opened as a log (`SQLITE_OPEN_WAL`) keeps a run of contiguous writes in memory
-//! and passes it on before anything that must see it: a sync, a read, a
-//! truncation, a size query, a file control, a write elsewhere in the file, a memory
-//! barrier on the shared index (SQLite issues one just before it publishes a commit's
-//! frames to other connections), or closing. So the file's bytes are the same as
-//! without the shim at every point another connection or the disk could observe them, and
-//! a commit is as durable as before when SQLite returns: its frames are written before the
-//! sync that makes it durable. Other files (the database itself) are not touched.
+//! and passes it on before anything that must see it: a sync, a read, a truncation, a
+//! size query, a file control, a write elsewhere in the file, or closing. That is enough
+//! because of when SQLite syncs at `synchronous = FULL` (or `EXTRA`): it syncs the log
+//! after writing a commit's frames and before it publishes them to other connections in
+//! the shared index. So every byte another connection or the disk can observe is written
+//! as without the shim, and a commit is as durable as before when SQLite returns. At a
+//! lower level SQLite would publish frames it has not synced, which the shim may still
+//! hold: it refuses `PRAGMA synchronous` below `FULL`. Other files (the database itself,
+//! written only by checkpoints) are passed through: gathering the checkpoint's writes too
+//! made no difference we could measure.
 //!
 //! The project's only unsafe code: a VFS is a table of C callbacks over raw file
 //! structures that SQLite allocates. Each function here forwards to the default VFS's.
@@ -365,12 +368,36 @@ unsafe extern "C" fn x_check_reserved_lock(file: *mut ffi::sqlite3_file, out: *m
     }
 }
 
+/// Whether `PRAGMA synchronous = value` keeps SQLite syncing every commit (see the top).
+fn syncs_every_commit(value: &[u8]) -> bool {
+    [&b"2"[..], b"3", b"full", b"extra"]
+        .iter()
+        .any(|level| value.eq_ignore_ascii_case(level))
+}
+
 unsafe extern "C" fn x_file_control(
     file: *mut ffi::sqlite3_file,
     op: c_int,
     argument: *mut c_void,
 ) -> c_int {
     let ours = ours(file);
+    if op == ffi::SQLITE_FCNTL_PRAGMA {
+        // [error message out, pragma name, value or null]
+        let words = argument.cast::<*mut c_char>();
+        let (name, value) = (*words.add(1), *words.add(2));
+        if !name.is_null()
+            && !value.is_null()
+            && CStr::from_ptr(name)
+                .to_bytes()
+                .eq_ignore_ascii_case(b"synchronous")
+            && !syncs_every_commit(CStr::from_ptr(value).to_bytes())
+        {
+            *words = ffi::sqlite3_mprintf(
+                c"the store's file layer needs synchronous = FULL: a lower level would publish log frames it still holds".as_ptr(),
+            );
+            return ffi::SQLITE_ERROR;
+        }
+    }
     // Some controls act on the file (a size hint, a persistent log): let them see it whole.
     let passed = pass_on(ours);
     if passed != ffi::SQLITE_OK {
@@ -423,8 +450,8 @@ unsafe extern "C" fn x_shm_lock(
 
 unsafe extern "C" fn x_shm_barrier(file: *mut ffi::sqlite3_file) {
     let ours = ours(file);
-    // Issued before a commit is published to other connections: its frames must be in
-    // the file by then, synced or not.
+    // Issued on the database file as the shared index changes, where nothing is held; kept
+    // for any other file, since passing on costs nothing when nothing is held.
     let passed = pass_on(ours);
     if passed != ffi::SQLITE_OK {
         ours.deferred = passed;
@@ -553,6 +580,30 @@ mod tests {
             .unwrap();
         drop(writer);
         assert_eq!(count(&reader), 4_002);
+    }
+
+    #[test]
+    fn a_synchronous_level_that_skips_the_commit_sync_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store.db");
+        let connection =
+            Connection::open_with_flags_and_vfs(&path, OpenFlags::default(), register().unwrap())
+                .unwrap();
+        for level in ["NORMAL", "off", "1", "0"] {
+            let error = connection
+                .execute_batch(&format!("PRAGMA synchronous = {level}"))
+                .unwrap_err();
+            assert!(error.to_string().contains("synchronous = FULL"), "{error}");
+        }
+        for level in ["FULL", "extra", "2", "3"] {
+            connection
+                .execute_batch(&format!("PRAGMA synchronous = {level}"))
+                .unwrap();
+        }
+        let level: i64 = connection
+            .query_row("PRAGMA synchronous", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(level, 3);
     }
 
     #[test]
