@@ -6,9 +6,11 @@
 //! wait. The engine takes up to [`GROUP_COMMIT_COMMANDS_MAX`] queued commands at once and
 //! decides each in order against its in-memory state (a stale version is refused; an
 //! accepted write is checked against other parties' intents, opens and resolves
-//! conflicts, and appends audit entries and events). It hands the decided batch to the
-//! commit stage ([`commit`]), which seals the audit entries, writes the whole batch to
-//! the store in one transaction, and only then answers each command (refusals too) and
+//! conflicts, and appends audit entries and events; the costliest geometry arrives
+//! computed by the handler, see [`precomputed`]). It chains the batch's audit entries
+//! onto the log and hands the batch to the commit stage ([`commit`]), which signs the
+//! last of them, writes the whole batch to the store in one transaction, and only then
+//! answers each command (refusals too) and
 //! publishes its events, while the engine already decides the next batch. A failed commit
 //! answers 503 to its batch and to every batch decided on top of it, and the engine
 //! reloads its state from the store, so nothing is acknowledged that is not durable.
