@@ -52,8 +52,8 @@ impl SqliteWriter {
     /// Opens a second connection to the store at `path` (already created and migrated)
     /// for writing, on a thread of its own.
     pub fn open(path: &Path, busy_timeout: Duration) -> Result<SqliteWriter, StoreError> {
-        // Its log writes are gathered into one per commit (see `wal_buffer`); every commit
-        // syncs the log (`synchronous = FULL`), which passes them on first.
+        // Its log writes are gathered into a few large ones per commit (see `wal_buffer`);
+        // every commit syncs the log (`synchronous = FULL`), which passes them on first.
         let vfs = crate::wal_buffer::register().map_err(|code| {
             StoreError::Open(format!(
                 "cannot register the store's file layer (SQLite error {code})"

@@ -57,9 +57,6 @@ struct BufferedFile {
     start: i64,
     /// Writes not yet passed on: the bytes of `start..start + pending.len()`.
     pending: Vec<u8>,
-    /// An error from passing writes on where SQLite could not be told (the barrier),
-    /// answered to the next call that can report it.
-    deferred: c_int,
 }
 
 /// Where the default VFS's file starts inside ours.
@@ -132,7 +129,6 @@ unsafe extern "C" fn x_open(
             gathering: flags & ffi::SQLITE_OPEN_WAL != 0,
             start: 0,
             pending: Vec::new(),
-            deferred: ffi::SQLITE_OK,
         },
     );
     ffi::SQLITE_OK
@@ -206,12 +202,8 @@ unsafe fn methods(file: &BufferedFile) -> &ffi::sqlite3_io_methods {
     &*(*file.inner).pMethods
 }
 
-/// Passes the gathered writes on as one; an earlier error that could not be reported
-/// comes first.
+/// Passes the gathered writes on, in pieces the default VFS takes.
 unsafe fn pass_on(file: &mut BufferedFile) -> c_int {
-    if file.deferred != ffi::SQLITE_OK {
-        return std::mem::replace(&mut file.deferred, ffi::SQLITE_OK);
-    }
     if file.pending.is_empty() {
         return ffi::SQLITE_OK;
     }
@@ -293,9 +285,6 @@ unsafe extern "C" fn x_write(
         if passed != ffi::SQLITE_OK {
             return passed;
         }
-        ours.start = offset;
-    }
-    if ours.pending.is_empty() {
         ours.start = offset;
     }
     ours.pending.extend_from_slice(std::slice::from_raw_parts(
@@ -449,13 +438,9 @@ unsafe extern "C" fn x_shm_lock(
 }
 
 unsafe extern "C" fn x_shm_barrier(file: *mut ffi::sqlite3_file) {
+    // Issued on the database file, which holds nothing: the log's frames are passed on by
+    // the sync before SQLite changes the shared index (see the top).
     let ours = ours(file);
-    // Issued on the database file as the shared index changes, where nothing is held; kept
-    // for any other file, since passing on costs nothing when nothing is held.
-    let passed = pass_on(ours);
-    if passed != ffi::SQLITE_OK {
-        ours.deferred = passed;
-    }
     if let Some(barrier) = methods(ours)
         .xShmBarrier
         .filter(|_| methods(ours).iVersion >= 2)
