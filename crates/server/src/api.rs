@@ -413,7 +413,8 @@ struct IntentJson<'a> {
     state: &'static str,
     updated_at: String,
     version: i64,
-    volumes: &'a Value,
+    /// Written as the stored text, not printed again.
+    volumes: &'a JsonDocument,
 }
 
 impl<'a> IntentJson<'a> {

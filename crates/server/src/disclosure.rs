@@ -11,45 +11,62 @@
 //! built here, from [`ConflictDetails`]; nothing else serializes a conflict.
 
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::value::RawValue;
+use serde_json::Value;
 
 use deconflict_core::geometry::{LatLng, Volume4D};
 use deconflict_core::strategic::{disclosure_region, IntentsConflict, Separation};
-use deconflict_store::{ConflictRecord, IntentRecord, PartyRecord, Role};
+use deconflict_store::{ConflictRecord, IntentRecord, JsonDocument, PartyRecord, Role};
 
 use crate::clock::{rfc3339_ms, rfc3339_s};
 use crate::limits::CONFLICT_OVERLAPS_MAX;
 use crate::terms::DisclosurePolicy;
 
-/// Where two conflicting volumes' buffered extents overlap, as disclosed.
+/// Where two conflicting volumes' buffered extents overlap, as disclosed. Members in key
+/// order, as every object the service writes: the stored text is the one a `Value` of the
+/// same members writes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Overlap {
-    /// GeoJSON `MultiPolygon` (positions `[lng, lat]`).
-    pub region: Value,
     pub altitude_lower_m: f64,
     pub altitude_upper_m: f64,
-    pub time_start: String,
+    pub region: MultiPolygonJson,
     pub time_end: String,
+    pub time_start: String,
+}
+
+/// A GeoJSON `MultiPolygon` of outer rings (positions `[lng, lat]`, each ring closed).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MultiPolygonJson {
+    pub coordinates: Vec<[Vec<[f64; 2]>; 1]>,
+    #[serde(rename = "type")]
+    pub kind: MultiPolygonKind,
+}
+
+/// The GeoJSON type of [`MultiPolygonJson`]: always `MultiPolygon`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum MultiPolygonKind {
+    MultiPolygon,
 }
 
 /// The closest conflicting pair of volumes and its gaps.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Closest {
     pub horizontal_distance_m: f64,
-    pub vertical_gap_m: f64,
     pub time_gap_s: f64,
+    pub vertical_gap_m: f64,
 }
 
 /// What the server stores about a conflict (`ConflictRecord::details`). Volume indexes
-/// are `(index in a's intent, index in b's intent)`.
+/// are `(index in a's intent, index in b's intent)`. Members in key order (see
+/// [`Overlap`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ConflictDetails {
-    pub volume_pairs: Vec<(usize, usize)>,
     pub closest: Closest,
     pub overlaps: Vec<Overlap>,
     /// The opaque references each side sees for the other's intent.
     pub reference_a: String,
     pub reference_b: String,
+    pub volume_pairs: Vec<(usize, usize)>,
 }
 
 impl ConflictDetails {
@@ -78,11 +95,11 @@ impl ConflictDetails {
             .filter_map(|(a, b)| {
                 let region = disclosure_region(a_volumes.get(a)?, b_volumes.get(b)?, separation)?;
                 Some(Overlap {
-                    region: multipolygon(&region.outlines),
                     altitude_lower_m: region.altitude.lower_m(),
                     altitude_upper_m: region.altitude.upper_m(),
-                    time_start: rfc3339_s(region.window.start().unix_s()),
+                    region: multipolygon(&region.outlines),
                     time_end: rfc3339_s(region.window.end().unix_s()),
+                    time_start: rfc3339_s(region.window.start().unix_s()),
                 })
             })
             .collect();
@@ -90,8 +107,8 @@ impl ConflictDetails {
             volume_pairs: conflict.volume_pairs.clone(),
             closest: Closest {
                 horizontal_distance_m: conflict.closest.horizontal_distance_m,
-                vertical_gap_m: conflict.closest.vertical_gap_m,
                 time_gap_s: conflict.closest.time_gap_s,
+                vertical_gap_m: conflict.closest.vertical_gap_m,
             },
             overlaps,
             reference_a,
@@ -99,14 +116,16 @@ impl ConflictDetails {
         }
     }
 
-    pub fn to_value(&self) -> Value {
-        serde_json::to_value(self).expect("conflict details serialize")
+    /// The details as the document a conflict record stores, written straight to text.
+    pub fn to_document(&self) -> JsonDocument {
+        // Only strings, numbers and sequences: nothing here can fail to write.
+        JsonDocument::of(self).expect("conflict details write as JSON")
     }
 
     /// The references `(reference_a, reference_b)` of stored details, read without
     /// decoding the rest.
-    pub fn references_of(stored: &Value) -> Option<(String, String)> {
-        let head = DetailsHead::deserialize(stored).ok()?;
+    pub fn references_of(stored: &JsonDocument) -> Option<(String, String)> {
+        let head: DetailsHead = serde_json::from_str(stored.text()).ok()?;
         Some((head.reference_a.into_owned(), head.reference_b.into_owned()))
     }
 }
@@ -124,24 +143,31 @@ fn round_degrees(degrees: f64) -> f64 {
 
 /// GeoJSON MultiPolygon of outer rings (each closed by repeating its first position),
 /// positions rounded to [`REGION_DECIMALS_SCALE`].
-fn multipolygon(outlines: &[Vec<LatLng>]) -> Value {
-    let position = |p: &LatLng| json!([round_degrees(p.lng_deg()), round_degrees(p.lat_deg())]);
-    let polygons: Vec<Value> = outlines
+fn multipolygon(outlines: &[Vec<LatLng>]) -> MultiPolygonJson {
+    let position = |p: &LatLng| [round_degrees(p.lng_deg()), round_degrees(p.lat_deg())];
+    let coordinates = outlines
         .iter()
         .filter(|ring| !ring.is_empty())
         .map(|ring| {
-            let mut positions: Vec<Value> = ring.iter().map(position).collect();
+            let mut positions: Vec<[f64; 2]> = Vec::with_capacity(ring.len() + 1);
+            positions.extend(ring.iter().map(position));
             positions.push(position(&ring[0]));
-            json!([positions])
+            [positions]
         })
         .collect();
-    json!({"type": "MultiPolygon", "coordinates": polygons})
+    MultiPolygonJson {
+        coordinates,
+        kind: MultiPolygonKind::MultiPolygon,
+    }
 }
 
-/// The parts of stored [`ConflictDetails`] a view needs besides the overlaps, borrowed
-/// from the stored JSON.
+/// The parts of stored [`ConflictDetails`] a view needs, borrowed from the stored text:
+/// the overlaps (most of it: the regions' GeoJSON) as their text, to be written into an
+/// answer or event unchanged.
 #[derive(Deserialize)]
 struct DetailsHead<'a> {
+    #[serde(borrow)]
+    overlaps: Option<&'a RawValue>,
     volume_pairs: Vec<(usize, usize)>,
     #[serde(borrow)]
     reference_a: std::borrow::Cow<'a, str>,
@@ -151,9 +177,10 @@ struct DetailsHead<'a> {
 
 /// A conflict as one viewer may see it (the table above), serialized as the contract's
 /// conflict object. It borrows the stored record: the overlaps (most of a conflict's text:
-/// the regions' GeoJSON) are written straight from the stored details into the answer or
-/// the event, never copied into another document first. Copying them into a `Value` view
-/// for every viewer, then writing that out, was about 3 % of the service's CPU under load.
+/// the regions' GeoJSON) are copied from the stored details' text into the answer or the
+/// event as they are, never parsed into another document or printed again. Copying them
+/// into a `Value` view for every viewer, then writing that out, was about 3 % of the
+/// service's CPU under load.
 #[derive(Debug, Serialize)]
 #[serde(untagged)]
 pub enum ConflictView<'a> {
@@ -167,7 +194,7 @@ pub struct ObserverView<'a> {
     acknowledged_by: Vec<&'a str>,
     id: &'a str,
     opened_at: String,
-    overlaps: &'a Value,
+    overlaps: &'a RawValue,
     parties: [&'a str; 2],
     resolved_at: Option<String>,
     status: &'static str,
@@ -184,7 +211,7 @@ pub struct PartyView<'a> {
     id: &'a str,
     intent: &'a str,
     opened_at: String,
-    overlaps: &'a Value,
+    overlaps: &'a RawValue,
     resolved_at: Option<String>,
     status: &'static str,
     updated_at: String,
@@ -215,11 +242,10 @@ pub fn conflict_view<'a>(
     counterpart: Option<&IntentRecord>,
 ) -> Option<ConflictView<'a>> {
     // Only the pairs and references are read into Rust values; the overlaps are borrowed.
-    let details = DetailsHead::deserialize(record.details.value()).ok()?;
-    let overlaps = match record.details.get("overlaps") {
-        Some(overlaps @ Value::Array(_)) => overlaps,
-        _ => return None,
-    };
+    let details: DetailsHead = serde_json::from_str(record.details.text()).ok()?;
+    let overlaps = details
+        .overlaps
+        .filter(|overlaps| overlaps.get().starts_with('['))?;
     let status = if record.resolved_ms.is_some() {
         "resolved"
     } else {
@@ -259,6 +285,7 @@ pub fn conflict_view<'a>(
                 volume_pairs,
                 reference_a,
                 reference_b,
+                ..
             } = details;
             let (own_intent, counterpart_party, reference, own_ack, their_ack) = if viewer_is_a {
                 (
@@ -345,7 +372,7 @@ pub fn counterpart_of<'r>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use deconflict_store::JsonDocument;
+    use serde_json::json;
 
     #[test]
     fn region_positions_are_rounded_to_a_centimetre_and_rings_closed() {
@@ -354,7 +381,7 @@ mod tests {
             LatLng::new(35.2, 38.3).unwrap(),
             LatLng::new(-0.000_000_049, 179.999_999_96).unwrap(),
         ];
-        let region = multipolygon(std::slice::from_ref(&ring));
+        let region = serde_json::to_value(multipolygon(std::slice::from_ref(&ring))).unwrap();
         assert_eq!(region["type"], "MultiPolygon");
         let positions = region["coordinates"][0][0].as_array().unwrap();
         assert_eq!(positions.len(), 4, "closed by repeating the first position");
@@ -367,6 +394,43 @@ mod tests {
             assert!((lng - vertex.lng_deg()).abs() <= 0.5e-7 + 1e-12);
             assert!((lat - vertex.lat_deg()).abs() <= 0.5e-7 + 1e-12);
         }
+    }
+
+    /// Details written straight to text read exactly as the same members written through
+    /// a `Value` (sorted keys), which is how the details stored before were written: a
+    /// recomputed conflict whose details did not change compares equal to its stored text.
+    #[test]
+    fn details_are_written_as_a_value_of_the_same_members_writes_them() {
+        let details = ConflictDetails {
+            closest: Closest {
+                horizontal_distance_m: 1234.5,
+                time_gap_s: 0.0,
+                vertical_gap_m: 12.25,
+            },
+            overlaps: vec![Overlap {
+                altitude_lower_m: 100.0,
+                altitude_upper_m: 350.5,
+                region: multipolygon(&[vec![
+                    LatLng::new(35.1, 38.2).unwrap(),
+                    LatLng::new(35.2, 38.3).unwrap(),
+                    LatLng::new(35.15, 38.1).unwrap(),
+                ]]),
+                time_end: "2026-12-05T10:00:00Z".into(),
+                time_start: "2026-12-05T09:00:00Z".into(),
+            }],
+            reference_a: "ref_a".into(),
+            reference_b: "ref_b".into(),
+            volume_pairs: vec![(0, 1), (2, 0)],
+        };
+        let document = details.to_document();
+        let through_value = serde_json::to_string(&serde_json::to_value(&details).unwrap());
+        assert_eq!(document.text(), through_value.unwrap());
+        let read_back: ConflictDetails = serde_json::from_str(document.text()).unwrap();
+        assert_eq!(read_back, details);
+        assert_eq!(
+            ConflictDetails::references_of(&document),
+            Some(("ref_a".to_owned(), "ref_b".to_owned()))
+        );
     }
 
     fn keys(value: &Value) -> Vec<&str> {

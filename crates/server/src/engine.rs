@@ -1253,12 +1253,13 @@ impl Engine {
                         };
                     details.reference_a = reference_a;
                     details.reference_b = reference_b;
-                    // Compared as JSON, as stored: decoding the stored details (their
-                    // regions most of all) to compare them as Rust values cost more.
-                    let details = details.to_value();
+                    // Compared as text, as stored (both written by serde_json from the
+                    // same members): decoding the stored details (their regions most of
+                    // all) to compare them as Rust values cost more.
+                    let details = details.to_document();
                     let mut updated = record;
-                    if *updated.details.value() != details {
-                        updated.details = JsonDocument::shared(details);
+                    if updated.details.text() != details.text() {
+                        updated.details = Arc::new(details);
                         updated.updated_ms = now_ms;
                         self.state.open.insert(conflict_id.clone(), updated.clone());
                         pending.batch.push(Mutation::PutConflict(updated.clone()));
@@ -1295,7 +1296,7 @@ impl Engine {
                 resolved_ms: None,
                 acked_a_ms: None,
                 acked_b_ms: None,
-                details: JsonDocument::shared(details.to_value()),
+                details: Arc::new(details.to_document()),
             };
             self.state
                 .open_by_intent

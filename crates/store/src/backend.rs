@@ -388,13 +388,13 @@ fn parse_json(what: &'static str, text: &str) -> Result<Value, StoreError> {
     serde_json::from_str(text).map_err(|error| corrupt(what, error))
 }
 
-/// A stored JSON column as the shared document records hold: its text as stored, parsed.
+/// A stored JSON column as the shared document records hold: its text as stored, checked.
 fn parse_document(
     what: &'static str,
     text: String,
 ) -> Result<std::sync::Arc<JsonDocument>, StoreError> {
-    let value = parse_json(what, &text)?;
-    Ok(std::sync::Arc::new(JsonDocument::from_stored(text, value)))
+    let document = JsonDocument::from_stored(text).map_err(|error| corrupt(what, error))?;
+    Ok(std::sync::Arc::new(document))
 }
 
 macro_rules! row_readers {

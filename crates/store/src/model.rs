@@ -4,14 +4,15 @@
 //! are held as `serde_json::Value`: the server owns their shape and validates it before it
 //! writes; the store only keeps it. Intent volumes and conflict details are shared
 //! [`JsonDocument`]s (`Arc`): one record is held in the server's memory, in a group commit
-//! and in the answer at once, and copies share the document, which carries its text for
-//! the store. Event data is held as its JSON text ([`EventData`]).
+//! and in the answer at once, and copies share the document, which is its text, parsed
+//! only when asked for. Event data is held as its JSON text ([`EventData`]).
 
 use std::collections::HashMap;
 use std::fmt;
 use std::str::FromStr;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
+use serde_json::value::RawValue;
 use serde_json::Value;
 
 use crate::UnixMillis;
@@ -129,23 +130,32 @@ impl ConflictRecord {
     }
 }
 
-/// A JSON document and its compact text, written once when the document is made.
+/// A JSON document held as its compact text, written once when the document is made, and
+/// parsed into a [`Value`] only when something asks for one.
 ///
 /// The store's single writer binds the text as it is: an intent's volumes are written out
 /// by the HTTP handler that received them, beside other requests, and a conflict's details
-/// by the engine, instead of by the writer inside every commit (where writing them out was
-/// an eighth of the writer thread's time). Dereferences to the [`Value`].
-#[derive(Debug, Clone)]
+/// by whoever computed them, instead of by the writer inside every commit (where writing
+/// them out was an eighth of the writer thread's time). Answers and events embed the text
+/// as it is ([`JsonDocument::raw`]), so a conflict's regions are neither copied into a
+/// `Value` nor their numbers printed again for every viewer; and the conflicts the server
+/// keeps in memory hold their text, a fifth of the memory of the parsed document.
+/// Dereferences to the [`Value`], parsed on first use and kept.
+#[derive(Debug)]
 pub struct JsonDocument {
-    value: Value,
-    text: Box<str>,
+    raw: Box<RawValue>,
+    value: OnceLock<Value>,
 }
 
 impl JsonDocument {
     /// `value` with its text written now.
     pub fn new(value: Value) -> JsonDocument {
-        let text = crate::backend::json_text(&value).into();
-        JsonDocument { value, text }
+        // Writing a `Value` cannot fail: its maps' keys are strings.
+        let raw = serde_json::value::to_raw_value(&value).expect("a Value writes as JSON");
+        JsonDocument {
+            raw,
+            value: OnceLock::from(value),
+        }
     }
 
     /// [`JsonDocument::new`], shared.
@@ -153,21 +163,50 @@ impl JsonDocument {
         Arc::new(JsonDocument::new(value))
     }
 
-    /// A document read back from the store: the text as stored and its parsed value.
-    pub(crate) fn from_stored(text: String, value: Value) -> JsonDocument {
-        JsonDocument {
-            value,
-            text: text.into(),
-        }
+    /// The document of anything serializable, written straight to text without building
+    /// a `Value` (an error when it cannot be written as JSON: a map with non-string keys).
+    pub fn of<T: serde::Serialize + ?Sized>(data: &T) -> serde_json::Result<JsonDocument> {
+        Ok(JsonDocument {
+            raw: serde_json::value::to_raw_value(data)?,
+            value: OnceLock::new(),
+        })
     }
 
+    /// A document read back from the store: its text as stored, checked to be JSON (an
+    /// error names what is wrong) but not parsed into a `Value` until one is needed.
+    pub(crate) fn from_stored(text: String) -> serde_json::Result<JsonDocument> {
+        Ok(JsonDocument {
+            raw: RawValue::from_string(text)?,
+            value: OnceLock::new(),
+        })
+    }
+
+    /// The document as a `Value`, parsed from its text the first time it is asked for.
     pub fn value(&self) -> &Value {
-        &self.value
+        // The text is valid JSON (checked when the document was made), so parsing it fails
+        // only for numbers or nesting serde_json will not read back; such a document reads
+        // as null rather than failing the service.
+        self.value
+            .get_or_init(|| serde_json::from_str(self.raw.get()).unwrap_or(Value::Null))
     }
 
     /// The compact JSON text the store keeps.
     pub fn text(&self) -> &str {
-        &self.text
+        self.raw.get()
+    }
+
+    /// The text, to embed as it is in a document serde_json writes.
+    pub fn raw(&self) -> &RawValue {
+        &self.raw
+    }
+}
+
+impl Clone for JsonDocument {
+    fn clone(&self) -> JsonDocument {
+        JsonDocument {
+            raw: self.raw.clone(),
+            value: self.value.clone(),
+        }
     }
 }
 
@@ -175,14 +214,21 @@ impl std::ops::Deref for JsonDocument {
     type Target = Value;
 
     fn deref(&self) -> &Value {
-        &self.value
+        self.value()
     }
 }
 
 /// Equal when the values are: the text is the value written out.
 impl PartialEq for JsonDocument {
     fn eq(&self, other: &JsonDocument) -> bool {
-        self.value == other.value
+        self.text() == other.text() || self.value() == other.value()
+    }
+}
+
+/// Written as its text, unchanged.
+impl serde::Serialize for JsonDocument {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.raw.serialize(serializer)
     }
 }
 
@@ -499,4 +545,58 @@ pub(crate) struct Coalesced<'a> {
     pub hotline_messages: Vec<&'a HotlineMessageRecord>,
     /// The last [`Mutation::SetRecheck`] of the batch, if any.
     pub recheck: Option<Option<&'a RecheckRecord>>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_document_keeps_its_text_and_parses_it_only_when_asked() {
+        #[derive(serde::Serialize)]
+        struct Region {
+            coordinates: Vec<[f64; 2]>,
+            name: &'static str,
+        }
+        let document = JsonDocument::of(&Region {
+            coordinates: vec![[38.25, 35.5], [38.5, 35.0]],
+            name: "north",
+        })
+        .unwrap();
+        assert_eq!(
+            document.text(),
+            r#"{"coordinates":[[38.25,35.5],[38.5,35.0]],"name":"north"}"#
+        );
+        assert!(document.value.get().is_none(), "not parsed until asked");
+        assert_eq!(document["name"], "north");
+        assert_eq!(document["coordinates"][1][0], 38.5);
+
+        // Embedded in another document as its text, unchanged.
+        #[derive(serde::Serialize)]
+        struct Answer<'a> {
+            region: &'a JsonDocument,
+        }
+        let answer = serde_json::to_string(&Answer { region: &document }).unwrap();
+        assert_eq!(answer, format!(r#"{{"region":{}}}"#, document.text()));
+
+        // Equal to the same value built another way.
+        assert_eq!(
+            document,
+            JsonDocument::new(
+                json!({"name": "north", "coordinates": [[38.25, 35.5], [38.5, 35.0]]})
+            )
+        );
+    }
+
+    #[test]
+    fn stored_text_that_is_not_json_is_refused() {
+        assert!(JsonDocument::from_stored(r#"{"overlaps": [1, 2]}"#.into()).is_ok());
+        for text in ["", "{", r#"{"a": 1} trailing"#, "[1,]"] {
+            assert!(
+                JsonDocument::from_stored(text.into()).is_err(),
+                "{text:?} accepted"
+            );
+        }
+    }
 }
