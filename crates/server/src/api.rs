@@ -475,11 +475,13 @@ pub fn intent_write(bytes: &[u8]) -> Result<IntentWrite, ApiError> {
         .map(|(index, volume)| volume.to_core(&format!("volumes[{index}]")))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|error| ApiError::Unprocessable(error.to_string()))?;
-    let volumes_json = serde_json::to_value(&body.volumes).map_err(|_| ApiError::Internal)?;
-    // Written out here, beside other requests, rather than by the store's one writer.
-    let volumes_json = JsonDocument::new(volumes_json);
+    let volumes_value = serde_json::to_value(&body.volumes).map_err(|_| ApiError::Internal)?;
+    // Written out here, beside other requests, rather than by the store's one writer. The
+    // document keeps only the text; the value goes to the audit entry, which takes it.
+    let volumes_json = JsonDocument::of(&volumes_value).map_err(|_| ApiError::Internal)?;
     Ok(IntentWrite {
         volumes_json,
+        volumes_value,
         volumes,
         state: body.state.unwrap_or(IntentStateJson::Accepted).into(),
         version: body.version,

@@ -67,9 +67,11 @@ const LOAD_PAGE_INTENTS_MAX: u32 = 10_000;
 /// A validated intent write.
 #[derive(Debug, Clone)]
 pub struct IntentWrite {
-    /// The volumes as the party sent them (kept and returned verbatim), with their text
-    /// for the store written by the handler that received them.
+    /// The volumes as the party sent them (kept and returned verbatim): their text for the
+    /// store and the answer, written by the handler that received them, and their value
+    /// for the audit entry (moved into it, not copied).
     pub volumes_json: JsonDocument,
+    pub volumes_value: Value,
     pub volumes: Vec<Volume4D>,
     pub state: IntentState,
     /// `None` creates; `Some(n)` updates version `n`.
@@ -1115,8 +1117,8 @@ impl Engine {
             "state": write.state.as_str(),
             "conflicts": conflict_ids,
         });
-        // A clone, not `json!`'s re-serialization of the volumes: half the cost.
-        body["volumes"] = Value::clone(&record.volumes);
+        // Moved from the write, neither re-serialized by `json!` nor copied.
+        body["volumes"] = write.volumes_value;
         self.audit(
             pending,
             now_ms,

@@ -16,7 +16,9 @@ use std::sync::Arc;
 use serde_json::{json, Value};
 
 use deconflict_audit::Visibility;
-use deconflict_store::{HotlineMessageRecord, Mutation, PartyRecord, Role, Store, StoreError};
+use deconflict_store::{
+    EventData, HotlineMessageRecord, Mutation, PartyRecord, Role, Store, StoreError,
+};
 
 use super::{Engine, Pending};
 use crate::error::ApiError;
@@ -161,8 +163,10 @@ impl Engine {
             }
         }
         let recipients: Vec<String> = recipients.into_iter().map(str::to_owned).collect();
+        // Written out once and shared by every recipient's event.
+        let event_data = EventData::new(&data);
         for party in &recipients {
-            self.event(pending, now_ms, party, kind, data.clone());
+            self.event(pending, now_ms, party, kind, event_data.clone());
         }
         let ends: Vec<String> = record
             .from_party
