@@ -1313,7 +1313,8 @@ impl Engine {
             self.state.open.insert(record.id.clone(), record.clone());
             pending.batch.push(Mutation::PutConflict(record.clone()));
             metrics::counter!("deconflict_conflicts_opened_total").increment(1);
-            let overlaps = details.overlaps.clone();
+            // Moved, not copied: the record holds the details' text.
+            let overlaps = details.overlaps;
             if let Err(error) = self.audit(
                 pending,
                 now_ms,

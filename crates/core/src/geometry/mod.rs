@@ -34,7 +34,7 @@ pub use footprint::{
     POLYGON_VERTICES_MIN,
 };
 pub use position::LatLng;
-pub(crate) use sphere::{angle_rad as angle_between_rad, Vec3};
+pub(crate) use sphere::{angle_rad as angle_between_rad, chord_squared, Vec3};
 pub use time::{TimeWindow, Timestamp, TIME_MAGNITUDE_MAX_S};
 pub use volume::{AltitudeBand, Volume4D};
 

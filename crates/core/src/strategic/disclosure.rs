@@ -125,7 +125,10 @@ pub fn disclosure_region(
             Footprint::Circle(circle) => vec![circle.centre().to_unit()],
         })
         .collect();
-    let clearance_rad = RAW_VERTEX_CLEARANCE_M / SPHERE_RADIUS_LOWER_M;
+    // Compared as the squared chord between unit vectors (2 sin(angle / 2), rising with the
+    // angle): the same test as the angle, without an atan2 per vertex pair.
+    let clearance_chord_squared =
+        (2.0 * (RAW_VERTEX_CLEARANCE_M / SPHERE_RADIUS_LOWER_M / 2.0).sin()).powi(2);
 
     let mut parts: Vec<(f64, Vec<LatLng>)> = meeting
         .0
@@ -139,9 +142,9 @@ pub fn disclosure_region(
                 .map(|&coord| projection.unproject(coord))
                 .filter(|vertex| {
                     let unit = vertex.to_unit();
-                    raw_vertices
-                        .iter()
-                        .all(|&raw| crate::geometry::angle_between_rad(raw, unit) > clearance_rad)
+                    raw_vertices.iter().all(|&raw| {
+                        crate::geometry::chord_squared(raw, unit) > clearance_chord_squared
+                    })
                 })
                 .collect();
             outline.dedup();
