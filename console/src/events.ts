@@ -77,8 +77,13 @@ export interface EventStreamOptions {
   token: string;
   onEvent: (event: ServerEvent) => void;
   onState: (state: ConnectionState, retryInS?: number) => void;
-  /** Called when the stream is open again after a break: state may have been missed. */
-  onReconnected: () => void;
+  /**
+   * Called each time the stream opens, the first time included: events published before
+   * it opened (after a break, or while the page was loading its lists) were not seen on
+   * it, so the caller reads its state again. The server subscribes a stream before it
+   * answers, so nothing published after this call is missed.
+   */
+  onOpened: () => void;
 }
 
 /** Pauses between attempts: doubling from half a second, at most this many seconds. */
@@ -157,13 +162,10 @@ export class EventStream {
       if (!response.ok || !response.body) {
         return 'closed';
       }
-      const reopened = this.everOpened;
       this.everOpened = true;
       this.failures = 0;
       this.options.onState('live');
-      if (reopened) {
-        this.options.onReconnected();
-      }
+      this.options.onOpened();
       const parser = new SseParser();
       const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
       for (;;) {

@@ -8,7 +8,7 @@ import { EventStream, type ConnectionState, type ServerEvent } from './events';
 import { escapeHtml, tickCountdowns } from './format';
 import { Extent } from './geo';
 import { MapView, type TrackView } from './map';
-import { agreementPanel, alertsPanel, byUrgency, conflictsPanel, hotlinePanel, intentsPanel, threads } from './panels';
+import { agreementPanel, alertsPanel, byUrgency, conflictsPanel, hotlinePanel, intentsPanel, mergeMessages, threads } from './panels';
 import type { Agreement, Alert, Conflict, HotlineMessage, Intent, Me, StateVector } from './types';
 
 const TOKEN_KEY = 'deconflict.token';
@@ -146,7 +146,10 @@ class Console {
       token: api.token,
       onEvent: (event) => this.onEvent(event),
       onState: (state, retryInS) => this.onConnection(state, retryInS),
-      onReconnected: () => void this.refreshAll(),
+      // Also on the first opening: the lists read by start() may predate an event
+      // published before the stream was subscribed (a message escalating while the page
+      // loads), which the stream does not replay.
+      onOpened: () => void this.refreshAll(),
     });
     document.getElementById('sign-out')?.addEventListener('click', () => {
       this.stop();
@@ -306,7 +309,7 @@ class Console {
     }
     try {
       const messages = await this.api.allAfter<HotlineMessage>('/v1/hotline/messages', 1000);
-      this.messages = new Map(messages.map((m) => [m.id, m]));
+      this.messages = mergeMessages(this.messages, messages);
       this.hotlineUnavailable = null;
     } catch (error) {
       this.hotlineUnavailable = unavailableReason(error, 'the hotline');
