@@ -64,9 +64,11 @@ async function api(party, method, path, body) {
 }
 
 /** A page at 1366×768, signed in as `party`, failing the test on any page error. */
-async function openConsole(party, t) {
+async function openConsole(party, t, beforeLoad = async () => {}) {
   const context = await browser.newContext({ viewport: { width: 1366, height: 768 } });
   const page = await context.newPage();
+  // Routes a test needs in place before the page reads anything.
+  await beforeLoad(page);
   const errors = [];
   const foreign = [];
   page.on('pageerror', (error) => errors.push(String(error)));
@@ -355,6 +357,62 @@ describe('the console', () => {
     await page.locator('#compose-text').fill('Tanker moved to FL250 until 11:30Z.');
     await page.getByRole('button', { name: 'Send' }).click();
     await item.getByText('ACKNOWLEDGED').waitFor({ timeout: WAIT_MS });
+  });
+
+  test('a hotline list read before an acknowledgement and answered after it does not undo it', async (t) => {
+    const first = await api('russia', 'POST', '/v1/hotline/messages', {
+      to: 'coalition',
+      text: 'Confirm receipt of the revised tanker plan.',
+      answer_within_s: 600,
+    });
+    assert.equal(first.status, 201, JSON.stringify(first.json));
+    const marked = await api('russia', 'POST', '/v1/hotline/messages', {
+      to: 'coalition',
+      text: 'Tanker plan follows.',
+      answer_within_s: 600,
+    });
+    assert.equal(marked.status, 201, JSON.stringify(marked.json));
+    // The page's first read of the hotline is answered only when the test says so, with
+    // what the server answered then (before the acknowledgement), one text changed so
+    // that the page shows when it has taken that list in. Later reads go through.
+    let held = false;
+    let readDone;
+    const read = new Promise((resolve) => (readDone = resolve));
+    let answer;
+    const answered = new Promise((resolve) => (answer = resolve));
+    const page = await openConsole('coalition', t, (page) =>
+      page.route(
+        (url) => url.pathname === '/v1/hotline/messages',
+        async (route) => {
+          if (held || route.request().method() !== 'GET') {
+            await route.continue();
+            return;
+          }
+          held = true;
+          const response = await route.fetch();
+          const list = await response.json();
+          readDone();
+          await answered;
+          for (const message of list) {
+            if (message.id === marked.json.id) {
+              message.text = 'Stale list taken in.';
+            }
+          }
+          await route.fulfill({ response, json: list });
+        },
+      ),
+    );
+    await read;
+    const acked = await api('coalition', 'POST', `/v1/hotline/messages/${encodeURIComponent(first.json.id)}/ack`);
+    assert.equal(acked.status, 200, JSON.stringify(acked.json));
+    const item = page.locator(`[data-message-item="${first.json.id}"]`);
+    await item.getByText('ACKNOWLEDGED').waitFor({ timeout: WAIT_MS });
+    answer();
+    await page
+      .locator(`[data-message-item="${marked.json.id}"]`)
+      .getByText('Stale list taken in.')
+      .waitFor({ timeout: WAIT_MS });
+    assert.match(await item.innerText(), /ACKNOWLEDGED/, 'the older list did not undo the acknowledgement');
   });
 
   test('every control has a name and is reached with the Tab key', async (t) => {
