@@ -63,6 +63,13 @@ async function api(party, method, path, body) {
   return { status: response.status, json };
 }
 
+/** Sends a hotline message through the API as `from`; the message as the service answered it. */
+async function sendMessage(from, to, text, answerWithinS) {
+  const sent = await api(from, 'POST', '/v1/hotline/messages', { to, text, answer_within_s: answerWithinS });
+  assert.equal(sent.status, 201, JSON.stringify(sent.json));
+  return sent.json;
+}
+
 /** A page at 1366×768, signed in as `party`, failing the test on any page error. */
 async function openConsole(party, t, beforeLoad = async () => {}) {
   const context = await browser.newContext({ viewport: { width: 1366, height: 768 } });
@@ -317,14 +324,9 @@ describe('the console', () => {
   });
 
   test('a hotline message is acknowledged by its recipient from the console', async (t) => {
-    const sent = await api('coalition', 'POST', '/v1/hotline/messages', {
-      to: 'russia',
-      text: 'Two F-15E departing Incirlik 10:40Z, FL280 eastbound.',
-      answer_within_s: 600,
-    });
-    assert.equal(sent.status, 201, JSON.stringify(sent.json));
+    const sent = await sendMessage('coalition', 'russia', 'Two F-15E departing Incirlik 10:40Z, FL280 eastbound.', 600);
     const page = await openConsole('russia', t);
-    const item = page.locator(`[data-message-item="${sent.json.id}"]`);
+    const item = page.locator(`[data-message-item="${sent.id}"]`);
     await item.waitFor({ timeout: WAIT_MS });
     assert.match(await item.innerText(), /Answer due in/);
     assert.match(await page.locator('#hotline-count').innerText(), /unread/);
@@ -332,23 +334,18 @@ describe('the console', () => {
     await screenshot(page, 'hotline');
     await item.getByRole('button', { name: 'Acknowledge the message from coalition' }).click();
     await item.getByText('ACKNOWLEDGED').waitFor({ timeout: WAIT_MS });
-    const { json } = await api('coalition', 'GET', `/v1/hotline/messages?thread=${encodeURIComponent(sent.json.thread)}`);
-    const message = json.find((m) => m.id === sent.json.id);
+    const { json } = await api('coalition', 'GET', `/v1/hotline/messages?thread=${encodeURIComponent(sent.thread)}`);
+    const message = json.find((m) => m.id === sent.id);
     assert.ok(message.acked_at, 'the service recorded the acknowledgement');
     assert.equal(message.acked_by, 'russia');
   });
 
   test('an unanswered hotline message is marked escalated in text, not colour alone', async (t) => {
-    const sent = await api('russia', 'POST', '/v1/hotline/messages', {
-      to: 'coalition',
-      text: 'Request deconfliction of the 11:00Z tanker track.',
-      answer_within_s: 1,
-    });
-    assert.equal(sent.status, 201, JSON.stringify(sent.json));
+    const sent = await sendMessage('russia', 'coalition', 'Request deconfliction of the 11:00Z tanker track.', 1);
     const page = await openConsole('coalition', t);
-    const item = page.locator(`[data-message-item="${sent.json.id}"]`);
+    const item = page.locator(`[data-message-item="${sent.id}"]`);
     await item.getByText(/ESCALATED at/).waitFor({ timeout: WAIT_MS });
-    assert.match(await page.locator(`[data-thread-item="${sent.json.thread}"]`).innerText(), /ESCALATED/);
+    assert.match(await page.locator(`[data-thread-item="${sent.thread}"]`).innerText(), /ESCALATED/);
     await item.scrollIntoViewIfNeeded();
     await screenshot(page, 'escalated');
     // Answering it from the console acknowledges it.
@@ -360,18 +357,8 @@ describe('the console', () => {
   });
 
   test('a hotline list read before an acknowledgement and answered after it does not undo it', async (t) => {
-    const first = await api('russia', 'POST', '/v1/hotline/messages', {
-      to: 'coalition',
-      text: 'Confirm receipt of the revised tanker plan.',
-      answer_within_s: 600,
-    });
-    assert.equal(first.status, 201, JSON.stringify(first.json));
-    const marked = await api('russia', 'POST', '/v1/hotline/messages', {
-      to: 'coalition',
-      text: 'Tanker plan follows.',
-      answer_within_s: 600,
-    });
-    assert.equal(marked.status, 201, JSON.stringify(marked.json));
+    const first = await sendMessage('russia', 'coalition', 'Confirm receipt of the revised tanker plan.', 600);
+    const marked = await sendMessage('russia', 'coalition', 'Tanker plan follows.', 600);
     // The page's first read of the hotline is answered only when the test says so, with
     // what the server answered then (before the acknowledgement), one text changed so
     // that the page shows when it has taken that list in. Later reads go through.
@@ -394,7 +381,7 @@ describe('the console', () => {
           readDone();
           await answered;
           for (const message of list) {
-            if (message.id === marked.json.id) {
+            if (message.id === marked.id) {
               message.text = 'Stale list taken in.';
             }
           }
@@ -403,13 +390,13 @@ describe('the console', () => {
       ),
     );
     await read;
-    const acked = await api('coalition', 'POST', `/v1/hotline/messages/${encodeURIComponent(first.json.id)}/ack`);
+    const acked = await api('coalition', 'POST', `/v1/hotline/messages/${encodeURIComponent(first.id)}/ack`);
     assert.equal(acked.status, 200, JSON.stringify(acked.json));
-    const item = page.locator(`[data-message-item="${first.json.id}"]`);
+    const item = page.locator(`[data-message-item="${first.id}"]`);
     await item.getByText('ACKNOWLEDGED').waitFor({ timeout: WAIT_MS });
     answer();
     await page
-      .locator(`[data-message-item="${marked.json.id}"]`)
+      .locator(`[data-message-item="${marked.id}"]`)
       .getByText('Stale list taken in.')
       .waitFor({ timeout: WAIT_MS });
     assert.match(await item.innerText(), /ACKNOWLEDGED/, 'the older list did not undo the acknowledgement');
