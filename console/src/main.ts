@@ -9,6 +9,7 @@ import { escapeHtml, tickCountdowns } from './format';
 import { Extent } from './geo';
 import { MapView, type TrackView } from './map';
 import { agreementPanel, alertsPanel, byUrgency, conflictsPanel, hotlinePanel, intentsPanel, mergeMessages, threads } from './panels';
+import { ChangesDuringReads, ReadOrder } from './reads';
 import type { Agreement, Alert, Conflict, HotlineMessage, Intent, Me, StateVector } from './types';
 
 const TOKEN_KEY = 'deconflict.token';
@@ -94,6 +95,10 @@ class Console {
   private conflicts: Conflict[] = [];
   private alerts = new Map<string, Alert>();
   private alertsUnavailable: string | null = null;
+  private readonly agreementReads = new ReadOrder();
+  private readonly intentReads = new ReadOrder();
+  private readonly conflictReads = new ReadOrder();
+  private readonly alertChanges = new ChangesDuringReads<Alert>();
   private messages = new Map<string, HotlineMessage>();
   private hotlineUnavailable: string | null = null;
   private tracks = new Map<string, TrackView>();
@@ -256,8 +261,9 @@ class Console {
   }
 
   private async refreshAgreement(): Promise<void> {
+    const read = this.agreementReads.begin();
     const agreement = await this.guarded('Reading the agreement', () => this.api.get<Agreement>('/v1/agreement'));
-    if (agreement) {
+    if (agreement && this.agreementReads.take(read)) {
       this.agreement = agreement;
       this.renderAgreement();
     }
@@ -267,10 +273,11 @@ class Console {
     if (this.me.role !== 'party') {
       return;
     }
+    const read = this.intentReads.begin();
     const intents = await this.guarded('Reading intents', () =>
       this.api.allPages<Intent>('/v1/intents?limit=1000', 'intents'),
     );
-    if (intents) {
+    if (intents && this.intentReads.take(read)) {
       this.intents = intents;
       this.renderIntents();
     }
@@ -280,10 +287,11 @@ class Console {
     if (this.me.role === 'admin') {
       return;
     }
+    const read = this.conflictReads.begin();
     const conflicts = await this.guarded('Reading conflicts', () =>
       this.api.allPages<Conflict>('/v1/conflicts?limit=1000', 'conflicts'),
     );
-    if (conflicts) {
+    if (conflicts && this.conflictReads.take(read)) {
       this.conflicts = conflicts;
       this.renderConflicts();
     }
@@ -293,12 +301,20 @@ class Console {
     if (this.me.role === 'admin') {
       return;
     }
+    // Alert events change the list in place, so an answer read before one of them has
+    // that change laid over it rather than undoing it.
+    this.alertChanges.begin();
+    let answer: Map<string, Alert> | undefined;
     try {
       const alerts = await this.api.get<Alert[]>('/v1/alerts');
-      this.alerts = new Map(alerts.filter((a) => a.active !== false).map((a) => [a.id, a]));
+      answer = new Map(alerts.filter((a) => a.active !== false).map((a) => [a.id, a]));
       this.alertsUnavailable = null;
     } catch (error) {
       this.alertsUnavailable = unavailableReason(error, 'live alerts');
+    }
+    const merged = this.alertChanges.end(answer);
+    if (merged) {
+      this.alerts = merged;
     }
     this.renderAlerts();
   }
@@ -424,10 +440,13 @@ class Console {
         this.announce(alert);
       }
       this.alerts.set(alert.id, alert);
+      this.alertChanges.record(alert.id, alert);
       this.alertsUnavailable = null;
       this.renderAlerts();
     } else if (kind === 'alert.cleared') {
-      this.alerts.delete((data as Alert).id);
+      const id = (data as Alert).id;
+      this.alerts.delete(id);
+      this.alertChanges.record(id, null);
       this.renderAlerts();
     } else if (kind.startsWith('hotline.')) {
       const message = data as HotlineMessage;

@@ -103,6 +103,47 @@ async function openConsole(party, t, beforeLoad = async () => {}) {
   return page;
 }
 
+/**
+ * Holds the page's first GET of `pathname` (later reads go through). The server answers it
+ * at once; the page gets that answer, as `edit` changes it, only after `release()`: a read
+ * begun before something the test does and answered after it. `routed` settles once the
+ * route is in place, `read` once the server has answered the held read, and `taken()` once
+ * the page has had the answer long enough to have taken it in.
+ */
+function holdFirstRead(page, pathname, edit = () => {}) {
+  let held = false;
+  let readDone;
+  const read = new Promise((resolve) => (readDone = resolve));
+  let release;
+  const released = new Promise((resolve) => (release = resolve));
+  let fulfilled;
+  const answered = new Promise((resolve) => (fulfilled = resolve));
+  const routed = page.route(
+    (url) => url.pathname === pathname,
+    async (route) => {
+      if (held || route.request().method() !== 'GET') {
+        await route.continue();
+        return;
+      }
+      held = true;
+      const response = await route.fetch();
+      const list = await response.json();
+      readDone();
+      await released;
+      edit(list);
+      await route.fulfill({ response, json: list });
+      fulfilled(route.request());
+    },
+  );
+  const taken = async () => {
+    const request = await answered;
+    await request.response();
+    // The page reads the body and renders in a few tasks of its own.
+    await page.evaluate(() => new Promise((resolve) => setTimeout(resolve, 250)));
+  };
+  return { routed, read, release, taken };
+}
+
 /** Saves a screenshot once the basemap is drawn (best effort: a slow machine still gets one). */
 async function screenshot(page, name) {
   await page
@@ -359,47 +400,69 @@ describe('the console', () => {
   test('a hotline list read before an acknowledgement and answered after it does not undo it', async (t) => {
     const first = await sendMessage('russia', 'coalition', 'Confirm receipt of the revised tanker plan.', 600);
     const marked = await sendMessage('russia', 'coalition', 'Tanker plan follows.', 600);
-    // The page's first read of the hotline is answered only when the test says so, with
-    // what the server answered then (before the acknowledgement), one text changed so
-    // that the page shows when it has taken that list in. Later reads go through.
-    let held = false;
-    let readDone;
-    const read = new Promise((resolve) => (readDone = resolve));
-    let answer;
-    const answered = new Promise((resolve) => (answer = resolve));
-    const page = await openConsole('coalition', t, (page) =>
-      page.route(
-        (url) => url.pathname === '/v1/hotline/messages',
-        async (route) => {
-          if (held || route.request().method() !== 'GET') {
-            await route.continue();
-            return;
+    // The stale list has one text changed, so that the page shows when it has taken it in.
+    let held;
+    const page = await openConsole('coalition', t, (page) => {
+      held = holdFirstRead(page, '/v1/hotline/messages', (list) => {
+        for (const message of list) {
+          if (message.id === marked.id) {
+            message.text = 'Stale list taken in.';
           }
-          held = true;
-          const response = await route.fetch();
-          const list = await response.json();
-          readDone();
-          await answered;
-          for (const message of list) {
-            if (message.id === marked.id) {
-              message.text = 'Stale list taken in.';
-            }
-          }
-          await route.fulfill({ response, json: list });
-        },
-      ),
-    );
-    await read;
+        }
+      });
+      return held.routed;
+    });
+    await held.read;
     const acked = await api('coalition', 'POST', `/v1/hotline/messages/${encodeURIComponent(first.id)}/ack`);
     assert.equal(acked.status, 200, JSON.stringify(acked.json));
     const item = page.locator(`[data-message-item="${first.id}"]`);
     await item.getByText('ACKNOWLEDGED').waitFor({ timeout: WAIT_MS });
-    answer();
+    held.release();
     await page
       .locator(`[data-message-item="${marked.id}"]`)
       .getByText('Stale list taken in.')
       .waitFor({ timeout: WAIT_MS });
     assert.match(await item.innerText(), /ACKNOWLEDGED/, 'the older list did not undo the acknowledgement');
+  });
+
+  test('a conflict list read before an acknowledgement and answered after it does not undo it', async (t) => {
+    const coalition = await api('coalition', 'PUT', '/v1/intents/tanker-track-3', { volumes: [volume(33.2, 36.2, 15_000, 7000, 8000)] });
+    assert.equal(coalition.status, 201, JSON.stringify(coalition.json));
+    const russia = await api('russia', 'PUT', '/v1/intents/transit-5', { volumes: [volume(33.3, 36.3, 15_000, 7500, 9000)] });
+    assert.equal(russia.status, 201, JSON.stringify(russia.json));
+    const conflictId = russia.json.conflicts[0]?.id;
+    assert.ok(conflictId, 'the intents conflict');
+    let held;
+    const page = await openConsole('coalition', t, (page) => {
+      held = holdFirstRead(page, '/v1/conflicts');
+      return held.routed;
+    });
+    await held.read;
+    const item = page.locator(`[data-conflict-item="${conflictId}"]`);
+    await item.getByText('russia has not acknowledged').waitFor({ timeout: WAIT_MS });
+    const acked = await api('russia', 'POST', `/v1/conflicts/${encodeURIComponent(conflictId)}/ack`);
+    assert.equal(acked.status, 200, JSON.stringify(acked.json));
+    await item.getByText('russia acknowledged').waitFor({ timeout: WAIT_MS });
+    held.release();
+    await held.taken();
+    assert.match(await item.innerText(), /russia acknowledged/, 'the older list did not undo the acknowledgement');
+  });
+
+  test('an alert list read before an alert is raised and answered after it does not hide the alert', async (t) => {
+    let held;
+    const page = await openConsole('coalition', t, (page) => {
+      held = holdFirstRead(page, '/v1/alerts');
+      return held.routed;
+    });
+    await held.read;
+    // As in the test above, elsewhere: about 55 km apart, closing at 500 m/s.
+    assert.equal((await api('coalition', 'POST', '/v1/tracks', [stateVector('F16-30', 33.0, 37.5, 250)])).status, 202);
+    assert.equal((await api('russia', 'POST', '/v1/tracks', [stateVector('MIG-29-4', 33.0, 38.09, -250)])).status, 202);
+    const item = page.locator('[data-alert-item]').filter({ hasText: 'F16-30' });
+    await item.first().waitFor({ timeout: WAIT_MS });
+    held.release();
+    await held.taken();
+    assert.equal(await item.count(), 1, 'the older list did not hide the alert');
   });
 
   test('every control has a name and is reached with the Tab key', async (t) => {

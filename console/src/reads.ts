@@ -1,0 +1,78 @@
+// Keeping a list read from the API true when events about it arrive while it is read.
+//
+// The console reads a list again after every event of its kind, and in full every 30
+// seconds. Reads overlap and can be answered out of order, and an answer holds the list
+// as it was when the server read it: taken as it comes, a read begun before an event and
+// answered after it would put back what the event changed (a conflict acknowledged shown
+// open again until the next refresh, an alert cleared shown again).
+
+/**
+ * The order of the reads of one list: an answer is taken only when no read begun after it
+ * has been taken already. Every event that changes the list starts a read after it, so
+ * the read begun last holds every change the console has been told of.
+ */
+export class ReadOrder {
+  private begun = 0;
+  private taken = 0;
+
+  /** Starts a read; its ticket is given to `take` with the answer. */
+  begin(): number {
+    this.begun += 1;
+    return this.begun;
+  }
+
+  /** Whether the answer to the read of `ticket` is to be taken (it is then the latest). */
+  take(ticket: number): boolean {
+    if (ticket <= this.taken) {
+      return false;
+    }
+    this.taken = ticket;
+    return true;
+  }
+}
+
+/**
+ * The changes events made to a keyed list while reads of it were in flight, laid again
+ * over each answer: an answer holds the list as the server read it, perhaps before those
+ * events. A change is a new value for a key, or `null` for a key removed.
+ */
+export class ChangesDuringReads<T> {
+  private inFlight = 0;
+  private changes = new Map<string, T | null>();
+
+  /** Starts a read; call `end` with its answer, or without one when it failed. */
+  begin(): void {
+    this.inFlight += 1;
+  }
+
+  /** Records what an event changed (nothing to keep when no read is in flight). */
+  record(key: string, value: T | null): void {
+    if (this.inFlight > 0) {
+      this.changes.delete(key);
+      this.changes.set(key, value);
+    }
+  }
+
+  /**
+   * Ends a read: the answer (when there is one) with every change recorded since a read
+   * in flight began laid over it, in the order the events came.
+   */
+  end(answer?: Map<string, T>): Map<string, T> | undefined {
+    this.inFlight = Math.max(0, this.inFlight - 1);
+    let merged: Map<string, T> | undefined;
+    if (answer) {
+      merged = new Map(answer);
+      for (const [key, value] of this.changes) {
+        if (value === null) {
+          merged.delete(key);
+        } else {
+          merged.set(key, value);
+        }
+      }
+    }
+    if (this.inFlight === 0) {
+      this.changes.clear();
+    }
+    return merged;
+  }
+}
