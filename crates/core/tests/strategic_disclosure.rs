@@ -75,3 +75,40 @@ fn the_region_exists_exactly_for_conflicts_and_stays_near_both_footprints() {
     }
     assert!(regions > 50, "only {regions} conflicting pairs");
 }
+
+/// A large circle's part of the region keeps as close to it as a small one's: within half
+/// the horizontal minimum, 0.5 % of that and the metre of slack (a polygon of a fixed 72
+/// vertices put a 100 km circle's region vertices 100 m further out).
+#[test]
+fn a_large_circle_is_drawn_as_closely_as_a_small_one() {
+    use deconflict_core::geometry::{AltitudeBand, TimeWindow, Volume4D};
+    let separation = Separation::new(9_260.0, 300.0, 120.0).unwrap();
+    let half_m = separation.horizontal_m() / 2.0;
+    let volume = |centre: LatLng, radius_m: f64| {
+        Volume4D::new(
+            Footprint::Circle(Circle::new(centre, radius_m).unwrap()),
+            AltitudeBand::new(1_000.0, 2_000.0).unwrap(),
+            TimeWindow::from_unix_s(DAY_START_S, DAY_START_S + 3_600.0).unwrap(),
+        )
+    };
+    let large = volume(LatLng::new(34.0, 38.0).unwrap(), 100_000.0);
+    for (lat, lng) in [(34.0, 39.18), (34.98, 38.0), (33.25, 37.25)] {
+        // A small circle just across the large one's edge, centred beyond it.
+        let small = volume(LatLng::new(lat, lng).unwrap(), 5_000.0);
+        let gap_m = large.footprint.geodesic_distance_m(&small.footprint);
+        assert!(
+            gap_m > 0.0 && gap_m < separation.horizontal_m(),
+            "{lat},{lng}: {gap_m} m apart"
+        );
+        for (a, b) in [(&large, &small), (&small, &large)] {
+            let region = disclosure_region(a, b, &separation).expect("they conflict");
+            for &vertex in region.outlines.iter().flatten() {
+                let d = point_distance_m(&large.footprint, vertex);
+                assert!(
+                    d <= half_m * 1.005 + 1.0 + 1.0,
+                    "{lat},{lng}: a region vertex is {d} m from the large circle"
+                );
+            }
+        }
+    }
+}

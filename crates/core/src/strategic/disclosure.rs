@@ -9,8 +9,11 @@
 //! The horizontal region is computed in the WGS84 azimuthal equidistant projection about
 //! the centre of a circle of the pair, or else about the middle of the pair (exact
 //! distances from its centre, a scale error under 0.2 % at 500 km from it). Circles become
-//! 72-gons circumscribing their geodesic circle: about its own centre, a circle is the
-//! plane's circle of the same radius; another circle is drawn through geodesic vertices.
+//! regular polygons circumscribing their geodesic circle, with just the vertices that keep
+//! them within [`EXCESS_FRACTION_MAX`] of the buffer distance outside it (at a 9,260 m
+//! minimum: 32 for a point, 56 for a 10 km radius, 150 for 100 km): about its own centre, a
+//! circle is the plane's circle of the same radius; another circle is drawn through
+//! geodesic vertices.
 //! Polygon edges are densified along their great circles before projection, into pieces
 //! whose chords stray at most 5 cm from the projected arc (an edge of [`DENSIFY_STEP_M`] or
 //! less is one piece; a 40 km edge near the projection's centre bends by centimetres and
@@ -42,16 +45,25 @@ const DENSIFY_STEP_LONG_M: f64 = 50_000.0;
 const CHORD_DEVIATION_MAX_M: f64 = 0.05;
 /// The most pieces one edge is cut into.
 const DENSIFY_PIECES_MAX: usize = 256;
-/// Vertices of a buffered circle.
-const CIRCLE_VERTICES: usize = 72;
-/// The angle subtended by one chord of a round join, radians.
+/// How far outside a buffered outline its polygon may reach, as a fraction of the buffer
+/// distance (the distance with [`BUFFER_SLACK_M`]): the polygons circumscribe round
+/// outlines with chords, and each chord's middle stands off the arc.
+const EXCESS_FRACTION_MAX: f64 = 0.005;
+/// The fewest vertices of a buffered circle. A fixed 72 drew a circle of 1 km finer
+/// than it needed (35 keep it within the bound) and one of 100 km four times coarser: its
+/// chords stood 100 m off the arc, where the bound is 23 m at a 9,260 m minimum.
+const CIRCLE_VERTICES_MIN: usize = 8;
+/// The most: a bound on the work for a circle of thousands of kilometres.
+const CIRCLE_VERTICES_MAX: usize = 1_024;
+/// The angle subtended by one chord of a round join, radians: its chord's middle is
+/// `1 - cos(0.1)`, 0.5 %, of the radius inside the arc, [`EXCESS_FRACTION_MAX`].
 const JOIN_ANGLE_RAD: f64 = 0.2;
 /// Added to every buffer distance so that rounding never loses a touching region.
 pub const BUFFER_SLACK_M: f64 = 1.0;
 /// Output vertices closer than this to a raw footprint vertex are dropped.
 const RAW_VERTEX_CLEARANCE_M: f64 = 1.0;
 
-const _: () = assert!(DENSIFY_PIECES_MAX >= 1 && CIRCLE_VERTICES >= 8);
+const _: () = assert!(DENSIFY_PIECES_MAX >= 1 && CIRCLE_VERTICES_MIN >= 8);
 
 /// Where two conflicting volumes' buffered extents overlap.
 #[derive(Debug, Clone, PartialEq)]
@@ -170,16 +182,17 @@ fn buffered(
         Footprint::Circle(circle) => {
             // A geodesic disc buffered by d is the disc with radius r + d, exactly.
             let radius_m = circle.radius_m() + distance_m + BUFFER_SLACK_M;
+            let vertices = circle_vertices(radius_m, distance_m + BUFFER_SLACK_M);
             // Circumscribe the circle so that the polygon contains it.
-            let radius_m = radius_m / (std::f64::consts::PI / CIRCLE_VERTICES as f64).cos();
+            let radius_m = radius_m / (std::f64::consts::PI / vertices as f64).cos();
             let centre = circle.centre();
             if centre == projection.centre {
                 // Distances from the projection's centre are exact: the geodesic circle is
                 // the plane's circle of the same radius.
-                let ring: Vec<Coord<f64>> = (0..CIRCLE_VERTICES)
+                let ring: Vec<Coord<f64>> = (0..vertices)
                     .map(|k| {
                         let (sin, cos) =
-                            (std::f64::consts::TAU * k as f64 / CIRCLE_VERTICES as f64).sin_cos();
+                            (std::f64::consts::TAU * k as f64 / vertices as f64).sin_cos();
                         Coord {
                             x: radius_m * sin,
                             y: radius_m * cos,
@@ -188,9 +201,9 @@ fn buffered(
                     .collect();
                 return MultiPolygon::new(vec![geo::Polygon::new(LineString::new(ring), vec![])]);
             }
-            let ring: Vec<Coord<f64>> = (0..CIRCLE_VERTICES)
+            let ring: Vec<Coord<f64>> = (0..vertices)
                 .map(|k| {
-                    let azimuth_deg = 360.0 * k as f64 / CIRCLE_VERTICES as f64;
+                    let azimuth_deg = 360.0 * k as f64 / vertices as f64;
                     let (lat, lng): (f64, f64) = earth::wgs84().direct(
                         centre.lat_deg(),
                         centre.lng_deg(),
@@ -235,6 +248,19 @@ fn buffered(
             )
         }
     }
+}
+
+/// The vertices of a regular polygon circumscribing a circle of `radius_m` whose
+/// chords' middles stand at most [`EXCESS_FRACTION_MAX`] of `distance_m` (the buffer
+/// distance) inside its vertices: the polygon's radius is `radius_m / cos(π / n)`.
+fn circle_vertices(radius_m: f64, distance_m: f64) -> usize {
+    let excess_m = EXCESS_FRACTION_MAX * distance_m;
+    let half_angle_rad = (radius_m / (radius_m + excess_m)).acos();
+    if half_angle_rad.is_nan() || half_angle_rad <= 0.0 {
+        return CIRCLE_VERTICES_MAX;
+    }
+    ((std::f64::consts::PI / half_angle_rad).ceil() as usize)
+        .clamp(CIRCLE_VERTICES_MIN, CIRCLE_VERTICES_MAX)
 }
 
 /// How many straight pieces the projected great-circle edge from `start` to `end`
@@ -331,6 +357,35 @@ impl AzimuthalEquidistant {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A buffered circle's polygon reaches no further outside it than the bound allows,
+    /// whatever its radius, with few more vertices than that needs.
+    #[test]
+    fn a_circle_polygon_keeps_within_the_excess_allowed() {
+        for distance_m in [50.0, 926.0, 4_631.0, 20_000.0] {
+            for radius_m in [0.0, 10.0, 1_000.0, 10_000.0, 100_000.0, 1_000_000.0] {
+                let radius_m = radius_m + distance_m;
+                let n = circle_vertices(radius_m, distance_m);
+                let excess_m =
+                    |n: usize| radius_m / (std::f64::consts::PI / n as f64).cos() - radius_m;
+                let allowed_m = EXCESS_FRACTION_MAX * distance_m;
+                if n < CIRCLE_VERTICES_MAX {
+                    assert!(
+                        excess_m(n) <= allowed_m * (1.0 + 1e-9),
+                        "{radius_m} m: {n} vertices"
+                    );
+                }
+                if n > CIRCLE_VERTICES_MIN {
+                    assert!(
+                        excess_m(n - 1) > allowed_m,
+                        "{radius_m} m: {n} vertices, one too many"
+                    );
+                }
+            }
+        }
+        assert_eq!(circle_vertices(4_631.0, 4_631.0), 32);
+        assert_eq!(circle_vertices(104_631.0, 4_631.0), 150);
+    }
 
     /// Every piece an edge is cut into strays at most `CHORD_DEVIATION_MAX_M` (and a
     /// millimetre of slack for the measure itself) from the projected arc, wherever the
