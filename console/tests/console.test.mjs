@@ -175,6 +175,17 @@ function volume(lat, lng, radius_m, lower_m, upper_m) {
   };
 }
 
+/** Files a coalition intent, then a russia intent conflicting with it; the conflict's id. */
+async function fileConflict([coalitionId, coalitionVolume], [russiaId, russiaVolume]) {
+  const coalition = await api('coalition', 'PUT', `/v1/intents/${coalitionId}`, { volumes: [coalitionVolume] });
+  assert.equal(coalition.status, 201, JSON.stringify(coalition.json));
+  const russia = await api('russia', 'PUT', `/v1/intents/${russiaId}`, { volumes: [russiaVolume] });
+  assert.equal(russia.status, 201, JSON.stringify(russia.json));
+  const conflictId = russia.json.conflicts[0]?.id;
+  assert.ok(conflictId, 'the intents conflict');
+  return conflictId;
+}
+
 function stateVector(id, lat, lon, ve_mps, extra = {}) {
   return { time: new Date().toISOString(), id, lat, lon, alt_m: 8000, vn_mps: 0, ve_mps, vu_mps: 0, ...extra };
 }
@@ -250,12 +261,10 @@ describe('the console', () => {
   });
 
   test('an intent and its conflict are drawn, and the conflict is acknowledged from the console', async (t) => {
-    const coalition = await api('coalition', 'PUT', '/v1/intents/strike-7', { volumes: [volume(35.4, 38.6, 20_000, 6000, 9000)] });
-    assert.equal(coalition.status, 201, JSON.stringify(coalition.json));
-    const russia = await api('russia', 'PUT', '/v1/intents/patrol-2', { volumes: [volume(35.5, 38.8, 20_000, 7000, 10000)] });
-    assert.equal(russia.status, 201, JSON.stringify(russia.json));
-    const conflictId = russia.json.conflicts[0]?.id;
-    assert.ok(conflictId, 'the intents conflict');
+    const conflictId = await fileConflict(
+      ['strike-7', volume(35.4, 38.6, 20_000, 6000, 9000)],
+      ['patrol-2', volume(35.5, 38.8, 20_000, 7000, 10000)],
+    );
 
     const page = await openConsole('coalition', t);
     await page.locator('[data-intent-item="strike-7"]').waitFor({ timeout: WAIT_MS });
@@ -426,12 +435,10 @@ describe('the console', () => {
   });
 
   test('a conflict list read before an acknowledgement and answered after it does not undo it', async (t) => {
-    const coalition = await api('coalition', 'PUT', '/v1/intents/tanker-track-3', { volumes: [volume(33.2, 36.2, 15_000, 7000, 8000)] });
-    assert.equal(coalition.status, 201, JSON.stringify(coalition.json));
-    const russia = await api('russia', 'PUT', '/v1/intents/transit-5', { volumes: [volume(33.3, 36.3, 15_000, 7500, 9000)] });
-    assert.equal(russia.status, 201, JSON.stringify(russia.json));
-    const conflictId = russia.json.conflicts[0]?.id;
-    assert.ok(conflictId, 'the intents conflict');
+    const conflictId = await fileConflict(
+      ['tanker-track-3', volume(33.2, 36.2, 15_000, 7000, 8000)],
+      ['transit-5', volume(33.3, 36.3, 15_000, 7500, 9000)],
+    );
     let held;
     const page = await openConsole('coalition', t, (page) => {
       held = holdFirstRead(page, '/v1/conflicts');
