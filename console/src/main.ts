@@ -8,7 +8,7 @@ import { EventStream, type ConnectionState, type ServerEvent } from './events';
 import { escapeHtml, tickCountdowns } from './format';
 import { Extent } from './geo';
 import { MapView, type TrackView } from './map';
-import { agreementPanel, alertsPanel, byUrgency, conflictsPanel, hotlinePanel, intentsPanel, mergeMessages, threads } from './panels';
+import { agreementPanel, alertsPanel, byUrgency, conflictsPanel, hotlinePanel, intentsPanel, threads } from './panels';
 import { ChangesDuringReads, ReadOrder } from './reads';
 import type { Agreement, Alert, Conflict, HotlineMessage, Intent, Me, StateVector } from './types';
 
@@ -100,6 +100,7 @@ class Console {
   private readonly conflictReads = new ReadOrder();
   private readonly alertChanges = new ChangesDuringReads<Alert>();
   private messages = new Map<string, HotlineMessage>();
+  private readonly messageChanges = new ChangesDuringReads<HotlineMessage>();
   private hotlineUnavailable: string | null = null;
   private tracks = new Map<string, TrackView>();
   private historyRequested = new Set<string>();
@@ -303,7 +304,7 @@ class Console {
     }
     // Alert events change the list in place, so an answer read before one of them has
     // that change laid over it rather than undoing it.
-    this.alertChanges.begin();
+    const read = this.alertChanges.begin();
     let answer: Map<string, Alert> | undefined;
     try {
       const alerts = await this.api.get<Alert[]>('/v1/alerts');
@@ -312,7 +313,7 @@ class Console {
     } catch (error) {
       this.alertsUnavailable = unavailableReason(error, 'live alerts');
     }
-    const merged = this.alertChanges.end(answer);
+    const merged = this.alertChanges.end(read, answer);
     if (merged) {
       this.alerts = merged;
     }
@@ -323,14 +324,27 @@ class Console {
     if (this.me.role === 'admin') {
       return;
     }
+    // As alerts: hotline events change the messages in place.
+    const read = this.messageChanges.begin();
+    let answer: Map<string, HotlineMessage> | undefined;
     try {
       const messages = await this.api.allAfter<HotlineMessage>('/v1/hotline/messages', 1000);
-      this.messages = mergeMessages(this.messages, messages);
+      answer = new Map(messages.map((m) => [m.id, m]));
       this.hotlineUnavailable = null;
     } catch (error) {
       this.hotlineUnavailable = unavailableReason(error, 'the hotline');
     }
+    const merged = this.messageChanges.end(read, answer);
+    if (merged) {
+      this.messages = merged;
+    }
     this.renderHotline();
+  }
+
+  /** A message as an event or an answer of the service has it now. */
+  private putMessage(message: HotlineMessage): void {
+    this.messages.set(message.id, message);
+    this.messageChanges.record(message.id, message);
   }
 
   private async pollTracks(): Promise<void> {
@@ -450,7 +464,7 @@ class Console {
       this.renderAlerts();
     } else if (kind.startsWith('hotline.')) {
       const message = data as HotlineMessage;
-      this.messages.set(message.id, message);
+      this.putMessage(message);
       this.hotlineUnavailable = null;
       this.renderHotline();
     }
@@ -486,7 +500,7 @@ class Console {
       case 'ack-message':
         void this.act(button, `/v1/hotline/messages/${encodeURIComponent(id)}/ack`, (answer) => {
           const message = answer as HotlineMessage;
-          this.messages.set(message.id, message);
+          this.putMessage(message);
           this.renderHotline();
         });
         break;
@@ -565,7 +579,7 @@ class Console {
     }
     try {
       const message = await this.api.post<HotlineMessage>('/v1/hotline/messages', body);
-      this.messages.set(message.id, message);
+      this.putMessage(message);
       textArea.value = '';
       this.setReply(null);
       this.notice('');

@@ -127,35 +127,6 @@ export interface Thread {
   latestMs: number;
 }
 
-/**
- * The hotline as a fresh list read from the server and what the console already knew,
- * merged. A list read while an event was on its way can be older than the event: a
- * message's acknowledgement and escalation are only ever set, never taken back, so the
- * later of the two is kept for each, and a message the list does not hold yet (it came
- * in an event after the list was read; the service deletes none) is kept.
- */
-export function mergeMessages(
-  known: ReadonlyMap<string, HotlineMessage>,
-  fetched: HotlineMessage[],
-): Map<string, HotlineMessage> {
-  const merged = new Map(known);
-  for (const message of fetched) {
-    const before = known.get(message.id);
-    merged.set(
-      message.id,
-      before
-        ? {
-            ...message,
-            acked_at: message.acked_at ?? before.acked_at,
-            acked_by: message.acked_by ?? before.acked_by,
-            escalated_at: message.escalated_at ?? before.escalated_at,
-          }
-        : message,
-    );
-  }
-  return merged;
-}
-
 /** Messages grouped by thread: threads needing the viewer's answer first, then the newest. */
 export function threads(messages: Iterable<HotlineMessage>, me: Me): Thread[] {
   const byThread = new Map<string, Thread>();

@@ -33,36 +33,45 @@ export class ReadOrder {
 
 /**
  * The changes events made to a keyed list while reads of it were in flight, laid again
- * over each answer: an answer holds the list as the server read it, perhaps before those
- * events. A change is a new value for a key, or `null` for a key removed.
+ * over the answer of each read begun before them: an answer holds the list as the server
+ * read it, perhaps before those events. A change is a new value for a key, or `null` for
+ * a key removed. A change from before a read began is not laid over its answer: the
+ * server read the list after it, and the answer may hold a later state still.
  */
 export class ChangesDuringReads<T> {
   private inFlight = 0;
-  private changes = new Map<string, T | null>();
+  /** Counts reads begun and changes recorded, so that each can be placed after the other. */
+  private clock = 0;
+  private changes = new Map<string, { at: number; value: T | null }>();
 
-  /** Starts a read; call `end` with its answer, or without one when it failed. */
-  begin(): void {
+  /** Starts a read; give its ticket to `end` with its answer, or without one when it failed. */
+  begin(): number {
     this.inFlight += 1;
+    this.clock += 1;
+    return this.clock;
   }
 
   /** Records what an event changed (nothing to keep when no read is in flight). */
   record(key: string, value: T | null): void {
     if (this.inFlight > 0) {
-      this.changes.delete(key);
-      this.changes.set(key, value);
+      this.clock += 1;
+      this.changes.set(key, { at: this.clock, value });
     }
   }
 
   /**
-   * Ends a read: the answer (when there is one) with every change recorded since a read
-   * in flight began laid over it, in the order the events came.
+   * Ends the read of `ticket`: its answer (when there is one) with the latest change of
+   * each key recorded since the read began laid over it.
    */
-  end(answer?: Map<string, T>): Map<string, T> | undefined {
+  end(ticket: number, answer?: Map<string, T>): Map<string, T> | undefined {
     this.inFlight = Math.max(0, this.inFlight - 1);
     let merged: Map<string, T> | undefined;
     if (answer) {
       merged = new Map(answer);
-      for (const [key, value] of this.changes) {
+      for (const [key, { at, value }] of this.changes) {
+        if (at < ticket) {
+          continue;
+        }
         if (value === null) {
           merged.delete(key);
         } else {
