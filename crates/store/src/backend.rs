@@ -97,8 +97,17 @@ async fn open_sqlite_checkpointing(
     path: &Path,
     background_checkpoints: bool,
 ) -> Result<SqliteStore, StoreError> {
+    // The pool's connections open the file through the store's file layer too (see
+    // `wal_buffer`): the background checkpoints run on them, and it gathers their writes
+    // to the database file.
+    let vfs = crate::wal_buffer::register().map_err(|code| {
+        StoreError::Open(format!(
+            "cannot register the store's file layer (SQLite error {code})"
+        ))
+    })?;
     let options = SqliteConnectOptions::new()
         .filename(path)
+        .vfs(vfs)
         .create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal)
         .synchronous(SqliteSynchronous::Full)
