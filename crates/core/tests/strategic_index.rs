@@ -5,6 +5,7 @@ mod geometry_cases;
 use deconflict_core::geometry::{TimeWindow, Volume4D};
 use deconflict_core::strategic::{
     intents_conflict, ExhaustiveScan, Separation, StrategicConflict, StrategicIndex,
+    CHANGES_REMEMBERED,
 };
 use geometry_cases::*;
 use proptest::prelude::*;
@@ -160,6 +161,83 @@ fn a_removed_intent_no_longer_conflicts_and_an_update_replaces_volumes() {
     assert!(index.remove(&party, &id).is_some());
     assert!(index.get(&party, &id).is_none());
     assert!(index.remove(&party, &id).is_none());
+}
+
+#[test]
+fn an_answer_brought_up_to_date_is_the_answer_a_query_gives_now() {
+    let (mut conflicts_seen, mut answers_changed) = (0, 0);
+    for seed in 0..12 {
+        let (region, intents) = random_intents(seed, 300);
+        let mut index = StrategicIndex::bulk_load(intents.iter().cloned());
+        let mut rng = rng(seed ^ 0xca11);
+        let centre = random_point(&mut rng, region);
+        // Stored intents as candidates (they conflict often), asked about now and brought
+        // up to date after some changes.
+        let candidates = &intents[..60];
+        let asked_at = index.generation();
+        let earlier: Vec<_> = candidates
+            .iter()
+            .map(|(party, _, volumes)| index.conflicts(party, volumes, &separation()))
+            .collect();
+        // Updates (of the candidates' parties too), removals and new intents.
+        for _ in 0..rng.random_range(20..200) {
+            let id = rng.random_range(0..intents.len() as u64 + 40);
+            let party = intents.get(id as usize).map_or(0, |i| i.0);
+            if rng.random_range(0..4) == 0 {
+                index.remove(&party, &id);
+            } else {
+                let volumes = random_intent(&mut rng, centre, 150_000.0, DAY_START_S);
+                index.upsert(party, id, volumes);
+            }
+        }
+        for ((party, _, volumes), earlier) in candidates.iter().zip(earlier) {
+            let now = index.conflicts(party, volumes, &separation());
+            answers_changed += usize::from(now != earlier);
+            let brought_up = index
+                .conflicts_since(party, volumes, &separation(), asked_at, earlier)
+                .expect("the index remembers this many changes");
+            assert_eq!(brought_up, now, "seed {seed}");
+            conflicts_seen += now.len();
+        }
+    }
+    // The changes must reach the answers, or the comparison proves little.
+    assert!(conflicts_seen > 300, "only {conflicts_seen} conflicts seen");
+    assert!(
+        answers_changed > 50,
+        "only {answers_changed} answers changed"
+    );
+}
+
+#[test]
+fn an_answer_older_than_the_changes_remembered_or_a_reload_is_not_brought_up_to_date() {
+    let (_, intents) = random_intents(3, 50);
+    let mut index = StrategicIndex::bulk_load(intents.iter().cloned());
+    let (party, _, volumes) = intents[0].clone();
+    let asked_at = index.generation();
+    let earlier = index.conflicts(&party, &volumes, &separation());
+    let (other_party, other_id, other_volumes) = intents[1].clone();
+    for _ in 0..CHANGES_REMEMBERED {
+        index.upsert(other_party, other_id, other_volumes.clone());
+    }
+    assert!(index
+        .conflicts_since(&party, &volumes, &separation(), asked_at, earlier.clone())
+        .is_some());
+    index.remove(&other_party, &other_id);
+    assert!(index
+        .conflicts_since(&party, &volumes, &separation(), asked_at, earlier.clone())
+        .is_none());
+
+    // An index loaded afresh in place of this one: nothing asked before is brought up.
+    let asked_at = index.generation();
+    let earlier = index.conflicts(&party, &volumes, &separation());
+    index.replace_with(StrategicIndex::bulk_load(intents.iter().cloned()));
+    assert!(index
+        .conflicts_since(&party, &volumes, &separation(), asked_at, earlier.clone())
+        .is_none());
+    index.upsert(other_party, other_id, other_volumes);
+    assert!(index
+        .conflicts_since(&party, &volumes, &separation(), asked_at, earlier)
+        .is_none());
 }
 
 proptest! {

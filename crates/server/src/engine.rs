@@ -555,9 +555,11 @@ impl State {
         let next_event_seq = store.last_event_seq().await? + 1;
         let hotline = hotline::HotlineDeadlines::load(store).await?;
         let recheck = recheck::Recheck::load(store, &loaded).await?;
-        *index
+        // Answers handlers took from the index before cannot be brought up to date.
+        index
             .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner()) = loaded;
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .replace_with(loaded);
         Ok(State {
             terms,
             separation,
@@ -1063,10 +1065,24 @@ impl Engine {
             self.state.index_mut().remove(&key.0, &key.1);
             Vec::new()
         } else {
-            let found =
-                self.state
-                    .index()
-                    .conflicts(&key.0, &write.volumes, &self.state.separation);
+            // From the handler's answer when it can be brought up to date (see
+            // `StrategicIndex::conflicts_since`): what a query now would find.
+            let found = {
+                let index = self.state.index();
+                let separation = &self.state.separation;
+                precomputed
+                    .answer(separation)
+                    .and_then(|(generation, earlier)| {
+                        index.conflicts_since(
+                            &key.0,
+                            &write.volumes,
+                            separation,
+                            generation,
+                            earlier,
+                        )
+                    })
+                    .unwrap_or_else(|| index.conflicts(&key.0, &write.volumes, separation))
+            };
             self.state
                 .index_mut()
                 .upsert(key.0.clone(), key.1.clone(), write.volumes);

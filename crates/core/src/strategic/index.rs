@@ -13,12 +13,12 @@
 //!
 //! Every pair the exact test could accept therefore passes the filter.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::hash::Hash;
 
 use rstar::{RStarInsertionStrategy, RTree, RTreeObject, RTreeParams, AABB};
 
-use super::{volume_conflict, ConflictBuilder, IntentsConflict, Separation};
+use super::{intents_conflict, volume_conflict, ConflictBuilder, IntentsConflict, Separation};
 use crate::geometry::{Volume4D, SPHERE_RADIUS_LOWER_M};
 
 /// Unit-vector coordinates are scaled by this radius so that the horizontal axes are in
@@ -51,6 +51,10 @@ const NODE_CHILDREN_MAX: usize = 12;
 const NODE_REINSERTION_COUNT: usize = 3;
 const _: () = assert!(NODE_CHILDREN_MIN * 2 <= NODE_CHILDREN_MAX + 1);
 const _: () = assert!(NODE_REINSERTION_COUNT < NODE_CHILDREN_MAX - NODE_CHILDREN_MIN);
+
+/// How many of its latest changes the index remembers, for [`StrategicIndex::conflicts_since`]:
+/// enough for an answer taken a few thousand writes ago.
+pub const CHANGES_REMEMBERED: usize = 4_096;
 
 /// One stored volume: its box and where its intent is.
 #[derive(Debug, Clone, PartialEq)]
@@ -132,6 +136,11 @@ pub struct StrategicIndex<P, I> {
     free_slots: Vec<u32>,
     slot_of: HashMap<P, HashMap<I, u32>>,
     intents: usize,
+    /// How many times an intent was stored, replaced or removed since the index was made.
+    generation: u64,
+    /// The intents of the latest changes (at most [`CHANGES_REMEMBERED`]), oldest first:
+    /// the last one made `generation`.
+    changes: VecDeque<(P, I)>,
 }
 
 impl<P, I> Default for StrategicIndex<P, I>
@@ -156,6 +165,8 @@ where
             free_slots: Vec::new(),
             slot_of: HashMap::new(),
             intents: 0,
+            generation: 0,
+            changes: VecDeque::new(),
         }
     }
 
@@ -221,10 +232,35 @@ where
             .map(|stored| stored.volumes.as_slice())
     }
 
+    /// Counts the changes made to the index: each [`upsert`](Self::upsert) and each
+    /// [`remove`](Self::remove) moves it on.
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// Takes the intents of `loaded` (an index built afresh, say from a store) in place of
+    /// these. Counted as a change of every intent: no answer taken before can be brought up
+    /// to date by [`conflicts_since`](Self::conflicts_since).
+    pub fn replace_with(&mut self, mut loaded: StrategicIndex<P, I>) {
+        loaded.generation = self.generation + 1;
+        loaded.changes.clear();
+        *self = loaded;
+    }
+
+    /// Records a change to the intent's entry.
+    fn changed(&mut self, party: &P, intent: &I) {
+        self.generation += 1;
+        if self.changes.len() == CHANGES_REMEMBERED {
+            self.changes.pop_front();
+        }
+        self.changes.push_back((party.clone(), intent.clone()));
+    }
+
     /// Stores an intent, or replaces the volumes of a stored one; returns the volumes it
     /// replaced.
     pub fn upsert(&mut self, party: P, intent: I, volumes: Vec<Volume4D>) -> Option<Vec<Volume4D>> {
-        let previous = self.remove(&party, &intent);
+        self.changed(&party, &intent);
+        let previous = self.remove_quietly(&party, &intent);
         let slot = self.store(party, intent, volumes);
         let stored = self.slots[slot as usize]
             .as_ref()
@@ -237,6 +273,12 @@ where
 
     /// Removes a stored intent; returns its volumes.
     pub fn remove(&mut self, party: &P, intent: &I) -> Option<Vec<Volume4D>> {
+        self.changed(party, intent);
+        self.remove_quietly(party, intent)
+    }
+
+    /// [`remove`](Self::remove), without counting a change (an upsert counts its own).
+    fn remove_quietly(&mut self, party: &P, intent: &I) -> Option<Vec<Volume4D>> {
         let intents_of_party = self.slot_of.get_mut(party)?;
         let slot = intents_of_party.remove(intent)?;
         if intents_of_party.is_empty() {
@@ -297,6 +339,55 @@ where
             .collect();
         conflicts.sort_by(|a, b| (&a.party, &a.intent).cmp(&(&b.party, &b.intent)));
         conflicts
+    }
+
+    /// What [`conflicts`](Self::conflicts) answers now, worked out from `earlier`, its
+    /// answer for the same party, volumes and separation when the index was at
+    /// `generation`: only the intents changed since are tested again (against every
+    /// volume of theirs, as [`intents_conflict`] does, which finds what the tree finds).
+    /// `None` when the index no longer remembers that many changes; ask `conflicts` then.
+    ///
+    /// A service that queries the index twice for one write, once ahead of time and once
+    /// when it decides, answers the second from the first: a few dozen intents change
+    /// between the two, where a query tests every intent near each of the candidate's
+    /// volumes.
+    pub fn conflicts_since(
+        &self,
+        party: &P,
+        volumes: &[Volume4D],
+        separation: &Separation,
+        generation: u64,
+        earlier: Vec<StrategicConflict<P, I>>,
+    ) -> Option<Vec<StrategicConflict<P, I>>> {
+        let missed = usize::try_from(self.generation.checked_sub(generation)?).ok()?;
+        if missed > self.changes.len() {
+            return None;
+        }
+        let changed: HashSet<(&P, &I)> = self
+            .changes
+            .iter()
+            .skip(self.changes.len() - missed)
+            .filter(|(changed_party, _)| changed_party != party)
+            .map(|(changed_party, intent)| (changed_party, intent))
+            .collect();
+        let mut conflicts: Vec<StrategicConflict<P, I>> = earlier
+            .into_iter()
+            .filter(|found| !changed.contains(&(&found.party, &found.intent)))
+            .collect();
+        for (changed_party, intent) in changed {
+            let Some(theirs) = self.get(changed_party, intent) else {
+                continue;
+            };
+            if let Some(conflict) = intents_conflict(volumes, theirs, separation) {
+                conflicts.push(StrategicConflict {
+                    party: changed_party.clone(),
+                    intent: intent.clone(),
+                    conflict,
+                });
+            }
+        }
+        conflicts.sort_by(|a, b| (&a.party, &a.intent).cmp(&(&b.party, &b.intent)));
+        Some(conflicts)
     }
 
     /// Every stored intent: party, intent id and volumes, in no particular order.

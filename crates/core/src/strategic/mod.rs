@@ -21,7 +21,7 @@ mod index;
 mod scan;
 
 pub use disclosure::{disclosure_region, DisclosureRegion};
-pub use index::{StrategicConflict, StrategicIndex};
+pub use index::{StrategicConflict, StrategicIndex, CHANGES_REMEMBERED};
 pub use scan::ExhaustiveScan;
 
 use std::cmp::Ordering;

@@ -9,7 +9,9 @@
 //!
 //! So the handler queries the shared strategic index itself, computes the details of
 //! every conflict it finds (its intent as `a`), and sends them with the write. The writer
-//! still decides alone and in order: it queries the index again and uses a precomputed
+//! still decides alone and in order: it brings the handler's answer up to date with the
+//! intents changed since (`StrategicIndex::conflicts_since`, or queries the index again
+//! when that is too many changes ago or the minima differ) and uses a precomputed
 //! entry only when it was computed from exactly the counterpart volumes, the conflict and
 //! the minima the writer sees now, and oriented as the writer would store it. Otherwise
 //! (the counterpart changed meanwhile, new terms came into force, or the stored conflict
@@ -19,7 +21,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 use deconflict_core::geometry::Volume4D;
-use deconflict_core::strategic::{IntentsConflict, Separation, StrategicIndex};
+use deconflict_core::strategic::{IntentsConflict, Separation, StrategicConflict, StrategicIndex};
 
 use super::IntentKey;
 use crate::disclosure::ConflictDetails;
@@ -39,6 +41,8 @@ struct Entry {
 #[derive(Default)]
 pub struct Precomputed {
     separation: Option<Separation>,
+    /// The index's generation when the handler queried it.
+    generation: u64,
     entries: HashMap<IntentKey, Entry>,
 }
 
@@ -52,18 +56,19 @@ impl Precomputed {
         separation: Separation,
     ) -> Precomputed {
         // Only the lookups hold the lock: the writer waits for no geometry.
-        let found: Vec<(IntentKey, Vec<Volume4D>, IntentsConflict)> = {
+        let (generation, found): (u64, Vec<(IntentKey, Vec<Volume4D>, IntentsConflict)>) = {
             let index = index
                 .read()
                 .unwrap_or_else(|poisoned| poisoned.into_inner());
-            index
+            let found = index
                 .conflicts(&party.to_owned(), volumes, &separation)
                 .into_iter()
                 .filter_map(|found| {
                     let theirs = index.get(&found.party, &found.intent)?.to_vec();
                     Some(((found.party, found.intent), theirs, found.conflict))
                 })
-                .collect()
+                .collect();
+            (index.generation(), found)
         };
         let entries = found
             .into_iter()
@@ -88,8 +93,30 @@ impl Precomputed {
             .collect();
         Precomputed {
             separation: Some(separation),
+            generation,
             entries,
         }
+    }
+
+    /// The handler's answer from the index (what `StrategicIndex::conflicts` gave) and the
+    /// index's generation then, when it was asked under `separation`; before any is taken.
+    pub(super) fn answer(
+        &self,
+        separation: &Separation,
+    ) -> Option<(u64, Vec<StrategicConflict<String, String>>)> {
+        if self.separation.as_ref() != Some(separation) {
+            return None;
+        }
+        let answer = self
+            .entries
+            .iter()
+            .map(|((party, intent), entry)| StrategicConflict {
+                party: party.clone(),
+                intent: intent.clone(),
+                conflict: entry.conflict.clone(),
+            })
+            .collect();
+        Some((self.generation, answer))
     }
 
     /// The details computed for `counterpart`, when they are exactly what the writer would
@@ -170,6 +197,37 @@ mod tests {
         assert!(precomputed
             .take(&key("b", "x"), &theirs, &conflict, &separation)
             .is_none());
+    }
+
+    #[test]
+    fn the_handlers_answer_brought_up_to_date_is_what_the_index_answers_now() {
+        let (index, separation, _) = setup(36.1);
+        let precomputed = Precomputed::compute(&index, "a", &volumes(36.0), separation);
+        // After the handler's query: the counterpart leaves, another party's intent comes.
+        {
+            let mut index = index.write().unwrap();
+            index.remove(&"b".to_owned(), &"x".to_owned());
+            index.upsert("c".into(), "y".into(), volumes(36.05));
+        }
+        let (generation, earlier) = precomputed.answer(&separation).unwrap();
+        assert_eq!(earlier.len(), 1);
+        let index = index.read().unwrap();
+        let now = index.conflicts(&"a".to_owned(), &volumes(36.0), &separation);
+        assert_eq!(now.len(), 1);
+        assert_eq!(now[0].party, "c");
+        assert_eq!(
+            index.conflicts_since(
+                &"a".to_owned(),
+                &volumes(36.0),
+                &separation,
+                generation,
+                earlier
+            ),
+            Some(now)
+        );
+        // Asked under other minima: no answer to bring up to date.
+        let wider = Separation::new(12_000.0, 300.0, 60.0).unwrap();
+        assert!(precomputed.answer(&wider).is_none());
     }
 
     #[test]
