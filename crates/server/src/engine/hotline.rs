@@ -59,7 +59,9 @@ pub struct HotlineSend {
 /// The deadlines of the messages still waiting for an answer.
 #[derive(Debug, Default)]
 pub(super) struct HotlineDeadlines {
-    unanswered: HashMap<String, HotlineMessageRecord>,
+    /// Boxed: the map holds every unanswered message (tens of thousands at 100,000
+    /// intents, two per conflict), and growing a table of whole records copied them all.
+    unanswered: HashMap<String, Box<HotlineMessageRecord>>,
     by_deadline: BTreeSet<(i64, String)>,
 }
 
@@ -84,13 +86,13 @@ impl HotlineDeadlines {
         if record.is_unanswered() {
             self.by_deadline
                 .insert((record.answer_by_ms, record.id.clone()));
-            self.unanswered.insert(record.id.clone(), record);
+            self.unanswered.insert(record.id.clone(), Box::new(record));
         }
         assert_eq!(self.unanswered.len(), self.by_deadline.len());
     }
 
     fn get(&self, id: &str) -> Option<&HotlineMessageRecord> {
-        self.unanswered.get(id)
+        self.unanswered.get(id).map(|record| &**record)
     }
 
     /// The ids of the first `most` messages whose deadline is at or before `due_ms`,
