@@ -552,6 +552,19 @@ mod tests {
         WRITES_PASSED_ON.with(std::cell::Cell::get)
     }
 
+    /// A connection to the file at `path` through the shim.
+    fn through_shim(path: &std::path::Path) -> Connection {
+        Connection::open_with_flags_and_vfs(path, OpenFlags::default(), register().unwrap())
+            .unwrap()
+    }
+
+    /// Copies the whole log into the database and starts it again from its beginning.
+    fn truncate_log(connection: &Connection) {
+        connection
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+            .unwrap();
+    }
+
     fn count(connection: &Connection) -> i64 {
         connection
             .query_row("SELECT count(*) FROM t", [], |row| row.get(0))
@@ -562,9 +575,7 @@ mod tests {
     fn commits_through_the_shim_are_whole_for_other_connections_and_gathered() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("store.db");
-        let mut writer =
-            Connection::open_with_flags_and_vfs(&path, OpenFlags::default(), register().unwrap())
-                .unwrap();
+        let mut writer = through_shim(&path);
         // A small page cache, so that big transactions spill pages to the log before they
         // commit and read them back.
         writer
@@ -608,9 +619,7 @@ mod tests {
         assert_eq!(count(&reader), 4_001);
 
         // After a checkpoint the log starts again from its beginning; still whole.
-        writer
-            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
-            .unwrap();
+        truncate_log(&writer);
         writer
             .execute("INSERT INTO t VALUES (100001, 'after the checkpoint')", [])
             .unwrap();
@@ -622,9 +631,7 @@ mod tests {
     fn a_synchronous_level_that_skips_the_commit_sync_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("store.db");
-        let connection =
-            Connection::open_with_flags_and_vfs(&path, OpenFlags::default(), register().unwrap())
-                .unwrap();
+        let connection = through_shim(&path);
         for level in ["NORMAL", "off", "1", "0"] {
             let error = connection
                 .execute_batch(&format!("PRAGMA synchronous = {level}"))
@@ -646,9 +653,7 @@ mod tests {
     fn a_commit_of_several_frames_is_one_write_to_the_log() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("store.db");
-        let writer =
-            Connection::open_with_flags_and_vfs(&path, OpenFlags::default(), register().unwrap())
-                .unwrap();
+        let writer = through_shim(&path);
         writer
             .execute_batch(
                 "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;
@@ -656,9 +661,7 @@ mod tests {
             )
             .unwrap();
         // An empty log, so that the commit's frames are all it holds.
-        writer
-            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
-            .unwrap();
+        truncate_log(&writer);
         let before = writes_passed_on();
         // Three tables' pages, one commit.
         writer
@@ -681,9 +684,7 @@ mod tests {
     fn a_checkpoint_writes_runs_of_pages_to_the_database_at_once() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("store.db");
-        let writer =
-            Connection::open_with_flags_and_vfs(&path, OpenFlags::default(), register().unwrap())
-                .unwrap();
+        let writer = through_shim(&path);
         writer
             .execute_batch(
                 "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;
@@ -691,9 +692,7 @@ mod tests {
                  CREATE TABLE t (id INTEGER PRIMARY KEY, body TEXT NOT NULL);",
             )
             .unwrap();
-        writer
-            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
-            .unwrap();
+        truncate_log(&writer);
         // Rows in id order fill contiguous pages at the end of the file.
         writer
             .execute_batch(
@@ -703,9 +702,7 @@ mod tests {
             .unwrap();
         // The checkpoint runs on another connection through the shim, as the store's
         // background checkpoints do.
-        let checkpointer =
-            Connection::open_with_flags_and_vfs(&path, OpenFlags::default(), register().unwrap())
-                .unwrap();
+        let checkpointer = through_shim(&path);
         let before = writes_passed_on();
         let (busy, copied): (i64, i64) = checkpointer
             .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| {
@@ -722,9 +719,7 @@ mod tests {
         );
         // Every page reached the file: a connection outside the shim reads it whole once
         // the log is gone.
-        checkpointer
-            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
-            .unwrap();
+        truncate_log(&checkpointer);
         drop(writer);
         drop(checkpointer);
         let reader = Connection::open(&path).unwrap();
