@@ -1,7 +1,8 @@
 //! The disclosure region of a conflicting pair of volumes: the costliest part of a checked
-//! write that finds a conflict (about a fifth of the service's CPU at 100,000 intents and
-//! 128 clients), timed alone so that a change to its geometry can be measured apart from
-//! the service's noise. `cargo bench -p deconflict-core --bench disclosure`.
+//! write that finds a conflict (about a tenth of the service's CPU at 100,000 intents and
+//! 128 clients, a fifth before regions moved to the tangent plane), timed alone so that a
+//! change to its geometry can be measured apart from the service's noise.
+//! `cargo bench -p deconflict-core --bench disclosure`.
 //!
 //! The pairs are seeded and fixed: footprints 2–40 km across (circles, long thin polygons
 //! and star-shaped, often concave polygons) up to 30 km apart over the Levant, bands and
