@@ -100,11 +100,7 @@ async fn open_sqlite_checkpointing(
     // The pool's connections open the file through the store's file layer too (see
     // `wal_buffer`): the background checkpoints run on them, and it gathers their writes
     // to the database file.
-    let vfs = crate::wal_buffer::register().map_err(|code| {
-        StoreError::Open(format!(
-            "cannot register the store's file layer (SQLite error {code})"
-        ))
-    })?;
+    let vfs = crate::wal_buffer::register()?;
     let options = SqliteConnectOptions::new()
         .filename(path)
         .vfs(vfs)

@@ -54,11 +54,7 @@ impl SqliteWriter {
     pub fn open(path: &Path, busy_timeout: Duration) -> Result<SqliteWriter, StoreError> {
         // Its log writes are gathered into a few large ones per commit (see `wal_buffer`);
         // every commit syncs the log (`synchronous = FULL`), which passes them on first.
-        let vfs = crate::wal_buffer::register().map_err(|code| {
-            StoreError::Open(format!(
-                "cannot register the store's file layer (SQLite error {code})"
-            ))
-        })?;
+        let vfs = crate::wal_buffer::register()?;
         let connection = Connection::open_with_flags_and_vfs(path, OpenFlags::default(), vfs)
             .map_err(open_error)?;
         connection.busy_timeout(busy_timeout).map_err(open_error)?;

@@ -71,8 +71,8 @@ struct BufferedFile {
 /// Where the default VFS's file starts inside ours.
 const INNER_OFFSET: usize = std::mem::size_of::<BufferedFile>().next_multiple_of(16);
 
-/// Registers the VFS (once per process); its name, or SQLite's error code.
-pub(crate) fn register() -> Result<&'static str, c_int> {
+/// Registers the VFS (once per process); its name, or why it could not be.
+pub(crate) fn register() -> Result<&'static str, crate::StoreError> {
     static REGISTERED: OnceLock<Result<(), c_int>> = OnceLock::new();
     let result = *REGISTERED.get_or_init(|| {
         // SAFETY: `sqlite3_vfs_find` returns the default VFS, which lives as long as the
@@ -98,7 +98,11 @@ pub(crate) fn register() -> Result<&'static str, c_int> {
             }
         }
     });
-    result.map(|()| VFS_NAME)
+    result.map(|()| VFS_NAME).map_err(|code| {
+        crate::StoreError::Open(format!(
+            "cannot register the store's file layer (SQLite error {code})"
+        ))
+    })
 }
 
 unsafe fn inner_vfs(vfs: *mut ffi::sqlite3_vfs) -> *mut ffi::sqlite3_vfs {
@@ -558,6 +562,21 @@ mod tests {
             .unwrap()
     }
 
+    /// A fresh store in WAL mode at `synchronous = FULL`, written through the shim after
+    /// `setup` (pragmas and tables): its directory (removed when dropped), path and
+    /// connection.
+    fn store_through_shim(setup: &str) -> (tempfile::TempDir, std::path::PathBuf, Connection) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store.db");
+        let connection = through_shim(&path);
+        connection
+            .execute_batch(&format!(
+                "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; {setup}"
+            ))
+            .unwrap();
+        (dir, path, connection)
+    }
+
     /// Copies the whole log into the database and starts it again from its beginning.
     fn truncate_log(connection: &Connection) {
         connection
@@ -573,18 +592,13 @@ mod tests {
 
     #[test]
     fn commits_through_the_shim_are_whole_for_other_connections_and_gathered() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("store.db");
-        let mut writer = through_shim(&path);
         // A small page cache, so that big transactions spill pages to the log before they
         // commit and read them back.
-        writer
-            .execute_batch(
-                "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA cache_size = 20;
-                 CREATE TABLE t (id INTEGER PRIMARY KEY, body TEXT NOT NULL);
-                 CREATE INDEX t_body ON t (body);",
-            )
-            .unwrap();
+        let (_dir, path, mut writer) = store_through_shim(
+            "PRAGMA cache_size = 20;
+             CREATE TABLE t (id INTEGER PRIMARY KEY, body TEXT NOT NULL);
+             CREATE INDEX t_body ON t (body);",
+        );
         let reader = Connection::open(&path).unwrap();
         for round in 0..3_i64 {
             let transaction = writer.transaction().unwrap();
@@ -629,9 +643,7 @@ mod tests {
 
     #[test]
     fn a_synchronous_level_that_skips_the_commit_sync_is_refused() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("store.db");
-        let connection = through_shim(&path);
+        let (_dir, _path, connection) = store_through_shim("");
         for level in ["NORMAL", "off", "1", "0"] {
             let error = connection
                 .execute_batch(&format!("PRAGMA synchronous = {level}"))
@@ -651,15 +663,9 @@ mod tests {
 
     #[test]
     fn a_commit_of_several_frames_is_one_write_to_the_log() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("store.db");
-        let writer = through_shim(&path);
-        writer
-            .execute_batch(
-                "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;
-                 CREATE TABLE a (x TEXT); CREATE TABLE b (x TEXT); CREATE TABLE c (x TEXT);",
-            )
-            .unwrap();
+        let (_dir, _path, writer) = store_through_shim(
+            "CREATE TABLE a (x TEXT); CREATE TABLE b (x TEXT); CREATE TABLE c (x TEXT);",
+        );
         // An empty log, so that the commit's frames are all it holds.
         truncate_log(&writer);
         let before = writes_passed_on();
@@ -682,16 +688,10 @@ mod tests {
 
     #[test]
     fn a_checkpoint_writes_runs_of_pages_to_the_database_at_once() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("store.db");
-        let writer = through_shim(&path);
-        writer
-            .execute_batch(
-                "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;
-                 PRAGMA wal_autocheckpoint = 0;
-                 CREATE TABLE t (id INTEGER PRIMARY KEY, body TEXT NOT NULL);",
-            )
-            .unwrap();
+        let (_dir, path, writer) = store_through_shim(
+            "PRAGMA wal_autocheckpoint = 0;
+             CREATE TABLE t (id INTEGER PRIMARY KEY, body TEXT NOT NULL);",
+        );
         truncate_log(&writer);
         // Rows in id order fill contiguous pages at the end of the file.
         writer

@@ -343,11 +343,13 @@ impl Projection {
     /// A regular polygon of `vertices` that contains the projected geodesic disc of
     /// `radius_m` about `centre`.
     fn circle(&self, centre: LatLng, radius_m: f64, vertices: usize) -> Vec<Coord<f64>> {
+        // Circumscribed: the polygon's edges' middles lie on the circle.
+        let circumscribed = 1.0 / (std::f64::consts::PI / vertices as f64).cos();
+        let azimuth_rad = |k: usize| std::f64::consts::TAU * k as f64 / vertices as f64;
         let ring = |radius_m: f64| {
-            // Circumscribed: its edges' middles lie on the circle of `radius_m`.
-            let radius_m = radius_m / (std::f64::consts::PI / vertices as f64).cos();
+            let radius_m = radius_m * circumscribed;
             (0..vertices).map(move |k| {
-                let (sin, cos) = (std::f64::consts::TAU * k as f64 / vertices as f64).sin_cos();
+                let (sin, cos) = azimuth_rad(k).sin_cos();
                 Coord {
                     x: radius_m * sin,
                     y: radius_m * cos,
@@ -374,15 +376,13 @@ impl Projection {
                     // circle is the plane's circle of the same radius.
                     return ring(radius_m).collect();
                 }
-                let radius_m = radius_m / (std::f64::consts::PI / vertices as f64).cos();
                 (0..vertices)
                     .map(|k| {
-                        let azimuth_deg = 360.0 * k as f64 / vertices as f64;
                         let (lat, lng): (f64, f64) = earth::wgs84().direct(
                             centre.lat_deg(),
                             centre.lng_deg(),
-                            azimuth_deg,
-                            radius_m,
+                            azimuth_rad(k).to_degrees(),
+                            radius_m * circumscribed,
                         );
                         azimuthal.project_deg(lat, lng)
                     })
