@@ -21,6 +21,57 @@
 
 use serde_json::Value;
 
+/// A JSON value already written in canonical form, to be embedded in an entry's body as
+/// it is ([`crate::AuditEntry::with_canonical_member`]) rather than written out again
+/// from a `Value` by whoever seals the entry. It is made only by writing a `Value`, so its
+/// text is canonical by construction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CanonicalJson(String);
+
+impl CanonicalJson {
+    /// `value` written in canonical form.
+    pub fn of(value: &Value) -> CanonicalJson {
+        CanonicalJson(to_canonical_string(value))
+    }
+
+    /// The canonical text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The value again (canonical text always parses back to the value it was written
+    /// from).
+    pub fn to_value(&self) -> Value {
+        serde_json::from_str(&self.0).expect("canonical JSON parses")
+    }
+}
+
+/// A member of an object being written: a value, or one already in canonical form.
+#[derive(Clone, Copy)]
+pub(crate) enum Member<'a> {
+    Value(&'a Value),
+    Canonical(&'a CanonicalJson),
+}
+
+/// Writes the object of `members` (keys distinct) in canonical form, each canonical member
+/// copied as it is.
+pub(crate) fn write_object_of_members(members: &mut [(&str, Member<'_>)], out: &mut Vec<u8>) {
+    members.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+    out.push(b'{');
+    for (index, (key, member)) in members.iter().enumerate() {
+        if index > 0 {
+            out.push(b',');
+        }
+        write_string(key, out);
+        out.push(b':');
+        match member {
+            Member::Value(value) => write_canonical(value, out),
+            Member::Canonical(canonical) => out.extend_from_slice(canonical.0.as_bytes()),
+        }
+    }
+    out.push(b'}');
+}
+
 /// The canonical bytes of `value` (see the module documentation for the rules).
 pub fn to_canonical_bytes(value: &Value) -> Vec<u8> {
     let mut out = Vec::with_capacity(256);

@@ -227,7 +227,7 @@ struct CanonicalPieces {
 
 impl CanonicalPieces {
     fn of(entry: &AuditEntry) -> CanonicalPieces {
-        use crate::canonical::{write_canonical, write_string};
+        use crate::canonical::write_string;
         let mut actor_body = Vec::with_capacity(1024);
         actor_body.extend_from_slice(b"{\"actor\":");
         match entry.actor() {
@@ -235,15 +235,14 @@ impl CanonicalPieces {
             None => actor_body.extend_from_slice(b"null"),
         }
         actor_body.extend_from_slice(b",\"body\":");
-        write_canonical(entry.body(), &mut actor_body);
+        entry.write_canonical_body(&mut actor_body);
         let mut kind = b"\"kind\":".to_vec();
         write_string(entry.kind(), &mut kind);
         let seq = format!("\"seq\":{}", entry.seq()).into_bytes();
         let mut time_visible_to = b"\"time\":".to_vec();
         write_string(entry.time(), &mut time_visible_to);
         time_visible_to.extend_from_slice(b",\"visible_to\":");
-        let visible_to = serde_json::to_value(entry.visible_to()).expect("a visibility serializes");
-        write_canonical(&visible_to, &mut time_visible_to);
+        entry.visible_to().write_canonical(&mut time_visible_to);
         time_visible_to.push(b'}');
         CanonicalPieces {
             actor_body,
@@ -273,12 +272,19 @@ impl CanonicalPieces {
     ) -> (Vec<u8>, usize) {
         let mut line = Vec::with_capacity(self.actor_body.len() + 512);
         line.extend_from_slice(&self.actor_body);
-        for (key, hash) in [("content_hash", content_hash), ("entry_hash", entry_hash)] {
-            line.extend_from_slice(format!(",\"{key}\":\"{}\"", hash.to_hex()).as_bytes());
+        for (key, hash) in [
+            (&b",\"content_hash\":\""[..], content_hash),
+            (b",\"entry_hash\":\"", entry_hash),
+        ] {
+            line.extend_from_slice(key);
+            hash.write_hex(&mut line);
+            line.push(b'"');
         }
         line.push(b',');
         line.extend_from_slice(&self.kind);
-        line.extend_from_slice(format!(",\"prev_hash\":\"{}\",", prev_hash.to_hex()).as_bytes());
+        line.extend_from_slice(b",\"prev_hash\":\"");
+        prev_hash.write_hex(&mut line);
+        line.extend_from_slice(b"\",");
         line.extend_from_slice(&self.seq);
         line.push(b',');
         let time_at = line.len();
@@ -412,7 +418,8 @@ impl AuditChain {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use crate::canonical::CanonicalJson;
+    use serde_json::{json, Value};
 
     fn signer() -> AuditSigner {
         AuditSigner::from_seed([3; 32])
@@ -500,6 +507,76 @@ mod tests {
                 AuditHash(Sha256::digest(entry_only).into())
             );
         }
+    }
+
+    /// A body member given in canonical form seals exactly as it would inside the body's
+    /// `Value`: same hashes, same line, same signature, at any place among the keys.
+    #[test]
+    fn a_member_given_in_canonical_form_seals_as_the_same_member_in_the_body() {
+        let volumes = json!([{"volume": {"outline_circle": {"center": {"lat": 35.5, "lng": 38.25},
+            "radius": {"units": "M", "value": 1500.0}}}, "time_end": {"format": "RFC3339",
+            "value": "2015-10-20T11:00:00Z"}}, "é\n\u{1}"]);
+        for (others, key) in [
+            (
+                json!({"intent": "c-1", "version": 2, "conflicts": ["cf_1"]}),
+                "volumes",
+            ),
+            (json!({"z": 1}), "a"),
+            (json!({"a": 1}), "z"),
+            (json!({}), "only"),
+        ] {
+            let entry = |body: Value| {
+                AuditEntry::new(
+                    7,
+                    "2015-10-20T10:00:00.000Z",
+                    "intent.put",
+                    Some("coalition".into()),
+                    Visibility::parties(["coalition"]),
+                    body,
+                )
+                .unwrap()
+            };
+            let mut whole = others.clone();
+            whole[key] = volumes.clone();
+            let plain = entry(whole);
+            let spliced = entry(others)
+                .with_canonical_member(key, CanonicalJson::of(&volumes))
+                .unwrap();
+            assert_eq!(spliced, plain);
+            assert_eq!(spliced.body(), plain.body());
+            assert_eq!(content_hash(&spliced), content_hash(&plain));
+            let head = ChainHead {
+                seq: 6,
+                hash: AuditHash([9; 32]),
+            };
+            let lines = |entry: AuditEntry| seal_all_lines(&head, [entry], &signer()).unwrap();
+            assert_eq!(lines(spliced.clone()), lines(plain.clone()));
+            let sealed = |entry: AuditEntry| {
+                seal_all(&head, [entry], &signer()).unwrap()[0].to_canonical_json()
+            };
+            assert_eq!(sealed(spliced), sealed(plain));
+        }
+    }
+
+    /// A canonical member may not replace a member of the body, nor go into a body that is
+    /// not an object.
+    #[test]
+    fn a_canonical_member_needs_an_object_body_without_that_key() {
+        let entry = |body: Value| {
+            AuditEntry::new(1, "2015-10-20T10:00:00Z", "a", None, Visibility::All, body).unwrap()
+        };
+        let member = || CanonicalJson::of(&json!([1, 2]));
+        assert!(entry(json!({"a": 1}))
+            .with_canonical_member("a", member())
+            .is_err());
+        assert!(entry(json!({}))
+            .with_canonical_member("a", member())
+            .unwrap()
+            .with_canonical_member("a", member())
+            .is_err());
+        assert!(entry(json!([1]))
+            .with_canonical_member("a", member())
+            .is_err());
     }
 
     #[test]

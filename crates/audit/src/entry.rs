@@ -3,8 +3,12 @@
 
 use std::collections::BTreeSet;
 
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+
+use crate::canonical::{write_canonical, write_object_of_members, CanonicalJson, Member};
 
 /// Who may read an entry in full. Everyone else sees the entry only as its hashes (a
 /// withheld line), so that their export still verifies as one chain.
@@ -29,6 +33,26 @@ impl Visibility {
         S: Into<String>,
     {
         Visibility::Parties(parties.into_iter().map(Into::into).collect())
+    }
+
+    /// Appends the canonical JSON of this visibility (what `serde_json::to_value` of it
+    /// gives, written in canonical form) without building a `Value`.
+    pub(crate) fn write_canonical(&self, out: &mut Vec<u8>) {
+        match self {
+            Visibility::All => out.extend_from_slice(b"\"all\""),
+            Visibility::Parties(parties) => {
+                // A `BTreeSet<String>` iterates in the byte order of its strings, the
+                // canonical order of an array's elements here.
+                out.extend_from_slice(b"{\"parties\":[");
+                for (index, party) in parties.iter().enumerate() {
+                    if index > 0 {
+                        out.push(b',');
+                    }
+                    crate::canonical::write_string(party, out);
+                }
+                out.extend_from_slice(b"]}");
+            }
+        }
     }
 
     /// Whether `party` may read an entry with this visibility.
@@ -74,7 +98,7 @@ const KIND_CHARS_MAX: usize = 100;
 /// Its canonical JSON (see [`crate::canonical`]) is the object
 /// `{"actor", "body", "kind", "seq", "time", "visible_to"}`; `actor` is `null` for the
 /// service's own entries.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(try_from = "Value", into = "Value")]
 pub struct AuditEntry {
     seq: u64,
@@ -83,6 +107,21 @@ pub struct AuditEntry {
     actor: Option<String>,
     visible_to: Visibility,
     body: Value,
+    /// Members of the body given in canonical form (`with_canonical_member`), kept apart
+    /// from `body` so that sealing copies their text instead of writing it out again.
+    canonical_members: Vec<(String, CanonicalJson)>,
+}
+
+/// Equal when every field is, the body compared as one value however it was given.
+impl PartialEq for AuditEntry {
+    fn eq(&self, other: &AuditEntry) -> bool {
+        self.seq == other.seq
+            && self.time == other.time
+            && self.kind == other.kind
+            && self.actor == other.actor
+            && self.visible_to == other.visible_to
+            && self.body() == other.body()
+    }
 }
 
 impl AuditEntry {
@@ -132,7 +171,36 @@ impl AuditEntry {
             actor,
             visible_to,
             body,
+            canonical_members: Vec::new(),
         })
+    }
+
+    /// The entry with `value`, already in canonical form, as member `key` of its body
+    /// (which must be an object without that key). The member is hashed and written as
+    /// the text it is: a large member the caller has written once anyway (an intent's
+    /// volumes) is not written out again from a `Value` when the entry is sealed.
+    pub fn with_canonical_member(
+        mut self,
+        key: impl Into<String>,
+        value: CanonicalJson,
+    ) -> Result<Self, EntryError> {
+        let key = key.into();
+        let Value::Object(map) = &self.body else {
+            return Err(bad("body", "must be an object to take members"));
+        };
+        let taken = map.contains_key(&key)
+            || self
+                .canonical_members
+                .iter()
+                .any(|(member, _)| *member == key);
+        if taken {
+            return Err(EntryError::BadField {
+                field: "body",
+                problem: format!("already has a member {key:?}"),
+            });
+        }
+        self.canonical_members.push((key, value));
+        Ok(self)
     }
 
     /// The entry's position in the chain, from 1.
@@ -160,9 +228,39 @@ impl AuditEntry {
         &self.visible_to
     }
 
-    /// The event's details, as the service chose to record them.
-    pub fn body(&self) -> &Value {
-        &self.body
+    /// The event's details, as the service chose to record them (members given in
+    /// canonical form included: those are parsed back, so the body is then an owned copy).
+    pub fn body(&self) -> Cow<'_, Value> {
+        if self.canonical_members.is_empty() {
+            return Cow::Borrowed(&self.body);
+        }
+        let mut body = self.body.clone();
+        if let Value::Object(map) = &mut body {
+            for (key, canonical) in &self.canonical_members {
+                map.insert(key.clone(), canonical.to_value());
+            }
+        }
+        Cow::Owned(body)
+    }
+
+    /// Writes the body in canonical form, members given in canonical form copied as they
+    /// are.
+    pub(crate) fn write_canonical_body(&self, out: &mut Vec<u8>) {
+        match &self.body {
+            Value::Object(map) if !self.canonical_members.is_empty() => {
+                let mut members: Vec<(&str, Member<'_>)> = map
+                    .iter()
+                    .map(|(key, value)| (key.as_str(), Member::Value(value)))
+                    .collect();
+                members.extend(
+                    self.canonical_members
+                        .iter()
+                        .map(|(key, canonical)| (key.as_str(), Member::Canonical(canonical))),
+                );
+                write_object_of_members(&mut members, out);
+            }
+            body => write_canonical(body, out),
+        }
     }
 
     /// The entry as a JSON object (the value whose canonical bytes are hashed).
@@ -172,7 +270,7 @@ impl AuditEntry {
             "actor".into(),
             self.actor.clone().map_or(Value::Null, Value::String),
         );
-        map.insert("body".into(), self.body.clone());
+        map.insert("body".into(), self.body().into_owned());
         map.insert("kind".into(), Value::String(self.kind.clone()));
         map.insert("seq".into(), Value::from(self.seq));
         map.insert("time".into(), Value::String(self.time.clone()));
@@ -192,9 +290,10 @@ impl AuditEntry {
         let seq = Value::from(self.seq);
         let time = Value::String(self.time.clone());
         let visible_to = serde_json::to_value(&self.visible_to).expect("a visibility serializes");
+        let body = self.body();
         let mut members: Vec<(&str, &Value)> = vec![
             ("actor", &actor),
-            ("body", &self.body),
+            ("body", &body),
             ("kind", &kind),
             ("seq", &seq),
             ("time", &time),
@@ -278,6 +377,25 @@ mod tests {
 
     fn entry(seq: u64, time: &str, kind: &str) -> Result<AuditEntry, EntryError> {
         AuditEntry::new(seq, time, kind, None, Visibility::All, json!({}))
+    }
+
+    /// The visibility's own canonical writer gives what writing its `Value` gives.
+    #[test]
+    fn a_visibility_writes_the_canonical_form_of_its_value() {
+        for visibility in [
+            Visibility::All,
+            Visibility::parties(Vec::<String>::new()),
+            Visibility::parties(["russia", "coalition", "Z\"quoted\\", "é"]),
+        ] {
+            let mut written = Vec::new();
+            visibility.write_canonical(&mut written);
+            let expected =
+                crate::canonical::to_canonical_bytes(&serde_json::to_value(&visibility).unwrap());
+            assert_eq!(
+                String::from_utf8(written).unwrap(),
+                String::from_utf8(expected).unwrap()
+            );
+        }
     }
 
     #[test]

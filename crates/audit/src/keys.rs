@@ -24,6 +24,13 @@ impl AuditHash {
         hex::encode(self.0)
     }
 
+    /// Appends [`AuditHash::to_hex`] to `out` without making a `String` of it.
+    pub(crate) fn write_hex(&self, out: &mut Vec<u8>) {
+        let mut text = [0u8; 64];
+        hex::encode_to_slice(self.0, &mut text).expect("64 hex digits for 32 bytes");
+        out.extend_from_slice(&text);
+    }
+
     /// Parses exactly 64 lower-case hex characters (upper case is refused so that each
     /// hash has one spelling).
     pub fn from_hex(text: &str) -> Result<Self, KeyError> {

@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use utoipa::{IntoParams, ToSchema};
 
+use deconflict_audit::canonical::CanonicalJson;
 use deconflict_audit::{AuditEntry, ExportWriter, SealedEntry};
 use deconflict_store::{
     AgreementStatus, ConflictRecord, IntentRecord, IntentState, JsonDocument, PartyRecord, Role,
@@ -476,12 +477,15 @@ pub fn intent_write(bytes: &[u8]) -> Result<IntentWrite, ApiError> {
         .collect::<Result<Vec<_>, _>>()
         .map_err(|error| ApiError::Unprocessable(error.to_string()))?;
     let volumes_value = serde_json::to_value(&body.volumes).map_err(|_| ApiError::Internal)?;
-    // Written out here, beside other requests, rather than by the store's one writer. The
-    // document keeps only the text; the value goes to the audit entry, which takes it.
-    let volumes_json = JsonDocument::of(&volumes_value).map_err(|_| ApiError::Internal)?;
+    // Written out once, here, beside other requests, rather than by the engine (which
+    // seals the audit entry) and the store's one writer: the canonical text is both the
+    // audit entry's member and the document's text.
+    let volumes_canonical = CanonicalJson::of(&volumes_value);
+    let volumes_json = JsonDocument::from_text(volumes_canonical.as_str().to_owned())
+        .map_err(|_| ApiError::Internal)?;
     Ok(IntentWrite {
         volumes_json,
-        volumes_value,
+        volumes_canonical,
         volumes,
         state: body.state.unwrap_or(IntentStateJson::Accepted).into(),
         version: body.version,

@@ -34,6 +34,7 @@ use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
 use tokio::sync::{broadcast, mpsc, oneshot};
 
+use deconflict_audit::canonical::CanonicalJson;
 use deconflict_audit::{AuditChain, AuditEntry, AuditSigner, ChainHead, SealedEntry, Visibility};
 use deconflict_core::geometry::Volume4D;
 use deconflict_core::strategic::{IntentsConflict, Separation, StrategicIndex};
@@ -68,10 +69,11 @@ const LOAD_PAGE_INTENTS_MAX: u32 = 10_000;
 #[derive(Debug, Clone)]
 pub struct IntentWrite {
     /// The volumes as the party sent them (kept and returned verbatim): their text for the
-    /// store and the answer, written by the handler that received them, and their value
-    /// for the audit entry (moved into it, not copied).
+    /// store and the answer, and the same text as the audit entry's canonical member, both
+    /// written once by the handler that received them (the engine, which seals every
+    /// entry in turn, would otherwise write them out again from a `Value`).
     pub volumes_json: JsonDocument,
-    pub volumes_value: Value,
+    pub volumes_canonical: CanonicalJson,
     pub volumes: Vec<Volume4D>,
     pub state: IntentState,
     /// `None` creates; `Some(n)` updates version `n`.
@@ -971,7 +973,21 @@ impl Engine {
         visible_to: Visibility,
         body: Value,
     ) -> Result<(), ApiError> {
-        let entry = AuditEntry::new(
+        let entry = self.audit_entry(now_ms, kind, actor, visible_to, body)?;
+        self.push_audit(pending, entry);
+        Ok(())
+    }
+
+    /// The next audit entry, numbered but not yet appended ([`Engine::push_audit`]).
+    fn audit_entry(
+        &self,
+        now_ms: i64,
+        kind: &str,
+        actor: Option<&str>,
+        visible_to: Visibility,
+        body: Value,
+    ) -> Result<AuditEntry, ApiError> {
+        AuditEntry::new(
             self.state.next_audit_seq,
             rfc3339_ms(now_ms),
             kind,
@@ -982,10 +998,13 @@ impl Engine {
         .map_err(|error| {
             tracing::error!(%error, kind, "cannot make an audit entry");
             ApiError::Internal
-        })?;
+        })
+    }
+
+    /// Appends `entry`, made by [`Engine::audit_entry`] since the last entry appended.
+    fn push_audit(&mut self, pending: &mut Pending, entry: AuditEntry) {
         self.state.next_audit_seq += 1;
         pending.audit.push(entry);
-        Ok(())
     }
 
     fn event(
@@ -1127,22 +1146,30 @@ impl Engine {
             pending,
         );
         let conflict_ids: Vec<&str> = conflicts.iter().map(|c| c.id.as_str()).collect();
-        let mut body = json!({
+        let body = json!({
             "intent": id,
             "version": version,
             "state": write.state.as_str(),
             "conflicts": conflict_ids,
         });
-        // Moved from the write, neither re-serialized by `json!` nor copied.
-        body["volumes"] = write.volumes_value;
-        self.audit(
-            pending,
-            now_ms,
-            "intent.put",
-            Some(&caller.id),
-            Visibility::parties([caller.id.clone()]),
-            body,
-        )?;
+        let entry = self
+            .audit_entry(
+                now_ms,
+                "intent.put",
+                Some(&caller.id),
+                Visibility::parties([caller.id.clone()]),
+                body,
+            )
+            .and_then(|entry| {
+                // Moved from the write, its text copied into the entry's line as it is.
+                entry
+                    .with_canonical_member("volumes", write.volumes_canonical)
+                    .map_err(|error| {
+                        tracing::error!(%error, "cannot make an audit entry");
+                        ApiError::Internal
+                    })
+            })?;
+        self.push_audit(pending, entry);
         Ok(IntentOutcome {
             intent: record,
             conflicts,

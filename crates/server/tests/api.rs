@@ -658,6 +658,20 @@ async fn the_audit_export_verifies_and_withholds_other_parties_entries() {
     }
     let russia = app.get("/v1/audit/export", "russia").await.text;
     assert!(russia.contains(secret_id));
+    // The entry records the intent's volumes as the service keeps them (the handler's
+    // canonical text, embedded as it is), beside the members the writer adds.
+    let stored = app
+        .get(&format!("/v1/intents/{secret_id}"), "russia")
+        .await
+        .json();
+    let put = russia
+        .lines()
+        .map(|line| serde_json::from_str::<Value>(line).unwrap())
+        .find(|line| line["kind"] == "intent.put" && line["body"]["intent"] == secret_id)
+        .expect("russia's intent.put entry");
+    assert_eq!(put["body"]["volumes"], stored["volumes"]);
+    assert_eq!(put["body"]["version"], 1);
+    assert_eq!(put["body"]["state"], "activated");
 }
 
 /// The `party.added` lines of `viewer`'s audit export that it may read.

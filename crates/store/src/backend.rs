@@ -398,7 +398,7 @@ fn parse_document(
     what: &'static str,
     text: String,
 ) -> Result<std::sync::Arc<JsonDocument>, StoreError> {
-    let document = JsonDocument::from_stored(text).map_err(|error| corrupt(what, error))?;
+    let document = JsonDocument::from_text(text).map_err(|error| corrupt(what, error))?;
     Ok(std::sync::Arc::new(document))
 }
 
@@ -486,7 +486,7 @@ macro_rules! row_readers {
                 seq: row.try_get("seq")?,
                 party_id: row.try_get("party_id")?,
                 kind: row.try_get("kind")?,
-                data: EventData::from_stored(data),
+                data: EventData::from_text(data),
                 time_ms: row.try_get("time_ms")?,
             })
         }

@@ -173,9 +173,10 @@ impl JsonDocument {
         })
     }
 
-    /// A document read back from the store: its text as stored, checked to be JSON (an
-    /// error names what is wrong) but not parsed into a `Value` until one is needed.
-    pub(crate) fn from_stored(text: String) -> serde_json::Result<JsonDocument> {
+    /// A document of JSON text written elsewhere (read back from the store, or written in
+    /// a canonical form by the caller): checked to be JSON (an error names what is wrong)
+    /// but not parsed into a `Value` until one is needed.
+    pub fn from_text(text: String) -> serde_json::Result<JsonDocument> {
         Ok(JsonDocument {
             raw: RawValue::from_string(text)?,
             value: OnceLock::new(),
@@ -251,7 +252,7 @@ impl EventData {
     }
 
     /// Text read back from the store, which only ever holds what [`EventData::new`] wrote.
-    pub(crate) fn from_stored(text: String) -> EventData {
+    pub(crate) fn from_text(text: String) -> EventData {
         EventData(text.into())
     }
 
@@ -578,10 +579,10 @@ mod tests {
 
     #[test]
     fn stored_text_that_is_not_json_is_refused() {
-        assert!(JsonDocument::from_stored(r#"{"overlaps": [1, 2]}"#.into()).is_ok());
+        assert!(JsonDocument::from_text(r#"{"overlaps": [1, 2]}"#.into()).is_ok());
         for text in ["", "{", r#"{"a": 1} trailing"#, "[1,]"] {
             assert!(
-                JsonDocument::from_stored(text.into()).is_err(),
+                JsonDocument::from_text(text.into()).is_err(),
                 "{text:?} accepted"
             );
         }
