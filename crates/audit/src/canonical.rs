@@ -34,6 +34,22 @@ impl CanonicalJson {
         CanonicalJson(to_canonical_string(value))
     }
 
+    /// `data` written by serde_json as it is, for a type whose serialization is already
+    /// canonical: every object's members in the byte order of their keys (struct fields
+    /// declared in that order, no maps kept in another), as the contract's volumes are.
+    /// That skips building a `Value` only to write it out again. Debug builds (the tests)
+    /// check the text against [`CanonicalJson::of`] the `Value`.
+    pub fn of_sorted<T: serde::Serialize + ?Sized>(data: &T) -> serde_json::Result<CanonicalJson> {
+        let text = serde_json::to_string(data)?;
+        debug_assert_eq!(
+            text,
+            to_canonical_string(&serde_json::to_value(data)?),
+            "the serialization of {} is not canonical",
+            std::any::type_name::<T>()
+        );
+        Ok(CanonicalJson(text))
+    }
+
     /// The canonical text.
     pub fn as_str(&self) -> &str {
         &self.0

@@ -476,11 +476,12 @@ pub fn intent_write(bytes: &[u8]) -> Result<IntentWrite, ApiError> {
         .map(|(index, volume)| volume.to_core(&format!("volumes[{index}]")))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|error| ApiError::Unprocessable(error.to_string()))?;
-    let volumes_value = serde_json::to_value(&body.volumes).map_err(|_| ApiError::Internal)?;
     // Written out once, here, beside other requests, rather than by the engine (which
     // seals the audit entry) and the store's one writer: the canonical text is both the
-    // audit entry's member and the document's text.
-    let volumes_canonical = CanonicalJson::of(&volumes_value);
+    // audit entry's member and the document's text. The contract's types declare their
+    // fields in canonical order, so serde_json writes it straight from them.
+    let volumes_canonical =
+        CanonicalJson::of_sorted(&body.volumes).map_err(|_| ApiError::Internal)?;
     let volumes_json = JsonDocument::from_text(volumes_canonical.as_str().to_owned())
         .map_err(|_| ApiError::Internal)?;
     Ok(IntentWrite {
@@ -890,4 +891,52 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
         HeaderValue::from_static("text/plain; version=0.0.4"),
     );
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use deconflict_audit::canonical::to_canonical_string;
+    use serde_json::json;
+
+    /// The volumes' text written straight from the contract's types is their canonical
+    /// form, whatever outline, optional members and spelling of numbers the party sent.
+    #[test]
+    fn an_intents_volumes_are_written_in_canonical_form() {
+        let time = |value: &str| json!({"format": "RFC3339", "value": value});
+        let altitude = |value: f64| json!({"value": value, "units": "M", "reference": "W84"});
+        let circle = json!({
+            "volume": {
+                "altitude_upper": altitude(6000.5),
+                "outline_circle": {"radius": {"value": 1e4, "units": "M"},
+                    "center": {"lng": 38, "lat": 35.123456789}},
+                "altitude_lower": altitude(0.0),
+            },
+            "time_start": time("2015-10-20T10:00:00Z"),
+            "time_end": time("2015-10-20T11:00:00.5+00:00"),
+        });
+        let polygon = json!({
+            "time_end": time("2015-10-20T12:00:00Z"),
+            "volume": {
+                "outline_polygon": {"vertices": [
+                    {"lat": 35.0, "lng": 38.0}, {"lng": 38.1, "lat": 35.0},
+                    {"lat": 35.1, "lng": 38.1e0}, {"lat": 3.51e1, "lng": 38.0000001},
+                ]},
+                "altitude_lower": altitude(-10.25),
+                "altitude_upper": altitude(1.0e3),
+            },
+            "time_start": time("2015-10-20T11:00:00Z"),
+        });
+        for body in [
+            json!({"volumes": [circle.clone()]}),
+            json!({"volumes": [polygon.clone(), circle], "state": "activated"}),
+            json!({"volumes": [polygon], "version": 3}),
+        ] {
+            let write = intent_write(body.to_string().as_bytes()).unwrap();
+            let parsed: IntentBody = serde_json::from_value(body).unwrap();
+            let expected = to_canonical_string(&serde_json::to_value(&parsed.volumes).unwrap());
+            assert_eq!(write.volumes_canonical.as_str(), expected);
+            assert_eq!(write.volumes_json.text(), expected);
+        }
+    }
 }

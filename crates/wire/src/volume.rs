@@ -139,10 +139,10 @@ pub struct PolygonJson {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[schema(as = Radius)]
 pub struct RadiusJson {
-    #[schema(exclusive_minimum = 0, maximum = 5000000)]
-    pub value: f64,
     #[schema(pattern = "^M$")]
     pub units: String,
+    #[schema(exclusive_minimum = 0, maximum = 5000000)]
+    pub value: f64,
 }
 
 /// A circle outline: centre and radius.
@@ -157,21 +157,21 @@ pub struct CircleJson {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[schema(as = Altitude)]
 pub struct AltitudeJson {
-    pub value: f64,
     #[schema(pattern = "^W84$")]
     pub reference: String,
     #[schema(pattern = "^M$")]
     pub units: String,
+    pub value: f64,
 }
 
 /// A time with its format (`"RFC3339"`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[schema(as = Time)]
 pub struct TimeJson {
-    #[schema(format = DateTime)]
-    pub value: String,
     #[schema(pattern = "^RFC3339$")]
     pub format: String,
+    #[schema(format = DateTime)]
+    pub value: String,
 }
 
 /// The spatial part of a volume: exactly one outline (polygon or circle) and an altitude
@@ -179,21 +179,25 @@ pub struct TimeJson {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[schema(as = Volume)]
 pub struct VolumeJson {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub outline_polygon: Option<PolygonJson>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub outline_circle: Option<CircleJson>,
     pub altitude_lower: AltitudeJson,
     pub altitude_upper: AltitudeJson,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outline_circle: Option<CircleJson>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outline_polygon: Option<PolygonJson>,
 }
 
 /// The contract's Volume4D; `time_start` is not after `time_end`.
+///
+/// The fields of this type and of every type inside it are declared in the byte order of
+/// their names, so that serde_json writes them in canonical form (keys sorted), the form
+/// the service stores and the audit log hashes, without building a `Value` to sort them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[schema(as = Volume4D)]
 pub struct Volume4DJson {
-    pub volume: VolumeJson,
-    pub time_start: TimeJson,
     pub time_end: TimeJson,
+    pub time_start: TimeJson,
+    pub volume: VolumeJson,
 }
 
 impl LatLngJson {
