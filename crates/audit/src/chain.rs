@@ -558,6 +558,48 @@ mod tests {
         }
     }
 
+    /// A body given whole in canonical form seals as the same body given as a value.
+    #[test]
+    fn a_body_given_in_canonical_form_seals_as_the_same_value() {
+        let head = ChainHead {
+            seq: 2,
+            hash: AuditHash([4; 32]),
+        };
+        for body in [
+            json!({"id": "msg-1", "about": {"conflict": "cf_1"}, "answer_within_s": 600.0,
+                "from": null, "text": "Call \"Ops\"\n"}),
+            json!([1, "two", null]),
+            json!("text"),
+        ] {
+            let entry = |canonical: bool| {
+                let (seq, time, kind) = (3, "2015-10-20T10:00:00.000Z", "hotline.message");
+                let visible_to = Visibility::parties(["coalition", "russia"]);
+                if canonical {
+                    AuditEntry::new_canonical(
+                        seq,
+                        time,
+                        kind,
+                        None,
+                        visible_to,
+                        CanonicalJson::of(&body),
+                    )
+                } else {
+                    AuditEntry::new(seq, time, kind, None, visible_to, body.clone())
+                }
+                .unwrap()
+            };
+            let (given, plain) = (entry(true), entry(false));
+            assert_eq!(given, plain);
+            assert_eq!(*given.body(), body);
+            assert_eq!(content_hash(&given), content_hash(&plain));
+            let lines = |entry: AuditEntry| seal_all_lines(&head, [entry], &signer()).unwrap();
+            assert_eq!(lines(given.clone()), lines(plain));
+            assert!(given
+                .with_canonical_member("more", CanonicalJson::of(&json!(1)))
+                .is_err());
+        }
+    }
+
     /// A canonical member may not replace a member of the body, nor go into a body that is
     /// not an object.
     #[test]

@@ -110,6 +110,9 @@ pub struct AuditEntry {
     /// Members of the body given in canonical form (`with_canonical_member`), kept apart
     /// from `body` so that sealing copies their text instead of writing it out again.
     canonical_members: Vec<(String, CanonicalJson)>,
+    /// The whole body given in canonical form (`new_canonical`); `body` is then null and
+    /// there are no `canonical_members`.
+    canonical_body: Option<CanonicalJson>,
 }
 
 /// Equal when every field is, the body compared as one value however it was given.
@@ -172,7 +175,24 @@ impl AuditEntry {
             visible_to,
             body,
             canonical_members: Vec::new(),
+            canonical_body: None,
         })
+    }
+
+    /// [`AuditEntry::new`] with a body already in canonical form, which sealing copies as
+    /// it is (the caller wrote it once for another use as well: a hotline message's JSON is
+    /// also the data of its events).
+    pub fn new_canonical(
+        seq: u64,
+        time: impl Into<String>,
+        kind: impl Into<String>,
+        actor: Option<String>,
+        visible_to: Visibility,
+        body: CanonicalJson,
+    ) -> Result<Self, EntryError> {
+        let mut entry = AuditEntry::new(seq, time, kind, actor, visible_to, Value::Null)?;
+        entry.canonical_body = Some(body);
+        Ok(entry)
     }
 
     /// The entry with `value`, already in canonical form, as member `key` of its body
@@ -185,6 +205,9 @@ impl AuditEntry {
         value: CanonicalJson,
     ) -> Result<Self, EntryError> {
         let key = key.into();
+        if self.canonical_body.is_some() {
+            return Err(bad("body", "is given whole in canonical form"));
+        }
         let Value::Object(map) = &self.body else {
             return Err(bad("body", "must be an object to take members"));
         };
@@ -231,6 +254,9 @@ impl AuditEntry {
     /// The event's details, as the service chose to record them (members given in
     /// canonical form included: those are parsed back, so the body is then an owned copy).
     pub fn body(&self) -> Cow<'_, Value> {
+        if let Some(body) = &self.canonical_body {
+            return Cow::Owned(body.to_value());
+        }
         if self.canonical_members.is_empty() {
             return Cow::Borrowed(&self.body);
         }
@@ -246,6 +272,10 @@ impl AuditEntry {
     /// Writes the body in canonical form, members given in canonical form copied as they
     /// are.
     pub(crate) fn write_canonical_body(&self, out: &mut Vec<u8>) {
+        if let Some(body) = &self.canonical_body {
+            out.extend_from_slice(body.as_str().as_bytes());
+            return;
+        }
         match &self.body {
             Value::Object(map) if !self.canonical_members.is_empty() => {
                 let mut members: Vec<(&str, Member<'_>)> = map

@@ -35,7 +35,9 @@ use serde_json::{json, Value};
 use tokio::sync::{broadcast, mpsc, oneshot};
 
 use deconflict_audit::canonical::CanonicalJson;
-use deconflict_audit::{AuditChain, AuditEntry, AuditSigner, ChainHead, SealedEntry, Visibility};
+use deconflict_audit::{
+    AuditChain, AuditEntry, AuditSigner, ChainHead, EntryError, SealedEntry, Visibility,
+};
 use deconflict_core::geometry::Volume4D;
 use deconflict_core::strategic::{IntentsConflict, Separation, StrategicIndex};
 use deconflict_store::{
@@ -987,22 +989,26 @@ impl Engine {
         visible_to: Visibility,
         body: Value,
     ) -> Result<AuditEntry, ApiError> {
-        AuditEntry::new(
-            self.state.next_audit_seq,
-            rfc3339_ms(now_ms),
-            kind,
-            actor.map(str::to_owned),
-            visible_to,
-            body,
-        )
-        .map_err(|error| {
+        self.next_audit_entry(now_ms, kind, |seq, time| {
+            AuditEntry::new(seq, time, kind, actor.map(str::to_owned), visible_to, body)
+        })
+    }
+
+    /// The next audit entry as `make` builds it from its seq and time, not yet appended.
+    pub(super) fn next_audit_entry(
+        &self,
+        now_ms: i64,
+        kind: &str,
+        make: impl FnOnce(u64, String) -> Result<AuditEntry, EntryError>,
+    ) -> Result<AuditEntry, ApiError> {
+        make(self.state.next_audit_seq, rfc3339_ms(now_ms)).map_err(|error| {
             tracing::error!(%error, kind, "cannot make an audit entry");
             ApiError::Internal
         })
     }
 
-    /// Appends `entry`, made by [`Engine::audit_entry`] since the last entry appended.
-    fn push_audit(&mut self, pending: &mut Pending, entry: AuditEntry) {
+    /// Appends `entry`, made by [`Engine::next_audit_entry`] since the last entry appended.
+    pub(super) fn push_audit(&mut self, pending: &mut Pending, entry: AuditEntry) {
         self.state.next_audit_seq += 1;
         pending.audit.push(entry);
     }

@@ -28,30 +28,33 @@ use crate::limits::{check_id, check_no_nul, HOTLINE_TEXT_CHARS_MAX};
 use crate::terms::ANSWER_WITHIN_S_MAX;
 use crate::AppState;
 
-/// A hotline message as every endpoint and event shows it.
+/// A hotline message as every endpoint and event shows it. Its fields are declared in the
+/// byte order of their names, so serde_json writes it in the audit log's canonical form:
+/// the engine writes each message once, for its events and its audit entry
+/// (`CanonicalJson::of_sorted`).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct HotlineMessageJson {
-    /// `msg-…`, opaque.
-    pub id: String,
-    /// `thr-…`: every reply shares the thread of the message it answers.
-    pub thread: String,
-    /// The sending party; `null` when the service itself wrote (threads it opens for new
-    /// conflicts and warning alerts).
-    pub from: Option<String>,
-    pub to: String,
-    pub text: String,
     /// `{"conflict": id}`, `{"alert": id}` or `null`.
     #[schema(value_type = Option<Object>)]
     pub about: Option<Value>,
+    pub acked_at: Option<String>,
+    pub acked_by: Option<String>,
+    /// `sent_at` + `answer_within_s`: unacknowledged past it, the message escalates.
+    pub answer_by: String,
+    pub answer_within_s: f64,
+    pub escalated_at: Option<String>,
+    /// The sending party; `null` when the service itself wrote (threads it opens for new
+    /// conflicts and warning alerts).
+    pub from: Option<String>,
+    /// `msg-…`, opaque.
+    pub id: String,
     /// The message this one answers, or `null`.
     pub reply_to: Option<String>,
     pub sent_at: String,
-    pub answer_within_s: f64,
-    /// `sent_at` + `answer_within_s`: unacknowledged past it, the message escalates.
-    pub answer_by: String,
-    pub acked_at: Option<String>,
-    pub acked_by: Option<String>,
-    pub escalated_at: Option<String>,
+    pub text: String,
+    /// `thr-…`: every reply shares the thread of the message it answers.
+    pub thread: String,
+    pub to: String,
 }
 
 impl From<&HotlineMessageRecord> for HotlineMessageJson {

@@ -251,6 +251,13 @@ impl EventData {
             .map(|text| EventData(text.into()))
     }
 
+    /// JSON text written elsewhere (the audit log's canonical form of the same data),
+    /// checked to be one JSON value.
+    pub fn from_json_text(text: &str) -> serde_json::Result<EventData> {
+        serde_json::from_str::<serde::de::IgnoredAny>(text)?;
+        Ok(EventData(text.into()))
+    }
+
     /// Text read back from the store, which only ever holds what [`EventData::new`] wrote.
     pub(crate) fn from_text(text: String) -> EventData {
         EventData(text.into())

@@ -15,14 +15,15 @@ use std::sync::Arc;
 
 use serde_json::{json, Value};
 
-use deconflict_audit::Visibility;
+use deconflict_audit::canonical::CanonicalJson;
+use deconflict_audit::{AuditEntry, Visibility};
 use deconflict_store::{
     EventData, HotlineMessageRecord, Mutation, PartyRecord, Role, Store, StoreError,
 };
 
 use super::{Engine, Pending};
 use crate::error::ApiError;
-use crate::hotline::message_json;
+use crate::hotline::HotlineMessageJson;
 use crate::limits::HOTLINE_ESCALATIONS_PER_STEP_MAX;
 
 /// What a hotline message is about.
@@ -152,7 +153,10 @@ impl Engine {
         observers: &[Arc<PartyRecord>],
         pending: &mut Pending,
     ) -> Result<(), ApiError> {
-        let data = message_json(record);
+        // Written once, in canonical form: the data of every recipient's event and the
+        // body of the audit entry.
+        let data = CanonicalJson::of_sorted(&HotlineMessageJson::from(record))
+            .map_err(|_| ApiError::Internal)?;
         let mut recipients: Vec<&str> = Vec::new();
         let ends = record
             .from_party
@@ -165,8 +169,8 @@ impl Engine {
             }
         }
         let recipients: Vec<String> = recipients.into_iter().map(str::to_owned).collect();
-        // Written out once and shared by every recipient's event.
-        let event_data = EventData::new(&data);
+        let event_data =
+            EventData::from_json_text(data.as_str()).map_err(|_| ApiError::Internal)?;
         for party in &recipients {
             self.event(pending, now_ms, party, kind, event_data.clone());
         }
@@ -176,14 +180,12 @@ impl Engine {
             .cloned()
             .chain([record.to_party.clone()])
             .collect();
-        self.audit(
-            pending,
-            now_ms,
-            kind,
-            actor,
-            Visibility::parties(ends),
-            data,
-        )
+        let entry = self.next_audit_entry(now_ms, kind, |seq, time| {
+            let actor = actor.map(str::to_owned);
+            AuditEntry::new_canonical(seq, time, kind, actor, Visibility::parties(ends), data)
+        })?;
+        self.push_audit(pending, entry);
+        Ok(())
     }
 
     /// Marks the message acknowledged by its recipient (unless it is already).
