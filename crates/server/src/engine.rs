@@ -975,23 +975,11 @@ impl Engine {
         visible_to: Visibility,
         body: Value,
     ) -> Result<(), ApiError> {
-        let entry = self.audit_entry(now_ms, kind, actor, visible_to, body)?;
+        let entry = self.next_audit_entry(now_ms, kind, |seq, time| {
+            AuditEntry::new(seq, time, kind, actor.map(str::to_owned), visible_to, body)
+        })?;
         self.push_audit(pending, entry);
         Ok(())
-    }
-
-    /// The next audit entry, numbered but not yet appended ([`Engine::push_audit`]).
-    fn audit_entry(
-        &self,
-        now_ms: i64,
-        kind: &str,
-        actor: Option<&str>,
-        visible_to: Visibility,
-        body: Value,
-    ) -> Result<AuditEntry, ApiError> {
-        self.next_audit_entry(now_ms, kind, |seq, time| {
-            AuditEntry::new(seq, time, kind, actor.map(str::to_owned), visible_to, body)
-        })
     }
 
     /// The next audit entry as `make` builds it from its seq and time, not yet appended.
@@ -1158,23 +1146,19 @@ impl Engine {
             "state": write.state.as_str(),
             "conflicts": conflict_ids,
         });
-        let entry = self
-            .audit_entry(
-                now_ms,
+        let entry = self.next_audit_entry(now_ms, "intent.put", |seq, time| {
+            let visible_to = Visibility::parties([caller.id.clone()]);
+            AuditEntry::new(
+                seq,
+                time,
                 "intent.put",
-                Some(&caller.id),
-                Visibility::parties([caller.id.clone()]),
+                Some(caller.id.clone()),
+                visible_to,
                 body,
-            )
-            .and_then(|entry| {
-                // Moved from the write, its text copied into the entry's line as it is.
-                entry
-                    .with_canonical_member("volumes", write.volumes_canonical)
-                    .map_err(|error| {
-                        tracing::error!(%error, "cannot make an audit entry");
-                        ApiError::Internal
-                    })
-            })?;
+            )?
+            // Moved from the write, its text copied into the entry's line as it is.
+            .with_canonical_member("volumes", write.volumes_canonical)
+        })?;
         self.push_audit(pending, entry);
         Ok(IntentOutcome {
             intent: record,
@@ -1362,17 +1346,23 @@ impl Engine {
             self.state.open.insert(record.id.clone(), record.clone());
             pending.batch.push(Mutation::PutConflict(record.clone()));
             metrics::counter!("deconflict_conflicts_opened_total").increment(1);
-            // Moved, not copied: the record holds the details' text.
-            let overlaps = details.overlaps;
-            if let Err(error) = self.audit(
-                pending,
-                now_ms,
-                "conflict.opened",
-                None,
-                Visibility::parties([record.party_a.clone(), record.party_b.clone()]),
-                json!({"conflict": record.id, "parties": [record.party_a, record.party_b], "overlaps": overlaps}),
-            ) {
-                tracing::error!(%error, "conflict audit entry not sealed");
+            // Written straight to canonical text (the overlaps' members are in key order),
+            // which sealing copies as it is.
+            let opened = CanonicalJson::of_sorted(&details.overlaps)
+                .map_err(|_| ApiError::Internal)
+                .and_then(|overlaps| {
+                    let body =
+                        json!({"conflict": record.id, "parties": [record.party_a, record.party_b]});
+                    let visible_to =
+                        Visibility::parties([record.party_a.clone(), record.party_b.clone()]);
+                    self.next_audit_entry(now_ms, "conflict.opened", |seq, time| {
+                        AuditEntry::new(seq, time, "conflict.opened", None, visible_to, body)?
+                            .with_canonical_member("overlaps", overlaps)
+                    })
+                });
+            match opened {
+                Ok(entry) => self.push_audit(pending, entry),
+                Err(error) => tracing::error!(%error, "conflict audit entry not sealed"),
             }
             self.notify_conflict(&record, "conflict.opened", now_ms, observers, pending);
             let text = self.conflict_thread_text(&record.id);

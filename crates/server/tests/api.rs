@@ -672,6 +672,18 @@ async fn the_audit_export_verifies_and_withholds_other_parties_entries() {
     assert_eq!(put["body"]["volumes"], stored["volumes"]);
     assert_eq!(put["body"]["version"], 1);
     assert_eq!(put["body"]["state"], "activated");
+    // The conflict's entry records the overlaps the parties are shown (written in canonical
+    // form by the engine and embedded as they are).
+    let conflicts = app.get("/v1/conflicts", "russia").await.json();
+    let conflict = &conflicts["conflicts"][0];
+    let opened = russia
+        .lines()
+        .map(|line| serde_json::from_str::<Value>(line).unwrap())
+        .find(|line| line["kind"] == "conflict.opened")
+        .expect("the conflict.opened entry");
+    assert_eq!(opened["body"]["conflict"], conflict["id"]);
+    assert_eq!(opened["body"]["overlaps"], conflict["overlaps"]);
+    assert!(!opened["body"]["overlaps"].as_array().unwrap().is_empty());
 }
 
 /// The `party.added` lines of `viewer`'s audit export that it may read.
