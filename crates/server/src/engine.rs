@@ -25,7 +25,7 @@ mod hotline;
 mod precomputed;
 mod recheck;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
@@ -274,26 +274,17 @@ struct IntentMeta {
     created_ms: i64,
 }
 
-/// The engine's maps and sets. Their keys are ids the parties choose, so they are hashed
-/// with random keys (ahash's), resistant to chosen collisions as std's SipHash is, at
-/// about half its cost here: hashing took 1.7% of the service's CPU under load with
-/// SipHash, nearly all of it on the one task that decides every write, and 1.2% after
-/// (the strategic index's own maps still use SipHash).
-pub(crate) type FastMap<K, V> = std::collections::HashMap<K, V, ahash::RandomState>;
-/// See [`FastMap`].
-pub(crate) type FastSet<K> = std::collections::HashSet<K, ahash::RandomState>;
-
 /// Everything a write depends on, loaded from the store at start (and after a failed
 /// commit).
 struct State {
     terms: Terms,
     separation: Separation,
     agreements: Vec<AgreementRecord>,
-    intents: FastMap<IntentKey, IntentMeta>,
+    intents: HashMap<IntentKey, IntentMeta>,
     /// Shared with handlers ([`Published::index`]); only the writer changes it.
     index: SharedIndex,
-    open: FastMap<String, ConflictRecord>,
-    open_by_intent: FastMap<IntentKey, BTreeSet<String>>,
+    open: HashMap<String, ConflictRecord>,
+    open_by_intent: HashMap<IntentKey, BTreeSet<String>>,
     /// The seq of the next audit entry.
     next_audit_seq: u64,
     /// The audit chain's head after the last entry handed to the commit stage: each
@@ -316,8 +307,8 @@ pub(crate) struct Pending {
     audit: Vec<AuditEntry>,
     replies: Vec<Reply>,
     events: Vec<EventRecord>,
-    resolved: FastMap<String, ConflictRecord>,
-    hotline: FastMap<String, HotlineMessageRecord>,
+    resolved: HashMap<String, ConflictRecord>,
+    hotline: HashMap<String, HotlineMessageRecord>,
 }
 
 impl Pending {
@@ -343,7 +334,7 @@ pub struct Engine {
     /// The agreement version last handed to the commit stage to publish.
     published_version: i64,
     /// Parties added in the store whose `party.added` entry is in a batch already.
-    parties_auditing: FastSet<String>,
+    parties_auditing: HashSet<String>,
     /// Answers sent when the running re-check is committed whole (see [`recheck`]).
     recheck_waiting: Vec<Reply>,
 }
@@ -444,7 +435,7 @@ impl Engine {
             epoch: 0,
             in_flight: false,
             published_version,
-            parties_auditing: FastSet::default(),
+            parties_auditing: HashSet::new(),
             recheck_waiting: Vec::new(),
         };
         metrics::gauge!("deconflict_intents").set(engine.state.intents.len() as f64);
@@ -514,7 +505,7 @@ impl State {
         })?;
         let separation = terms.strategic_separation().map_err(EngineError::Corrupt)?;
 
-        let mut intents = FastMap::default();
+        let mut intents = HashMap::new();
         let mut live = Vec::new();
         let mut after: Option<(String, String)> = None;
         loop {
@@ -549,8 +540,8 @@ impl State {
         }
         let loaded = StrategicIndex::bulk_load(live);
 
-        let mut open = FastMap::default();
-        let mut open_by_intent: FastMap<IntentKey, BTreeSet<String>> = FastMap::default();
+        let mut open = HashMap::new();
+        let mut open_by_intent: HashMap<IntentKey, BTreeSet<String>> = HashMap::new();
         for conflict in store.open_conflicts().await? {
             for key in [
                 (conflict.party_a.clone(), conflict.intent_a.clone()),
@@ -1130,7 +1121,7 @@ impl Engine {
         };
         pending.batch.push(Mutation::PutIntent(record.clone()));
 
-        let wanted: FastMap<IntentKey, IntentsConflict> = found
+        let wanted: HashMap<IntentKey, IntentsConflict> = found
             .into_iter()
             .map(|c| ((c.party, c.intent), c.conflict))
             .collect();
@@ -1185,13 +1176,13 @@ impl Engine {
         &self,
         key: &IntentKey,
         existing: &[String],
-        wanted: &FastMap<IntentKey, IntentsConflict>,
+        wanted: &HashMap<IntentKey, IntentsConflict>,
         precomputed: &mut Precomputed,
-    ) -> FastMap<IntentKey, ConflictDetails> {
+    ) -> HashMap<IntentKey, ConflictDetails> {
         let index = self.state.index();
         // An intent with conflicts wanted is live, so in the index.
         let volumes = index.get(&key.0, &key.1).unwrap_or_default();
-        let mut key_is_a: FastMap<IntentKey, bool> = FastMap::default();
+        let mut key_is_a: HashMap<IntentKey, bool> = HashMap::new();
         for conflict_id in existing {
             if let Some(record) = self.state.open.get(conflict_id) {
                 let is_a = record.party_a == key.0 && record.intent_a == key.1;
@@ -1212,7 +1203,7 @@ impl Engine {
             })
             .collect();
         let separation = self.state.separation;
-        let mut details = FastMap::with_capacity_and_hasher(jobs.len(), Default::default());
+        let mut details = HashMap::with_capacity(jobs.len());
         for (counterpart, is_a, conflict, theirs) in jobs {
             let computed = if is_a {
                 match precomputed.take(counterpart, theirs, conflict, &separation) {
@@ -1259,7 +1250,7 @@ impl Engine {
     fn reconcile(
         &mut self,
         key: &IntentKey,
-        mut wanted: FastMap<IntentKey, IntentsConflict>,
+        mut wanted: HashMap<IntentKey, IntentsConflict>,
         precomputed: &mut Precomputed,
         reason: &str,
         now_ms: i64,

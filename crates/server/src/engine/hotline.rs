@@ -10,7 +10,7 @@
 //! Messages, acknowledgements and escalations are decided here, like every other write:
 //! the audit entry, the events and the mutation go into the same group commit.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
 use serde_json::{json, Value};
@@ -22,7 +22,6 @@ use deconflict_store::{
 };
 
 use super::{Engine, Pending};
-use crate::engine::FastMap;
 use crate::error::ApiError;
 use crate::hotline::HotlineMessageJson;
 use crate::limits::HOTLINE_ESCALATIONS_PER_STEP_MAX;
@@ -63,7 +62,7 @@ pub struct HotlineSend {
 pub(super) struct HotlineDeadlines {
     /// Boxed: the map holds every unanswered message (tens of thousands at 100,000
     /// intents, two per conflict), and growing a table of whole records copied them all.
-    unanswered: FastMap<String, Box<HotlineMessageRecord>>,
+    unanswered: HashMap<String, Box<HotlineMessageRecord>>,
     by_deadline: BTreeSet<(i64, String)>,
 }
 

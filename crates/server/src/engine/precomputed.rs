@@ -17,6 +17,7 @@
 //! (the counterpart changed meanwhile, new terms came into force, or the stored conflict
 //! has this intent as `b`) it computes the details itself, as before.
 
+use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 use deconflict_core::geometry::Volume4D;
@@ -24,7 +25,6 @@ use deconflict_core::strategic::{IntentsConflict, Separation, StrategicConflict,
 
 use super::IntentKey;
 use crate::disclosure::ConflictDetails;
-use crate::engine::FastMap;
 
 /// The strategic index shared between the writer, which alone changes it, and handlers,
 /// which read it to precompute conflict details.
@@ -43,7 +43,7 @@ pub struct Precomputed {
     separation: Option<Separation>,
     /// The index's generation when the handler queried it.
     generation: u64,
-    entries: FastMap<IntentKey, Entry>,
+    entries: HashMap<IntentKey, Entry>,
 }
 
 impl Precomputed {

@@ -24,7 +24,7 @@
 //! the last one's clears it, in the same transaction as the step's conflicts: a service
 //! that stops part-way resumes after the last intent committed when it starts again.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -34,7 +34,6 @@ use tokio::sync::oneshot;
 use super::{
     answer_once_committed, answer_when_committed, Engine, EngineError, IntentKey, Pending,
 };
-use crate::engine::FastMap;
 use crate::error::ApiError;
 use crate::limits::RECHECK_INTENTS_PER_STEP_MAX;
 use deconflict_core::strategic::StrategicIndex;
@@ -181,7 +180,7 @@ impl Engine {
         let Some(volumes) = index.get(&key.0, &key.1) else {
             return;
         };
-        let mut wanted = FastMap::default();
+        let mut wanted = HashMap::new();
         for found in index.conflicts(&key.0, volumes, &separation) {
             let other = (found.party, found.intent);
             if *key < other {
