@@ -1,9 +1,8 @@
 //! What the audit log records: one [`AuditEntry`] per event, and who may read it
 //! ([`Visibility`]).
 
-use std::collections::BTreeSet;
-
 use std::borrow::Cow;
+use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -106,13 +105,23 @@ pub struct AuditEntry {
     kind: String,
     actor: Option<String>,
     visible_to: Visibility,
-    body: Value,
-    /// Members of the body given in canonical form (`with_canonical_member`), kept apart
-    /// from `body` so that sealing copies their text instead of writing it out again.
-    canonical_members: Vec<(String, CanonicalJson)>,
-    /// The whole body given in canonical form (`new_canonical`); `body` is then null and
-    /// there are no `canonical_members`.
-    canonical_body: Option<CanonicalJson>,
+    body: Body,
+}
+
+/// An entry's body, as it was given: parts given in canonical form are kept apart so that
+/// sealing copies their text instead of writing it out again.
+#[derive(Debug, Clone)]
+enum Body {
+    /// A value ([`AuditEntry::new`]).
+    Value(Value),
+    /// An object's members given as values, and others in canonical form
+    /// ([`AuditEntry::with_canonical_member`]); no key is in both.
+    Members {
+        values: Map<String, Value>,
+        canonical: Vec<(String, CanonicalJson)>,
+    },
+    /// The whole body in canonical form ([`AuditEntry::new_canonical`]).
+    Canonical(CanonicalJson),
 }
 
 /// Equal when every field is, the body compared as one value however it was given.
@@ -173,9 +182,7 @@ impl AuditEntry {
             kind,
             actor,
             visible_to,
-            body,
-            canonical_members: Vec::new(),
-            canonical_body: None,
+            body: Body::Value(body),
         })
     }
 
@@ -191,7 +198,7 @@ impl AuditEntry {
         body: CanonicalJson,
     ) -> Result<Self, EntryError> {
         let mut entry = AuditEntry::new(seq, time, kind, actor, visible_to, Value::Null)?;
-        entry.canonical_body = Some(body);
+        entry.body = Body::Canonical(body);
         Ok(entry)
     }
 
@@ -205,24 +212,20 @@ impl AuditEntry {
         value: CanonicalJson,
     ) -> Result<Self, EntryError> {
         let key = key.into();
-        if self.canonical_body.is_some() {
-            return Err(bad("body", "is given whole in canonical form"));
-        }
-        let Value::Object(map) = &self.body else {
-            return Err(bad("body", "must be an object to take members"));
+        let (values, mut canonical) = match self.body {
+            Body::Value(Value::Object(values)) => (values, Vec::new()),
+            Body::Members { values, canonical } => (values, canonical),
+            Body::Value(_) => return Err(bad("body", "must be an object to take members")),
+            Body::Canonical(_) => return Err(bad("body", "is given whole in canonical form")),
         };
-        let taken = map.contains_key(&key)
-            || self
-                .canonical_members
-                .iter()
-                .any(|(member, _)| *member == key);
-        if taken {
+        if values.contains_key(&key) || canonical.iter().any(|(member, _)| *member == key) {
             return Err(EntryError::BadField {
                 field: "body",
                 problem: format!("already has a member {key:?}"),
             });
         }
-        self.canonical_members.push((key, value));
+        canonical.push((key, value));
+        self.body = Body::Members { values, canonical };
         Ok(self)
     }
 
@@ -254,42 +257,36 @@ impl AuditEntry {
     /// The event's details, as the service chose to record them (members given in
     /// canonical form included: those are parsed back, so the body is then an owned copy).
     pub fn body(&self) -> Cow<'_, Value> {
-        if let Some(body) = &self.canonical_body {
-            return Cow::Owned(body.to_value());
-        }
-        if self.canonical_members.is_empty() {
-            return Cow::Borrowed(&self.body);
-        }
-        let mut body = self.body.clone();
-        if let Value::Object(map) = &mut body {
-            for (key, canonical) in &self.canonical_members {
-                map.insert(key.clone(), canonical.to_value());
+        match &self.body {
+            Body::Value(value) => Cow::Borrowed(value),
+            Body::Members { values, canonical } => {
+                let mut values = values.clone();
+                for (key, member) in canonical {
+                    values.insert(key.clone(), member.to_value());
+                }
+                Cow::Owned(Value::Object(values))
             }
+            Body::Canonical(body) => Cow::Owned(body.to_value()),
         }
-        Cow::Owned(body)
     }
 
-    /// Writes the body in canonical form, members given in canonical form copied as they
-    /// are.
+    /// Writes the body in canonical form, parts given in canonical form copied as they are.
     pub(crate) fn write_canonical_body(&self, out: &mut Vec<u8>) {
-        if let Some(body) = &self.canonical_body {
-            out.extend_from_slice(body.as_str().as_bytes());
-            return;
-        }
         match &self.body {
-            Value::Object(map) if !self.canonical_members.is_empty() => {
-                let mut members: Vec<(&str, Member<'_>)> = map
+            Body::Value(value) => write_canonical(value, out),
+            Body::Members { values, canonical } => {
+                let mut members: Vec<(&str, Member<'_>)> = values
                     .iter()
                     .map(|(key, value)| (key.as_str(), Member::Value(value)))
                     .collect();
                 members.extend(
-                    self.canonical_members
+                    canonical
                         .iter()
-                        .map(|(key, canonical)| (key.as_str(), Member::Canonical(canonical))),
+                        .map(|(key, member)| (key.as_str(), Member::Canonical(member))),
                 );
                 write_object_of_members(&mut members, out);
             }
-            body => write_canonical(body, out),
+            Body::Canonical(body) => out.extend_from_slice(body.as_str().as_bytes()),
         }
     }
 
