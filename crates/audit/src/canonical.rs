@@ -23,8 +23,9 @@ use serde_json::Value;
 
 /// A JSON value already written in canonical form, to be embedded in an entry's body as
 /// it is ([`crate::AuditEntry::with_canonical_member`]) rather than written out again
-/// from a `Value` by whoever seals the entry. It is made only by writing a `Value`, so its
-/// text is canonical by construction.
+/// from a `Value` by whoever seals the entry. It is made only by writing a `Value`
+/// ([`CanonicalJson::of`]), or by serializing a type declared in canonical order
+/// ([`CanonicalJson::of_sorted`], checked against its `Value` in debug builds).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CanonicalJson(String);
 

@@ -486,7 +486,7 @@ macro_rules! row_readers {
                 seq: row.try_get("seq")?,
                 party_id: row.try_get("party_id")?,
                 kind: row.try_get("kind")?,
-                data: EventData::from_text(data),
+                data: EventData::from_stored(data),
                 time_ms: row.try_get("time_ms")?,
             })
         }

@@ -259,7 +259,7 @@ impl EventData {
     }
 
     /// Text read back from the store, which only ever holds what [`EventData::new`] wrote.
-    pub(crate) fn from_text(text: String) -> EventData {
+    pub(crate) fn from_stored(text: String) -> EventData {
         EventData(text.into())
     }
 
