@@ -112,3 +112,93 @@ fn a_large_circle_is_drawn_as_closely_as_a_small_one() {
         }
     }
 }
+
+/// Whether `point` lies inside `outline`, both on WGS84: the outline drawn in the
+/// azimuthal equidistant projection about the point (each vertex at its geodesic azimuth
+/// and distance), where the point is the origin. Right at the poles and across the
+/// antimeridian, where latitude and longitude are no plane.
+fn holds(outline: &[LatLng], point: LatLng) -> bool {
+    use geo::{Contains, Coord, LineString, Point, Polygon};
+    use geographiclib_rs::InverseGeodesic;
+    let ring: Vec<Coord<f64>> = outline
+        .iter()
+        .map(|vertex| {
+            let (distance_m, azimuth_deg, _, _): (f64, f64, f64, f64) = geodesic().inverse(
+                point.lat_deg(),
+                point.lng_deg(),
+                vertex.lat_deg(),
+                vertex.lng_deg(),
+            );
+            let (sin, cos) = azimuth_deg.to_radians().sin_cos();
+            Coord {
+                x: distance_m * sin,
+                y: distance_m * cos,
+            }
+        })
+        .collect();
+    Polygon::new(LineString::new(ring), vec![]).contains(&Point::new(0.0, 0.0))
+}
+
+/// The region holds every point within half the horizontal minimum of both footprints (less
+/// a few metres, for the straight edges between outline vertices): pairs of circles,
+/// corridors and stars, so that the convex outlines' path (clipped and buffered directly)
+/// and the overlay's path both answer. Points are drawn around the region, a third past
+/// its extent on every side, so that a point near both footprints outside it would be
+/// drawn too.
+#[test]
+fn the_region_holds_every_point_near_both_footprints() {
+    let separation = Separation::new(9_260.0, 300.0, 120.0).unwrap();
+    let half_m = separation.horizontal_m() / 2.0;
+    let mut near_both = 0;
+    for seed in 0..120 {
+        let mut rng = rng(1_000 + seed);
+        let region = rng.random_range(0..REGIONS.len());
+        let centre = random_point(&mut rng, region);
+        let a = &random_intent(&mut rng, centre, 20_000.0, DAY_START_S)[0];
+        let b = &random_intent(&mut rng, centre, 20_000.0, DAY_START_S)[0];
+        let b = deconflict_core::geometry::Volume4D::new(b.footprint.clone(), a.altitude, a.window);
+        let Some(disclosed) = disclosure_region(a, &b, &separation) else {
+            continue;
+        };
+        // The region's reach from its first vertex, in metres.
+        let first = disclosed.outlines[0][0];
+        let reach_m = disclosed
+            .outlines
+            .iter()
+            .flatten()
+            .map(|&vertex| {
+                point_distance_m(
+                    &Footprint::Circle(Circle::new(first, 1e-3).unwrap()),
+                    vertex,
+                )
+            })
+            .fold(0.0, f64::max);
+        for _ in 0..150 {
+            let point = destination(
+                first,
+                rng.random_range(0.0..360.0),
+                rng.random_range(0.0..=reach_m * 4.0 / 3.0 + 1_000.0),
+            );
+            let near = [&a.footprint, &b.footprint]
+                .into_iter()
+                .all(|footprint| point_distance_m(footprint, point) <= half_m - 5.0);
+            if !near {
+                continue;
+            }
+            near_both += 1;
+            assert!(
+                disclosed
+                    .outlines
+                    .iter()
+                    .any(|outline| holds(outline, point)),
+                "seed {seed} ({}): a point within {half_m} m of both footprints is outside \
+                 the region",
+                REGIONS[region].0
+            );
+        }
+    }
+    assert!(
+        near_both > 1_000,
+        "only {near_both} points fell near both footprints"
+    );
+}

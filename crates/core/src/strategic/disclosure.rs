@@ -28,7 +28,10 @@
 //! 256 pieces). Buffers are polygonal with round joins whose chords are pushed outwards to
 //! circumscribe the true arcs, plus [`BUFFER_SLACK_M`]: the region contains the exact one
 //! and exceeds it by at most about 0.5 % of half the horizontal minimum plus a metre (and
-//! what the projection shortens), so it is never empty for a conflicting pair.
+//! what the projection shortens), so it is never empty for a conflicting pair. A convex
+//! outline's buffer is drawn directly, with the same bounds (its Minkowski sum with a
+//! regular polygon circumscribing the disc), and two convex buffers are intersected by
+//! clipping one by the other ([`convex`]); other shapes go to `geo`'s overlay.
 //!
 //! The outline never holds a raw vertex of either footprint: vertices within a metre of
 //! one are dropped.
@@ -42,6 +45,8 @@ use crate::geometry::{
     earth, AltitudeBand, Footprint, LatLng, TimeWindow, Timestamp, Vec3, Volume4D,
     SPHERE_RADIUS_LOWER_M, SPHERE_RADIUS_UPPER_M,
 };
+
+mod convex;
 
 /// Polygon edges no longer than this are drawn as one straight piece in the projection.
 pub const DENSIFY_STEP_M: f64 = 2_000.0;
@@ -147,16 +152,7 @@ pub fn disclosure_region(
     );
     let buffered_a = buffered(&a.footprint, half_horizontal_m, &projection);
     let buffered_b = buffered(&b.footprint, half_horizontal_m, &projection);
-    // Where they meet lies inside both bounding rectangles: each shape is first cut to
-    // the other's, so the overlay, whose time grows with the edges it is given, sees
-    // only the edges that can matter (often a fraction of them: two shapes in conflict
-    // mostly overlap at their edges).
-    let meeting = match (buffered_a.bounding_rect(), buffered_b.bounding_rect()) {
-        (Some(rect_a), Some(rect_b)) => {
-            clipped_to(&buffered_a, rect_b).intersection(&clipped_to(&buffered_b, rect_a))
-        }
-        _ => MultiPolygon::new(Vec::new()),
-    };
+    let meeting = meeting(buffered_a, buffered_b);
 
     let raw_vertices: Vec<Vec3> = [&a.footprint, &b.footprint]
         .into_iter()
@@ -200,15 +196,105 @@ pub fn disclosure_region(
     })
 }
 
-/// The footprint buffered by `distance_m`, as a planar polygon in the projection.
-fn buffered(footprint: &Footprint, distance_m: f64, projection: &Projection) -> MultiPolygon<f64> {
+/// A buffered footprint in the plane of the projection.
+enum Buffered {
+    /// A convex outline: open, counter-clockwise.
+    Convex(Vec<Coord<f64>>),
+    /// Any other shape, as the buffer of the overlay gives it.
+    General(MultiPolygon<f64>),
+}
+
+impl Buffered {
+    fn into_shape(self) -> MultiPolygon<f64> {
+        match self {
+            Buffered::Convex(outline) => {
+                MultiPolygon::new(vec![geo::Polygon::new(LineString::new(outline), vec![])])
+            }
+            Buffered::General(shape) => shape,
+        }
+    }
+}
+
+/// Where two buffered footprints meet. Each is first cut to the other's bounding
+/// rectangle: where they meet lies inside both, and the work that follows grows with the
+/// edges it is given (often a fraction of them: two shapes in conflict mostly overlap at
+/// their edges). Two convex outlines are then clipped one by the other
+/// ([`convex::clipped_by_convex`]); anything else goes to the overlay.
+fn meeting(a: Buffered, b: Buffered) -> MultiPolygon<f64> {
+    match (a, b) {
+        (Buffered::Convex(a), Buffered::Convex(b)) => {
+            let (Some(rect_a), Some(rect_b)) = (outline_rect(&a), outline_rect(&b)) else {
+                return MultiPolygon::new(Vec::new());
+            };
+            let (Some(a), Some(b)) = (clipped_outline(&a, rect_b), clipped_outline(&b, rect_a))
+            else {
+                return MultiPolygon::new(Vec::new());
+            };
+            let part = convex::clipped_by_convex(&a, &b);
+            if part.is_empty() {
+                return MultiPolygon::new(Vec::new());
+            }
+            MultiPolygon::new(vec![geo::Polygon::new(LineString::new(part), vec![])])
+        }
+        (a, b) => {
+            let (a, b) = (a.into_shape(), b.into_shape());
+            match (a.bounding_rect(), b.bounding_rect()) {
+                (Some(rect_a), Some(rect_b)) => {
+                    clipped_to(&a, rect_b).intersection(&clipped_to(&b, rect_a))
+                }
+                _ => MultiPolygon::new(Vec::new()),
+            }
+        }
+    }
+}
+
+/// The bounding rectangle of an open outline.
+fn outline_rect(outline: &[Coord<f64>]) -> Option<Rect<f64>> {
+    LineString::new(outline.to_vec()).bounding_rect()
+}
+
+/// An open convex outline cut to `rect` (widened by [`CLIP_MARGIN_M`]): still convex and
+/// counter-clockwise, open. `None` when fewer than three points are left.
+fn clipped_outline(outline: &[Coord<f64>], rect: Rect<f64>) -> Option<Vec<Coord<f64>>> {
+    let (min, max) = widened(rect);
+    let mut ring = outline.to_vec();
+    ring.push(outline[0]);
+    let mut clipped = clipped_ring(&LineString::new(ring), min, max)?.0;
+    clipped.pop();
+    Some(clipped)
+}
+
+/// The corners of `rect` widened by [`CLIP_MARGIN_M`] on every side.
+fn widened(rect: Rect<f64>) -> (Coord<f64>, Coord<f64>) {
+    (
+        Coord {
+            x: rect.min().x - CLIP_MARGIN_M,
+            y: rect.min().y - CLIP_MARGIN_M,
+        },
+        Coord {
+            x: rect.max().x + CLIP_MARGIN_M,
+            y: rect.max().y + CLIP_MARGIN_M,
+        },
+    )
+}
+
+/// The footprint buffered by `distance_m`, as a planar shape in the projection: a convex
+/// outline when the footprint's is convex (a circle, a corridor, most areas), drawn
+/// directly ([`convex::buffered_convex`]), else the overlay's buffer.
+fn buffered(footprint: &Footprint, distance_m: f64, projection: &Projection) -> Buffered {
     match footprint {
         Footprint::Circle(circle) => {
             // A geodesic disc buffered by d is the disc with radius r + d, exactly.
             let radius_m = circle.radius_m() + distance_m + BUFFER_SLACK_M;
             let vertices = circle_vertices(radius_m, distance_m + BUFFER_SLACK_M);
             let ring = projection.circle(circle.centre(), radius_m, vertices);
-            MultiPolygon::new(vec![geo::Polygon::new(LineString::new(ring), vec![])])
+            match convex::convex_outline(&ring) {
+                Some(outline) => Buffered::Convex(outline),
+                None => Buffered::General(MultiPolygon::new(vec![geo::Polygon::new(
+                    LineString::new(ring),
+                    vec![],
+                )])),
+            }
         }
         Footprint::Polygon(polygon) => {
             let units = polygon.units();
@@ -234,13 +320,23 @@ fn buffered(footprint: &Footprint, distance_m: f64, projection: &Projection) -> 
                     ring.push(projection.project_unit(point));
                 }
             }
+            if let Some(outline) = convex::convex_outline(&ring) {
+                // The regular polygon's edges turn by at most the join angle, as the
+                // overlay's round joins do, and its edges' middles lie at the distance.
+                let vertices = (std::f64::consts::TAU / JOIN_ANGLE_RAD).ceil() as usize;
+                return Buffered::Convex(convex::buffered_convex(
+                    &outline,
+                    distance_m + BUFFER_SLACK_M,
+                    vertices,
+                ));
+            }
             let outline = geo::Polygon::new(LineString::new(ring), vec![]);
             // Round joins are drawn as chords inside the true arc; pushing the distance out
             // by 1/cos(half the join angle) makes them circumscribe it.
             let distance = (distance_m + BUFFER_SLACK_M) / (JOIN_ANGLE_RAD / 2.0).cos();
-            outline.buffer_with_style(
+            Buffered::General(outline.buffer_with_style(
                 BufferStyle::new(distance).line_join(LineJoin::Round(JOIN_ANGLE_RAD)),
-            )
+            ))
         }
     }
 }
@@ -252,14 +348,7 @@ fn buffered(footprint: &Footprint, distance_m: f64, projection: &Projection) -> 
 /// a ring left with no area (wholly outside) is dropped, and with it its polygon when it is
 /// the exterior.
 fn clipped_to(shape: &MultiPolygon<f64>, rect: Rect<f64>) -> MultiPolygon<f64> {
-    let min = Coord {
-        x: rect.min().x - CLIP_MARGIN_M,
-        y: rect.min().y - CLIP_MARGIN_M,
-    };
-    let max = Coord {
-        x: rect.max().x + CLIP_MARGIN_M,
-        y: rect.max().y + CLIP_MARGIN_M,
-    };
+    let (min, max) = widened(rect);
     let polygons = shape
         .0
         .iter()
