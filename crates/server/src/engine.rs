@@ -308,7 +308,7 @@ pub(crate) struct Pending {
     replies: Vec<Reply>,
     events: Vec<EventRecord>,
     resolved: HashMap<String, ConflictRecord>,
-    hotline: HashMap<String, HotlineMessageRecord>,
+    hotline: HashMap<String, Arc<HotlineMessageRecord>>,
 }
 
 impl Pending {

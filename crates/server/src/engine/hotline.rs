@@ -60,9 +60,11 @@ pub struct HotlineSend {
 /// The deadlines of the messages still waiting for an answer.
 #[derive(Debug, Default)]
 pub(super) struct HotlineDeadlines {
-    /// Boxed: the map holds every unanswered message (tens of thousands at 100,000
-    /// intents, two per conflict), and growing a table of whole records copied them all.
-    unanswered: HashMap<String, Box<HotlineMessageRecord>>,
+    /// Behind an `Arc`, shared with the batch that wrote the message (`Pending::hotline`):
+    /// the map holds every unanswered message (tens of thousands at 100,000 intents, two
+    /// per conflict), growing a table of whole records copied them all, and each new
+    /// message was copied whole for each of the two.
+    unanswered: HashMap<String, Arc<HotlineMessageRecord>>,
     by_deadline: BTreeSet<(i64, String)>,
 }
 
@@ -70,7 +72,7 @@ impl HotlineDeadlines {
     pub(super) async fn load(store: &dyn Store) -> Result<HotlineDeadlines, StoreError> {
         let mut deadlines = HotlineDeadlines::default();
         for record in store.unanswered_hotline_messages().await? {
-            deadlines.track(record);
+            deadlines.track(Arc::new(record));
         }
         Ok(deadlines)
     }
@@ -80,14 +82,14 @@ impl HotlineDeadlines {
     }
 
     /// Keeps the message's deadline when it is unanswered, drops it otherwise.
-    fn track(&mut self, record: HotlineMessageRecord) {
+    fn track(&mut self, record: Arc<HotlineMessageRecord>) {
         if let Some(old) = self.unanswered.remove(&record.id) {
-            self.by_deadline.remove(&(old.answer_by_ms, old.id));
+            self.by_deadline.remove(&(old.answer_by_ms, old.id.clone()));
         }
         if record.is_unanswered() {
             self.by_deadline
                 .insert((record.answer_by_ms, record.id.clone()));
-            self.unanswered.insert(record.id.clone(), Box::new(record));
+            self.unanswered.insert(record.id.clone(), record);
         }
         assert_eq!(self.unanswered.len(), self.by_deadline.len());
     }
@@ -125,6 +127,7 @@ impl Engine {
         let known = pending
             .hotline
             .get(id)
+            .map(|record| &**record)
             .or_else(|| self.state.hotline.get(id))
             .cloned();
         match known {
@@ -133,13 +136,21 @@ impl Engine {
         }
     }
 
-    /// Writes the message into the batch and keeps the deadlines in step with it.
-    fn put_message(&mut self, record: &HotlineMessageRecord, pending: &mut Pending) {
-        self.state.hotline.track(record.clone());
-        pending.hotline.insert(record.id.clone(), record.clone());
+    /// Writes the message into the batch and keeps the deadlines in step with it: one
+    /// copy for the store's write, the message itself shared by the deadlines, the
+    /// batch's lookups and the caller.
+    fn put_message(
+        &mut self,
+        record: HotlineMessageRecord,
+        pending: &mut Pending,
+    ) -> Arc<HotlineMessageRecord> {
         pending
             .batch
             .push(Mutation::PutHotlineMessage(record.clone()));
+        let shared = Arc::new(record);
+        self.state.hotline.track(shared.clone());
+        pending.hotline.insert(shared.id.clone(), shared.clone());
+        shared
     }
 
     /// Sends `kind` with the message to its sender (unless the service), its recipient
@@ -201,7 +212,7 @@ impl Engine {
         }
         record.acked_ms = Some(now_ms);
         record.acked_by = Some(record.to_party.clone());
-        self.put_message(&record, pending);
+        let record = self.put_message(record, pending);
         let by = record.to_party.clone();
         self.notify_message(
             "hotline.ack",
@@ -212,7 +223,7 @@ impl Engine {
             pending,
         )?;
         metrics::counter!("deconflict_hotline_acks_total").increment(1);
-        Ok(record)
+        Ok(Arc::unwrap_or_clone(record))
     }
 
     pub(super) async fn send_hotline(
@@ -299,7 +310,7 @@ impl Engine {
             acked_by: None,
             escalated_ms: None,
         };
-        self.put_message(&record, pending);
+        let record = self.put_message(record, pending);
         self.notify_message(
             "hotline.message",
             Some(&caller.id),
@@ -315,7 +326,7 @@ impl Engine {
                 self.acknowledge(original, now_ms, observers, pending)?;
             }
         }
-        Ok(record)
+        Ok(Arc::unwrap_or_clone(record))
     }
 
     pub(super) async fn ack_hotline(
@@ -359,7 +370,7 @@ impl Engine {
             assert!(record.is_unanswered());
             assert!(record.answer_by_ms <= due_ms);
             record.escalated_ms = Some(now_ms);
-            self.put_message(&record, pending);
+            let record = self.put_message(record, pending);
             self.notify_message(
                 "hotline.escalated",
                 None,
@@ -403,7 +414,7 @@ impl Engine {
                 acked_by: None,
                 escalated_ms: None,
             };
-            self.put_message(&record, pending);
+            let record = self.put_message(record, pending);
             if let Err(error) =
                 self.notify_message("hotline.message", None, &record, now_ms, observers, pending)
             {
@@ -468,19 +479,19 @@ mod tests {
     fn a_step_takes_at_most_its_share_of_the_due_messages_earliest_first() {
         let mut deadlines = HotlineDeadlines::default();
         for (id, answer_by_ms) in [("d", 4_000), ("a", 1_000), ("c", 3_000), ("b", 2_000)] {
-            deadlines.track(message(id, answer_by_ms));
+            deadlines.track(Arc::new(message(id, answer_by_ms)));
         }
-        deadlines.track(HotlineMessageRecord {
+        deadlines.track(Arc::new(HotlineMessageRecord {
             acked_ms: Some(500),
             ..message("acked", 500)
-        });
+        }));
         assert_eq!(deadlines.due(3_000, 2), ["a", "b"]);
         assert_eq!(deadlines.due(3_000, 10), ["a", "b", "c"]);
         assert!(deadlines.due(999, 10).is_empty());
-        deadlines.track(HotlineMessageRecord {
+        deadlines.track(Arc::new(HotlineMessageRecord {
             escalated_ms: Some(3_000),
             ..message("a", 1_000)
-        });
+        }));
         assert_eq!(deadlines.due(3_000, 2), ["b", "c"]);
     }
 }
