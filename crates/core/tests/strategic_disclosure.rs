@@ -3,7 +3,7 @@
 
 mod geometry_cases;
 
-use deconflict_core::geometry::{Circle, Footprint, LatLng};
+use deconflict_core::geometry::{Circle, Footprint, LatLng, Volume4D};
 use deconflict_core::strategic::{disclosure_region, volume_conflict, Separation};
 use geometry_cases::*;
 use rand::RngExt;
@@ -14,25 +14,30 @@ fn point_distance_m(footprint: &Footprint, point: LatLng) -> f64 {
     Footprint::Circle(Circle::new(point, 1e-3).unwrap()).geodesic_distance_m(footprint)
 }
 
+/// Two random intents' first volumes about one random point: the region index and the two.
+fn random_pair(rng: &mut Rng, spread_m: f64) -> (usize, Volume4D, Volume4D) {
+    let region = rng.random_range(0..REGIONS.len());
+    let centre = random_point(rng, region);
+    let a = random_intent(rng, centre, spread_m, DAY_START_S).swap_remove(0);
+    let b = random_intent(rng, centre, spread_m, DAY_START_S).swap_remove(0);
+    (region, a, b)
+}
+
 #[test]
 fn the_region_exists_exactly_for_conflicts_and_stays_near_both_footprints() {
     let separation = Separation::new(9_260.0, 300.0, 120.0).unwrap();
     let half_m = separation.horizontal_m() / 2.0;
     let mut regions = 0;
     for seed in 0..300 {
-        let mut rng = rng(seed);
-        let region = rng.random_range(0..REGIONS.len());
-        let centre = random_point(&mut rng, region);
-        let a = &random_intent(&mut rng, centre, 40_000.0, DAY_START_S)[0];
-        let b = &random_intent(&mut rng, centre, 40_000.0, DAY_START_S)[0];
+        let (region, a, b) = random_pair(&mut rng(seed), 40_000.0);
         // Line the bands and windows up often, so that many pairs conflict.
         let b = if seed % 2 == 0 {
-            deconflict_core::geometry::Volume4D::new(b.footprint.clone(), a.altitude, a.window)
+            Volume4D::new(b.footprint, a.altitude, a.window)
         } else {
-            b.clone()
+            b
         };
-        let conflict = volume_conflict(a, &b, &separation);
-        let disclosed = disclosure_region(a, &b, &separation);
+        let conflict = volume_conflict(&a, &b, &separation);
+        let disclosed = disclosure_region(&a, &b, &separation);
         assert_eq!(conflict.is_some(), disclosed.is_some(), "seed {seed}");
         let Some(disclosed) = disclosed else { continue };
         regions += 1;
@@ -152,12 +157,9 @@ fn the_region_holds_every_point_near_both_footprints() {
     let mut near_both = 0;
     for seed in 0..120 {
         let mut rng = rng(1_000 + seed);
-        let region = rng.random_range(0..REGIONS.len());
-        let centre = random_point(&mut rng, region);
-        let a = &random_intent(&mut rng, centre, 20_000.0, DAY_START_S)[0];
-        let b = &random_intent(&mut rng, centre, 20_000.0, DAY_START_S)[0];
-        let b = deconflict_core::geometry::Volume4D::new(b.footprint.clone(), a.altitude, a.window);
-        let Some(disclosed) = disclosure_region(a, &b, &separation) else {
+        let (region, a, b) = random_pair(&mut rng, 20_000.0);
+        let b = Volume4D::new(b.footprint, a.altitude, a.window);
+        let Some(disclosed) = disclosure_region(&a, &b, &separation) else {
             continue;
         };
         // The region's reach from its first vertex, in metres.
