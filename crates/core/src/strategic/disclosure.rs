@@ -250,7 +250,20 @@ fn meeting(a: Buffered, b: Buffered) -> MultiPolygon<f64> {
 
 /// The bounding rectangle of an open outline.
 fn outline_rect(outline: &[Coord<f64>]) -> Option<Rect<f64>> {
-    LineString::new(outline.to_vec()).bounding_rect()
+    let first = *outline.first()?;
+    let (min, max) = outline.iter().fold((first, first), |(min, max), c| {
+        (
+            Coord {
+                x: min.x.min(c.x),
+                y: min.y.min(c.y),
+            },
+            Coord {
+                x: max.x.max(c.x),
+                y: max.y.max(c.y),
+            },
+        )
+    });
+    Some(Rect::new(min, max))
 }
 
 /// An open convex outline cut to `rect` (widened by [`CLIP_MARGIN_M`]): still convex and
