@@ -150,9 +150,16 @@ pub fn disclosure_region(
         [&a.footprint, &b.footprint],
         half_horizontal_m + BUFFER_SLACK_M,
     );
-    let buffered_a = buffered(&a.footprint, half_horizontal_m, &projection);
-    let buffered_b = buffered(&b.footprint, half_horizontal_m, &projection);
-    let meeting = meeting(buffered_a, buffered_b);
+    let projected_a = Projected::of(&a.footprint, half_horizontal_m, &projection);
+    let projected_b = Projected::of(&b.footprint, half_horizontal_m, &projection);
+    let (reach_a, reach_b) = (
+        projected_a.buffer_rect(half_horizontal_m),
+        projected_b.buffer_rect(half_horizontal_m),
+    );
+    let meeting = meeting(
+        projected_a.buffered(half_horizontal_m, reach_b),
+        projected_b.buffered(half_horizontal_m, reach_a),
+    );
 
     let raw_vertices: Vec<Vec3> = [&a.footprint, &b.footprint]
         .into_iter()
@@ -291,66 +298,132 @@ fn widened(rect: Rect<f64>) -> (Coord<f64>, Coord<f64>) {
     )
 }
 
-/// The footprint buffered by `distance_m`, as a planar shape in the projection: a convex
-/// outline when the footprint's is convex (a circle, a corridor, most areas), drawn
-/// directly ([`convex::buffered_convex`]), else the overlay's buffer.
-fn buffered(footprint: &Footprint, distance_m: f64, projection: &Projection) -> Buffered {
-    match footprint {
-        Footprint::Circle(circle) => {
-            // A geodesic disc buffered by d is the disc with radius r + d, exactly.
-            let radius_m = circle.radius_m() + distance_m + BUFFER_SLACK_M;
-            let vertices = circle_vertices(radius_m, distance_m + BUFFER_SLACK_M);
-            let ring = projection.circle(circle.centre(), radius_m, vertices);
-            match convex::convex_outline(&ring) {
-                Some(outline) => Buffered::Convex(outline),
-                None => Buffered::General(MultiPolygon::new(vec![geo::Polygon::new(
-                    LineString::new(ring),
-                    vec![],
-                )])),
+/// A footprint in the plane of the projection, before its buffer: a circle is drawn
+/// already buffered (a geodesic disc buffered by d is the disc with radius r + d, exactly),
+/// a polygon as its densified ring.
+enum Projected {
+    BufferedCircle(Vec<Coord<f64>>),
+    Polygon(Vec<Coord<f64>>),
+}
+
+/// How far out a polygon's buffer by `distance_m` may reach: the overlay's round joins
+/// circumscribe the arc with chords of [`JOIN_ANGLE_RAD`], the direct buffer with finer ones.
+fn buffer_reach_m(distance_m: f64) -> f64 {
+    (distance_m + BUFFER_SLACK_M) / (JOIN_ANGLE_RAD / 2.0).cos()
+}
+
+impl Projected {
+    fn of(footprint: &Footprint, distance_m: f64, projection: &Projection) -> Projected {
+        match footprint {
+            Footprint::Circle(circle) => {
+                let radius_m = circle.radius_m() + distance_m + BUFFER_SLACK_M;
+                let vertices = circle_vertices(radius_m, distance_m + BUFFER_SLACK_M);
+                Projected::BufferedCircle(projection.circle(circle.centre(), radius_m, vertices))
             }
-        }
-        Footprint::Polygon(polygon) => {
-            let units = polygon.units();
-            let count = units.len();
-            let projected: Vec<Coord<f64>> = units
-                .iter()
-                .map(|&unit| projection.project_unit(unit))
-                .collect();
-            let mut ring: Vec<Coord<f64>> = Vec::with_capacity(count * 2);
-            for index in 0..count {
-                let (start, end) = (units[index], units[(index + 1) % count]);
-                let angle = crate::geometry::angle_between_rad(start, end);
-                let pieces = edge_pieces(
-                    angle,
-                    projected[index],
-                    projected[(index + 1) % count],
-                    || projection.project_unit(slerp(start, end, angle, 0.5)),
-                );
-                ring.push(projected[index]);
-                for piece in 1..pieces {
-                    let fraction = piece as f64 / pieces as f64;
-                    let point = slerp(start, end, angle, fraction);
-                    ring.push(projection.project_unit(point));
+            Footprint::Polygon(polygon) => {
+                let units = polygon.units();
+                let count = units.len();
+                let projected: Vec<Coord<f64>> = units
+                    .iter()
+                    .map(|&unit| projection.project_unit(unit))
+                    .collect();
+                let mut ring: Vec<Coord<f64>> = Vec::with_capacity(count * 2);
+                for index in 0..count {
+                    let (start, end) = (units[index], units[(index + 1) % count]);
+                    let angle = crate::geometry::angle_between_rad(start, end);
+                    let pieces = edge_pieces(
+                        angle,
+                        projected[index],
+                        projected[(index + 1) % count],
+                        || projection.project_unit(slerp(start, end, angle, 0.5)),
+                    );
+                    ring.push(projected[index]);
+                    for piece in 1..pieces {
+                        let fraction = piece as f64 / pieces as f64;
+                        let point = slerp(start, end, angle, fraction);
+                        ring.push(projection.project_unit(point));
+                    }
                 }
+                Projected::Polygon(ring)
             }
-            if let Some(outline) = convex::convex_outline(&ring) {
-                // The regular polygon's edges turn by at most the join angle, as the
-                // overlay's round joins do, and its edges' middles lie at the distance.
-                let vertices = (std::f64::consts::TAU / JOIN_ANGLE_RAD).ceil() as usize;
-                return Buffered::Convex(convex::buffered_convex(
-                    &outline,
-                    distance_m + BUFFER_SLACK_M,
-                    vertices,
-                ));
-            }
-            let outline = geo::Polygon::new(LineString::new(ring), vec![]);
-            // Round joins are drawn as chords inside the true arc; pushing the distance out
-            // by 1/cos(half the join angle) makes them circumscribe it.
-            let distance = (distance_m + BUFFER_SLACK_M) / (JOIN_ANGLE_RAD / 2.0).cos();
-            Buffered::General(outline.buffer_with_style(
-                BufferStyle::new(distance).line_join(LineJoin::Round(JOIN_ANGLE_RAD)),
-            ))
         }
+    }
+
+    /// A rectangle that holds the footprint's buffer by `distance_m`.
+    fn buffer_rect(&self, distance_m: f64) -> Option<Rect<f64>> {
+        match self {
+            Projected::BufferedCircle(ring) => outline_rect(ring),
+            Projected::Polygon(ring) => {
+                let rect = outline_rect(ring)?;
+                let reach_m = buffer_reach_m(distance_m);
+                Some(Rect::new(
+                    Coord {
+                        x: rect.min().x - reach_m,
+                        y: rect.min().y - reach_m,
+                    },
+                    Coord {
+                        x: rect.max().x + reach_m,
+                        y: rect.max().y + reach_m,
+                    },
+                ))
+            }
+        }
+    }
+
+    /// The footprint buffered by `distance_m`, as a planar shape: a convex outline when
+    /// the footprint's is convex (a circle, a corridor, most areas), drawn directly
+    /// ([`convex::buffered_convex`]), else the overlay's buffer.
+    ///
+    /// `other` is a rectangle holding the other buffered footprint, so where the two
+    /// meet. Whatever lies there within the buffer distance of the polygon lies within it
+    /// of the polygon's part inside that rectangle widened by the buffer's reach, so when
+    /// that part is convex (a concave polygon whose dents are away from the other), its
+    /// buffer stands for the whole one's in the meeting.
+    fn buffered(self, distance_m: f64, other: Option<Rect<f64>>) -> Buffered {
+        let ring = match self {
+            Projected::BufferedCircle(ring) => {
+                return match convex::convex_outline(&ring) {
+                    Some(outline) => Buffered::Convex(outline),
+                    None => Buffered::General(MultiPolygon::new(vec![geo::Polygon::new(
+                        LineString::new(ring),
+                        vec![],
+                    )])),
+                };
+            }
+            Projected::Polygon(ring) => ring,
+        };
+        let convex = convex::convex_outline(&ring).or_else(|| {
+            let other = other?;
+            let reach_m = buffer_reach_m(distance_m) + CLIP_MARGIN_M;
+            let near = Rect::new(
+                Coord {
+                    x: other.min().x - reach_m,
+                    y: other.min().y - reach_m,
+                },
+                Coord {
+                    x: other.max().x + reach_m,
+                    y: other.max().y + reach_m,
+                },
+            );
+            let part = clipped_outline(&ring, near)?;
+            convex::convex_outline(&part)
+        });
+        if let Some(outline) = convex {
+            // The regular polygon's edges turn by at most the join angle, as the
+            // overlay's round joins do, and its edges' middles lie at the distance.
+            let vertices = (std::f64::consts::TAU / JOIN_ANGLE_RAD).ceil() as usize;
+            return Buffered::Convex(convex::buffered_convex(
+                &outline,
+                distance_m + BUFFER_SLACK_M,
+                vertices,
+            ));
+        }
+        let outline = geo::Polygon::new(LineString::new(ring), vec![]);
+        // Round joins are drawn as chords inside the true arc; pushing the distance out
+        // by 1/cos(half the join angle) makes them circumscribe it.
+        Buffered::General(outline.buffer_with_style(
+            BufferStyle::new(buffer_reach_m(distance_m)).line_join(LineJoin::Round(JOIN_ANGLE_RAD)),
+        ))
     }
 }
 
@@ -804,6 +877,61 @@ mod tests {
             BufferStyle::new(rng.random_range(10.0..3_000.0))
                 .line_join(LineJoin::Round(JOIN_ANGLE_RAD)),
         )
+    }
+
+    /// A concave polygon whose dent is away from the other footprint is buffered as its
+    /// convex part near the other, and meets the other where its whole buffer (the
+    /// overlay's) does: the same area, to the buffers' chords.
+    #[test]
+    fn a_dent_away_from_the_other_footprint_leaves_the_meeting_as_it_was() {
+        let centre = LatLng::new(10.0, 20.0).unwrap();
+        // A U open to the west, 20 km across; a circle of 2 km 6 km off its closed east side.
+        let u = Footprint::Polygon(
+            crate::geometry::Polygon::new(
+                [
+                    (0.0, 10.0),
+                    (-10.0, 10.0),
+                    (-10.0, -10.0),
+                    (0.0, -10.0),
+                    (0.0, -5.0),
+                    (-8.0, -5.0),
+                    (-8.0, 5.0),
+                    (0.0, 5.0),
+                ]
+                .iter()
+                .map(|&(north_km, east_km): &(f64, f64)| {
+                    destination(
+                        destination(centre, 0.0, north_km * 1_000.0),
+                        90.0,
+                        east_km * 1_000.0,
+                    )
+                })
+                .collect(),
+            )
+            .unwrap(),
+        );
+        let circle = Footprint::Circle(
+            crate::geometry::Circle::new(destination(centre, 90.0, 18_000.0), 2_000.0).unwrap(),
+        );
+        let half_m = 4_630.0;
+        let projection = Projection::about(centre, [&u, &circle], half_m + BUFFER_SLACK_M);
+        let other = Projected::of(&circle, half_m, &projection);
+        let reach = other.buffer_rect(half_m);
+        let near_part = Projected::of(&u, half_m, &projection).buffered(half_m, reach);
+        assert!(
+            matches!(near_part, Buffered::Convex(_)),
+            "the part near the circle is convex"
+        );
+        let whole = Projected::of(&u, half_m, &projection).buffered(half_m, None);
+        assert!(matches!(whole, Buffered::General(_)), "the U is not convex");
+        let fast = meeting(near_part, other.buffered(half_m, None)).unsigned_area();
+        let other = Projected::of(&circle, half_m, &projection);
+        let slow = meeting(whole, other.buffered(half_m, None)).unsigned_area();
+        assert!(slow > 1e6, "they meet ({slow} m²)");
+        assert!(
+            (fast - slow).abs() <= 0.01 * slow,
+            "{fast} m² met through the near part, {slow} m² through the whole U"
+        );
     }
 
     /// Cutting each shape to the other's bounding rectangle leaves where they meet as it
