@@ -276,7 +276,8 @@ fn outline_rect(outline: &[Coord<f64>]) -> Option<Rect<f64>> {
 /// An open convex outline cut to `rect` (widened by [`CLIP_MARGIN_M`]): still convex and
 /// counter-clockwise, open. `None` when fewer than three points are left.
 fn clipped_outline(outline: &[Coord<f64>], rect: Rect<f64>) -> Option<Vec<Coord<f64>>> {
-    let (min, max) = widened(rect);
+    let rect = widened(rect, CLIP_MARGIN_M);
+    let (min, max) = (rect.min(), rect.max());
     let mut ring = outline.to_vec();
     ring.push(outline[0]);
     let mut clipped = clipped_ring(&LineString::new(ring), min, max)?.0;
@@ -284,16 +285,16 @@ fn clipped_outline(outline: &[Coord<f64>], rect: Rect<f64>) -> Option<Vec<Coord<
     Some(clipped)
 }
 
-/// The corners of `rect` widened by [`CLIP_MARGIN_M`] on every side.
-fn widened(rect: Rect<f64>) -> (Coord<f64>, Coord<f64>) {
-    (
+/// `rect` widened by `margin_m` on every side.
+fn widened(rect: Rect<f64>, margin_m: f64) -> Rect<f64> {
+    Rect::new(
         Coord {
-            x: rect.min().x - CLIP_MARGIN_M,
-            y: rect.min().y - CLIP_MARGIN_M,
+            x: rect.min().x - margin_m,
+            y: rect.min().y - margin_m,
         },
         Coord {
-            x: rect.max().x + CLIP_MARGIN_M,
-            y: rect.max().y + CLIP_MARGIN_M,
+            x: rect.max().x + margin_m,
+            y: rect.max().y + margin_m,
         },
     )
 }
@@ -354,18 +355,7 @@ impl Projected {
         match self {
             Projected::BufferedCircle(ring) => outline_rect(ring),
             Projected::Polygon(ring) => {
-                let rect = outline_rect(ring)?;
-                let reach_m = buffer_reach_m(distance_m);
-                Some(Rect::new(
-                    Coord {
-                        x: rect.min().x - reach_m,
-                        y: rect.min().y - reach_m,
-                    },
-                    Coord {
-                        x: rect.max().x + reach_m,
-                        y: rect.max().y + reach_m,
-                    },
-                ))
+                Some(widened(outline_rect(ring)?, buffer_reach_m(distance_m)))
             }
         }
     }
@@ -393,18 +383,8 @@ impl Projected {
             Projected::Polygon(ring) => ring,
         };
         let convex = convex::convex_outline(&ring).or_else(|| {
-            let other = other?;
-            let reach_m = buffer_reach_m(distance_m) + CLIP_MARGIN_M;
-            let near = Rect::new(
-                Coord {
-                    x: other.min().x - reach_m,
-                    y: other.min().y - reach_m,
-                },
-                Coord {
-                    x: other.max().x + reach_m,
-                    y: other.max().y + reach_m,
-                },
-            );
+            let near = widened(other?, buffer_reach_m(distance_m));
+            // Cut to `near` widened by the clip's margin.
             let part = clipped_outline(&ring, near)?;
             convex::convex_outline(&part)
         });
@@ -434,7 +414,8 @@ impl Projected {
 /// a ring left with no area (wholly outside) is dropped, and with it its polygon when it is
 /// the exterior.
 fn clipped_to(shape: &MultiPolygon<f64>, rect: Rect<f64>) -> MultiPolygon<f64> {
-    let (min, max) = widened(rect);
+    let rect = widened(rect, CLIP_MARGIN_M);
+    let (min, max) = (rect.min(), rect.max());
     let polygons = shape
         .0
         .iter()
