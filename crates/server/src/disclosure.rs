@@ -163,9 +163,10 @@ fn multipolygon(outlines: &[Vec<LatLng>]) -> MultiPolygonJson {
 
 /// The parts of stored [`ConflictDetails`] a view needs, borrowed from the stored text:
 /// the overlaps (most of it: the regions' GeoJSON) as their text, to be written into an
-/// answer or event unchanged.
+/// answer or event unchanged. Read once for all the views of one conflict
+/// ([`conflict_view_from`]): reading it passes over the whole text.
 #[derive(Deserialize)]
-struct DetailsHead<'a> {
+pub struct DetailsHead<'a> {
     #[serde(borrow)]
     overlaps: Option<&'a RawValue>,
     volume_pairs: Vec<(usize, usize)>,
@@ -241,8 +242,32 @@ pub fn conflict_view<'a>(
     policy: DisclosurePolicy,
     counterpart: Option<&IntentRecord>,
 ) -> Option<ConflictView<'a>> {
-    // Only the pairs and references are read into Rust values; the overlaps are borrowed.
-    let details: DetailsHead = serde_json::from_str(record.details.text()).ok()?;
+    conflict_view_from(
+        &DetailsHead::of(record)?,
+        record,
+        viewer,
+        policy,
+        counterpart,
+    )
+}
+
+impl<'a> DetailsHead<'a> {
+    /// The head of the record's stored details; `None` when they are unreadable.
+    pub fn of(record: &'a ConflictRecord) -> Option<DetailsHead<'a>> {
+        // Only the pairs and references are read into Rust values; the overlaps are
+        // borrowed.
+        serde_json::from_str(record.details.text()).ok()
+    }
+}
+
+/// [`conflict_view`], with the head of the record's details already read.
+pub fn conflict_view_from<'a>(
+    details: &DetailsHead<'a>,
+    record: &'a ConflictRecord,
+    viewer: &PartyRecord,
+    policy: DisclosurePolicy,
+    counterpart: Option<&IntentRecord>,
+) -> Option<ConflictView<'a>> {
     let overlaps = details
         .overlaps
         .filter(|overlaps| overlaps.get().starts_with('['))?;
@@ -287,6 +312,7 @@ pub fn conflict_view<'a>(
                 reference_b,
                 ..
             } = details;
+            let (reference_a, reference_b) = (reference_a.clone(), reference_b.clone());
             let (own_intent, counterpart_party, reference, own_ack, their_ack) = if viewer_is_a {
                 (
                     &record.intent_a,

@@ -48,7 +48,7 @@ use deconflict_store::{
 use deconflict_wire::volume::Volume4DJson;
 
 use crate::clock::{rfc3339_ms, Clock};
-use crate::disclosure::{conflict_view, ConflictDetails};
+use crate::disclosure::{conflict_view_from, ConflictDetails, DetailsHead};
 use crate::error::ApiError;
 use crate::limits::{GROUP_COMMIT_COMMANDS_MAX, WRITE_QUEUE_MAX};
 use crate::terms::{DisclosurePolicy, Terms};
@@ -1444,19 +1444,29 @@ impl Engine {
         pending: &mut Pending,
     ) {
         let policy = self.state.terms.disclosure;
+        // Unreadable details give no view (and no event), as for any viewer.
+        let Some(details) = DetailsHead::of(record) else {
+            return;
+        };
         for (viewer_id, counterpart) in [
             (&record.party_a, (&record.party_b, &record.intent_b)),
             (&record.party_b, (&record.party_a, &record.intent_a)),
         ] {
             let viewer = party_viewer(viewer_id);
             let counterpart_intent = self.counterpart_intent(policy, counterpart.0, counterpart.1);
-            let view = conflict_view(record, &viewer, policy, counterpart_intent.as_ref());
+            let view = conflict_view_from(
+                &details,
+                record,
+                &viewer,
+                policy,
+                counterpart_intent.as_ref(),
+            );
             if let Some(data) = view.as_ref().and_then(EventData::of) {
                 self.event(pending, now_ms, viewer_id, kind, data);
             }
         }
         for observer in observers {
-            let view = conflict_view(record, observer, policy, None);
+            let view = conflict_view_from(&details, record, observer, policy, None);
             if let Some(data) = view.as_ref().and_then(EventData::of) {
                 self.event(pending, now_ms, &observer.id, kind, data);
             }
