@@ -214,9 +214,7 @@ enum Buffered {
 impl Buffered {
     fn into_shape(self) -> MultiPolygon<f64> {
         match self {
-            Buffered::Convex(outline) => {
-                MultiPolygon::new(vec![geo::Polygon::new(LineString::new(outline), vec![])])
-            }
+            Buffered::Convex(outline) => one_part(outline),
             Buffered::General(shape) => shape,
         }
     }
@@ -241,7 +239,7 @@ fn meeting(a: Buffered, b: Buffered) -> MultiPolygon<f64> {
             if part.is_empty() {
                 return MultiPolygon::new(Vec::new());
             }
-            MultiPolygon::new(vec![geo::Polygon::new(LineString::new(part), vec![])])
+            one_part(part)
         }
         (a, b) => {
             let (a, b) = (a.into_shape(), b.into_shape());
@@ -253,6 +251,11 @@ fn meeting(a: Buffered, b: Buffered) -> MultiPolygon<f64> {
             }
         }
     }
+}
+
+/// A shape of one part without holes, its outline `ring`.
+fn one_part(ring: Vec<Coord<f64>>) -> MultiPolygon<f64> {
+    MultiPolygon::new(vec![geo::Polygon::new(LineString::new(ring), vec![])])
 }
 
 /// The bounding rectangle of an open outline.
@@ -374,10 +377,7 @@ impl Projected {
             Projected::BufferedCircle(ring) => {
                 return match convex::convex_outline(&ring) {
                     Some(outline) => Buffered::Convex(outline),
-                    None => Buffered::General(MultiPolygon::new(vec![geo::Polygon::new(
-                        LineString::new(ring),
-                        vec![],
-                    )])),
+                    None => Buffered::General(one_part(ring)),
                 };
             }
             Projected::Polygon(ring) => ring,
