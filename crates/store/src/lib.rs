@@ -14,6 +14,7 @@
 mod backend;
 mod claim;
 mod model;
+mod sqlite_memory;
 mod sqlite_writer;
 mod wal_buffer;
 
