@@ -25,10 +25,13 @@ mod hotline;
 mod precomputed;
 mod recheck;
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
+// The state's maps are keyed by ids: foldhash rather than SipHash, as the strategic index
+// (see `deconflict_core::strategic::index`).
+use foldhash::{HashMap, HashMapExt as _, HashSet, HashSetExt as _};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};

@@ -13,9 +13,14 @@
 //!
 //! Every pair the exact test could accept therefore passes the filter.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::VecDeque;
 use std::hash::Hash;
 
+// The maps are keyed by party and intent ids. foldhash (seeded per process) hashes them
+// faster than the standard library's SipHash: under write load at 100,000 intents, SipHash
+// over these maps and the engine's took 1.2-1.5% of the service's CPU samples, foldhash
+// and what SipHash is left elsewhere 0.7%.
+use foldhash::{HashMap, HashMapExt as _, HashSet};
 use rstar::{RStarInsertionStrategy, RTree, RTreeObject, RTreeParams, AABB};
 
 use super::{intents_conflict, volume_conflict, ConflictBuilder, IntentsConflict, Separation};

@@ -10,9 +10,10 @@
 //! Messages, acknowledgements and escalations are decided here, like every other write:
 //! the audit entry, the events and the mutation go into the same group commit.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
+use foldhash::HashMap;
 use serde_json::{json, Value};
 
 use deconflict_audit::canonical::CanonicalJson;

@@ -17,8 +17,9 @@
 //! (the counterpart changed meanwhile, new terms came into force, or the stored conflict
 //! has this intent as `b`) it computes the details itself, as before.
 
-use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
+
+use foldhash::HashMap;
 
 use deconflict_core::geometry::Volume4D;
 use deconflict_core::strategic::{IntentsConflict, Separation, StrategicConflict, StrategicIndex};

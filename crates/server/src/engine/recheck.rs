@@ -24,12 +24,14 @@
 //! the last one's clears it, in the same transaction as the step's conflicts: a service
 //! that stops part-way resumes after the last intent committed when it starts again.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Instant;
 
-use deconflict_store::{AgreementRecord, Mutation, PartyRecord, RecheckRecord, Store};
+use foldhash::{HashMap, HashMapExt as _};
 use tokio::sync::oneshot;
+
+use deconflict_store::{AgreementRecord, Mutation, PartyRecord, RecheckRecord, Store};
 
 use super::{
     answer_once_committed, answer_when_committed, Engine, EngineError, IntentKey, Pending,
