@@ -9,21 +9,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-/// The service allocates many small, short-lived objects per write (JSON values, records,
-/// events) on several threads; glibc's allocator spent about a quarter of the server's
-/// time in `perf` under write load, mimalloc a small fraction of that.
-///
-/// Built without transparent huge pages (`no_thp`: it never asks the kernel for them). With
-/// them, the page faults of the memory mimalloc hands out each zeroed a whole 2 MiB page:
-/// 18% of the service's CPU under write load went to that zeroing (`perf`: `clear_page`
-/// under `do_huge_pmd_anonymous_page`, from mimalloc's page allocation), 0.4% without.
-/// Without them, 4,053-4,379 checked writes/s at 100,000 intents and 32 clients against
-/// 3,413-4,023, p99 20-26 ms against 31-46 ms (`bench strategic --url`, four runs each,
-/// alternated); the tactical and live benchmarks no slower. (On a kernel whose huge pages
-/// are `always` rather than `madvise`, `MIMALLOC_ALLOW_THP=0` does the same.)
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
+mod allocator;
 mod commands;
 
 /// Air-safety deconfliction for operators who share an airspace but not their plans.
@@ -63,6 +49,7 @@ enum Command {
 const EXIT_UNUSABLE_INPUT: u8 = 2;
 
 fn main() -> ExitCode {
+    allocator::configure();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(error) => {

@@ -7,7 +7,7 @@
 //! in `perf` (`malloc_consolidate`, `_int_free`, `unlink_chunk`, `_int_malloc`). With
 //! statistics on (SQLite's default), every allocation and free also takes a global mutex
 //! to count bytes, which the service never reads. mimalloc is the allocator the rest of
-//! the process already uses (see `crates/cli/src/main.rs`).
+//! the process already uses (see `crates/cli/src/allocator.rs`).
 //!
 //! SQLite takes its allocator only before it is initialised, so [`configure`] runs before
 //! any connection is opened: `wal_buffer::register` calls it first, and every connection
