@@ -15,7 +15,8 @@
 //! are `always` rather than `madvise`, `MIMALLOC_ALLOW_THP=0` does the same.)
 //!
 //! Written against mimalloc's C API for one option that the `mimalloc` crate does not
-//! expose (see [`configure`]); that call is this module's only unsafe code.
+//! expose (see [`configure`]); that call, and its test's reading of the option, are this
+//! module's only unsafe code.
 #![allow(unsafe_code)]
 
 use std::ffi::c_long;
