@@ -886,6 +886,9 @@ macro_rules! store_impl {
                     q.push(" AND (opened_ms < ").push_bind(opened_ms);
                     q.push(" OR (opened_ms = ").push_bind(opened_ms);
                     q.push(" AND id > ").push_bind(id.to_owned()).push("))");
+                    // Implied by the condition before, but a bound the index by time can
+                    // start from, where a disjunction is tested row by row.
+                    q.push(" AND opened_ms <= ").push_bind(opened_ms);
                 }
                 q.push(" ORDER BY opened_ms DESC, id LIMIT ").push_bind(i64::from(limit));
                 let rows = q.build().fetch_all(&self.pool).await?;
@@ -1093,6 +1096,8 @@ macro_rules! store_impl {
                     q.push(" AND (sent_ms > ").push_bind(sent_ms);
                     q.push(" OR (sent_ms = ").push_bind(sent_ms);
                     q.push(" AND id > ").push_bind(id.to_owned()).push("))");
+                    // Implied, as for conflicts: where the index by time starts.
+                    q.push(" AND sent_ms >= ").push_bind(sent_ms);
                 }
                 q.push(" ORDER BY sent_ms, id LIMIT ").push_bind(i64::from(limit));
                 let rows = q.build().fetch_all(&self.pool).await?;
@@ -1248,13 +1253,52 @@ mod tests {
             [(2, 20), (3, 30)]
         );
         assert_eq!(store.last_event_seq().await.unwrap(), 3);
-        // `seq` is each row's own key now: no second b-tree beside the table.
+        // `seq` is each row's own key now: no second b-tree beside the table (and since
+        // `0008_time_first_party_lists`, none by party either).
         let indexes: Vec<String> = sqlx::query_scalar(
             "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name IN ('audit', 'events') ORDER BY name",
         )
         .fetch_all(&store.pool)
         .await
         .unwrap();
-        assert_eq!(indexes, ["events_party_seq", "events_time"]);
+        assert_eq!(indexes, ["events_time"]);
+    }
+
+    /// Every commit adds rows for the parties it touches; an index keyed by party first has
+    /// a tail per party, whose page each commit rewrites (see `0008_time_first_party_lists`).
+    /// The tables every checked write adds to are indexed by time, sequence or id first.
+    #[tokio::test]
+    async fn no_index_of_the_tables_a_write_adds_to_is_keyed_by_party_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open_sqlite_checkpointing(&dir.path().join("deconflict.db"), false)
+            .await
+            .unwrap();
+        let mut first_columns: Vec<(String, String, String)> = sqlx::query_as(
+            "SELECT m.tbl_name, m.name, i.name FROM sqlite_master AS m, pragma_index_info(m.name) AS i \
+             WHERE m.type = 'index' AND i.seqno = 0 \
+             AND m.tbl_name IN ('conflicts', 'alerts', 'hotline_messages', 'events')",
+        )
+        .fetch_all(&store.pool)
+        .await
+        .unwrap();
+        first_columns.sort();
+        let keyed_by_party: Vec<_> = first_columns
+            .iter()
+            .filter(|(_, _, column)| column.contains("party"))
+            .collect();
+        assert!(keyed_by_party.is_empty(), "{keyed_by_party:?}");
+        // The lists by party are read in order from these, oldest or newest first.
+        for (table, index, column) in [
+            ("alerts", "alerts_by_raised", "raised_ms"),
+            ("conflicts", "conflicts_by_opened", "opened_ms"),
+            ("hotline_messages", "hotline_messages_by_sent", "sent_ms"),
+        ] {
+            assert!(
+                first_columns
+                    .iter()
+                    .any(|row| row == &(table.into(), index.into(), column.into())),
+                "{first_columns:?}"
+            );
+        }
     }
 }
