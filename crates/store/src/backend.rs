@@ -1264,9 +1264,11 @@ mod tests {
         assert_eq!(indexes, ["events_time"]);
     }
 
-    /// Every commit adds rows for the parties it touches; an index keyed by party first has
-    /// a tail per party, whose page each commit rewrites (see `0008_time_first_party_lists`).
-    /// The tables every checked write adds to are indexed by time, sequence or id first.
+    /// A commit adds conflicts, alerts, hotline messages and events for every party it
+    /// touches; an index keyed by party first has a tail per party, whose page each commit
+    /// rewrites (see `0008_time_first_party_lists`). Those tables are indexed by time,
+    /// sequence or id first. (Intents stay keyed by party and id, their address: a write
+    /// adds or changes only its own.)
     #[tokio::test]
     async fn no_index_of_the_tables_a_write_adds_to_is_keyed_by_party_first() {
         let dir = tempfile::tempdir().unwrap();
