@@ -1293,6 +1293,7 @@ mod tests {
         for (table, index, column) in [
             ("alerts", "alerts_by_raised", "raised_ms"),
             ("conflicts", "conflicts_by_opened", "opened_ms"),
+            ("conflicts", "conflicts_open_by_opened", "opened_ms"),
             ("hotline_messages", "hotline_messages_by_sent", "sent_ms"),
         ] {
             assert!(

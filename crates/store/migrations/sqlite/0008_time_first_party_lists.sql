@@ -16,6 +16,12 @@
 DROP INDEX conflicts_party_a;
 DROP INDEX conflicts_party_b;
 CREATE INDEX conflicts_by_opened ON conflicts (opened_ms, id, party_a, party_b);
+-- The open conflicts the same way, for the lists without the resolved ones (the default).
+-- The index of `resolved_ms` it replaces put every new conflict at the end of its NULL run,
+-- mid-index, and left the lists to read every open conflict and sort them.
+DROP INDEX conflicts_open;
+CREATE INDEX conflicts_open_by_opened ON conflicts (opened_ms, id, party_a, party_b)
+    WHERE resolved_ms IS NULL;
 DROP INDEX alerts_party_a;
 DROP INDEX alerts_party_b;
 CREATE INDEX alerts_by_raised ON alerts (raised_ms, id, party_a, party_b);
