@@ -200,9 +200,46 @@ pub struct Volume4DJson {
     pub volume: VolumeJson,
 }
 
+/// Where a value sits in the document, written out only when an error names it: a valid
+/// volume (a write's every vertex, time and altitude) costs no string.
+#[derive(Clone, Copy)]
+enum At<'a> {
+    /// A path given by the caller (empty for the document itself).
+    Root(&'a str),
+    /// A member of an object.
+    Field(&'a At<'a>, &'static str),
+    /// An element of an array.
+    Index(&'a At<'a>, usize),
+}
+
+impl<'a> At<'a> {
+    fn field(&'a self, name: &'static str) -> At<'a> {
+        At::Field(self, name)
+    }
+
+    fn is_empty(&self) -> bool {
+        matches!(self, At::Root(""))
+    }
+}
+
+impl fmt::Display for At<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            At::Root(path) => f.write_str(path),
+            At::Field(parent, name) if parent.is_empty() => f.write_str(name),
+            At::Field(parent, name) => write!(f, "{parent}.{name}"),
+            At::Index(parent, index) => write!(f, "{parent}[{index}]"),
+        }
+    }
+}
+
 impl LatLngJson {
     /// The validated position; `path` is where this object sits in the document.
     pub fn to_core(&self, path: &str) -> Result<LatLng, WireError> {
+        self.to_core_at(&At::Root(path))
+    }
+
+    fn to_core_at(self, at: &At) -> Result<LatLng, WireError> {
         LatLng::new(self.lat, self.lng).map_err(|error| {
             let field = match error {
                 GeometryError::LatitudeOutOfRange { .. } => "lat",
@@ -211,7 +248,7 @@ impl LatLngJson {
                 } => "lat",
                 _ => "lng",
             };
-            WireError::at(format!("{path}.{field}"), error.to_string())
+            WireError::at(at.field(field).to_string(), error.to_string())
         })
     }
 
@@ -223,12 +260,12 @@ impl LatLngJson {
     }
 }
 
-fn require_units(path: &str, units: &str) -> Result<(), WireError> {
+fn require_units(at: &At, units: &str) -> Result<(), WireError> {
     if units == LENGTH_UNITS {
         Ok(())
     } else {
         Err(WireError::at(
-            format!("{path}.units"),
+            at.field("units").to_string(),
             format!("unknown units {units:?} (expected {LENGTH_UNITS:?})"),
         ))
     }
@@ -237,19 +274,23 @@ fn require_units(path: &str, units: &str) -> Result<(), WireError> {
 impl AltitudeJson {
     /// The altitude in metres above the WGS84 ellipsoid.
     pub fn to_metres(&self, path: &str) -> Result<f64, WireError> {
+        self.to_metres_at(&At::Root(path))
+    }
+
+    fn to_metres_at(&self, at: &At) -> Result<f64, WireError> {
         if self.reference != ALTITUDE_REFERENCE {
             return Err(WireError::at(
-                format!("{path}.reference"),
+                at.field("reference").to_string(),
                 format!(
                     "unknown altitude reference {:?} (expected {ALTITUDE_REFERENCE:?})",
                     self.reference
                 ),
             ));
         }
-        require_units(path, &self.units)?;
+        require_units(at, &self.units)?;
         if !self.value.is_finite() {
             return Err(WireError::at(
-                format!("{path}.value"),
+                at.field("value").to_string(),
                 format!("altitude must be a finite number, not {}", self.value),
             ));
         }
@@ -267,9 +308,13 @@ impl AltitudeJson {
 
 impl TimeJson {
     pub fn to_core(&self, path: &str) -> Result<Timestamp, WireError> {
+        self.to_core_at(&At::Root(path))
+    }
+
+    fn to_core_at(&self, at: &At) -> Result<Timestamp, WireError> {
         if self.format != TIME_FORMAT {
             return Err(WireError::at(
-                format!("{path}.format"),
+                at.field("format").to_string(),
                 format!(
                     "unknown time format {:?} (expected {TIME_FORMAT:?})",
                     self.format
@@ -278,7 +323,7 @@ impl TimeJson {
         }
         let parsed = OffsetDateTime::parse(&self.value, &Rfc3339).map_err(|error| {
             WireError::at(
-                format!("{path}.value"),
+                at.field("value").to_string(),
                 format!("{:?} is not an RFC 3339 time: {error}", self.value),
             )
         })?;
@@ -289,7 +334,7 @@ impl TimeJson {
             .and_then(|unix_us| Timestamp::from_unix_us(unix_us).ok())
             .ok_or_else(|| {
                 WireError::at(
-                    format!("{path}.value"),
+                    at.field("value").to_string(),
                     format!("{:?} is out of range", self.value),
                 )
             })
@@ -315,16 +360,21 @@ pub fn format_rfc3339(time: Timestamp) -> String {
 
 impl PolygonJson {
     pub fn to_core(&self, path: &str) -> Result<Polygon, WireError> {
+        self.to_core_at(&At::Root(path))
+    }
+
+    fn to_core_at(&self, at: &At) -> Result<Polygon, WireError> {
+        let vertices_at = at.field("vertices");
         let mut vertices = Vec::with_capacity(self.vertices.len());
         for (index, vertex) in self.vertices.iter().enumerate() {
-            vertices.push(vertex.to_core(&format!("{path}.vertices[{index}]"))?);
+            vertices.push(vertex.to_core_at(&At::Index(&vertices_at, index))?);
         }
         Polygon::new(vertices).map_err(|error| {
             let at = match (&error, error.vertex_index()) {
-                (_, Some(index)) => format!("{path}.vertices[{index}]"),
+                (_, Some(index)) => At::Index(&vertices_at, index).to_string(),
                 (GeometryError::TooFewVertices { .. }, _)
-                | (GeometryError::TooManyVertices { .. }, _) => format!("{path}.vertices"),
-                _ => path.to_string(),
+                | (GeometryError::TooManyVertices { .. }, _) => vertices_at.to_string(),
+                _ => at.to_string(),
             };
             WireError::at(at, error.to_string())
         })
@@ -333,10 +383,15 @@ impl PolygonJson {
 
 impl CircleJson {
     pub fn to_core(&self, path: &str) -> Result<Circle, WireError> {
-        let centre = self.center.to_core(&format!("{path}.center"))?;
-        require_units(&format!("{path}.radius"), &self.radius.units)?;
+        self.to_core_at(&At::Root(path))
+    }
+
+    fn to_core_at(&self, at: &At) -> Result<Circle, WireError> {
+        let centre = self.center.to_core_at(&at.field("center"))?;
+        let radius_at = at.field("radius");
+        require_units(&radius_at, &self.radius.units)?;
         Circle::new(centre, self.radius.value)
-            .map_err(|error| WireError::at(format!("{path}.radius.value"), error.to_string()))
+            .map_err(|error| WireError::at(radius_at.field("value").to_string(), error.to_string()))
     }
 }
 
@@ -344,51 +399,45 @@ impl Volume4DJson {
     /// The validated volume; `path` is where this object sits in the document (empty for
     /// the document itself).
     pub fn to_core(&self, path: &str) -> Result<Volume4D, WireError> {
-        let join = |field: &str| {
-            if path.is_empty() {
-                field.to_string()
-            } else {
-                format!("{path}.{field}")
-            }
-        };
-        let volume_path = join("volume");
+        let at = At::Root(path);
+        let volume_at = at.field("volume");
         let footprint = match (&self.volume.outline_polygon, &self.volume.outline_circle) {
             (Some(polygon), None) => {
-                Footprint::Polygon(polygon.to_core(&format!("{volume_path}.outline_polygon"))?)
+                Footprint::Polygon(polygon.to_core_at(&volume_at.field("outline_polygon"))?)
             }
             (None, Some(circle)) => {
-                Footprint::Circle(circle.to_core(&format!("{volume_path}.outline_circle"))?)
+                Footprint::Circle(circle.to_core_at(&volume_at.field("outline_circle"))?)
             }
             (Some(_), Some(_)) => {
                 return Err(WireError::at(
-                    volume_path,
+                    volume_at.to_string(),
                     "give either outline_polygon or outline_circle, not both",
                 ))
             }
             (None, None) => {
                 return Err(WireError::at(
-                    volume_path,
+                    volume_at.to_string(),
                     "an outline is required: outline_polygon or outline_circle",
                 ))
             }
         };
-        let lower_path = format!("{volume_path}.altitude_lower");
-        let lower_m = self.volume.altitude_lower.to_metres(&lower_path)?;
+        let lower_at = volume_at.field("altitude_lower");
+        let lower_m = self.volume.altitude_lower.to_metres_at(&lower_at)?;
         let upper_m = self
             .volume
             .altitude_upper
-            .to_metres(&format!("{volume_path}.altitude_upper"))?;
+            .to_metres_at(&volume_at.field("altitude_upper"))?;
         let altitude = AltitudeBand::new(lower_m, upper_m).map_err(|_| {
             WireError::at(
-                lower_path,
+                lower_at.to_string(),
                 format!("altitude_lower {lower_m} m is not below altitude_upper {upper_m} m"),
             )
         })?;
-        let start = self.time_start.to_core(&join("time_start"))?;
-        let end = self.time_end.to_core(&join("time_end"))?;
+        let start = self.time_start.to_core_at(&at.field("time_start"))?;
+        let end = self.time_end.to_core_at(&at.field("time_end"))?;
         let window = TimeWindow::new(start, end).map_err(|_| {
             WireError::at(
-                join("time_end"),
+                at.field("time_end").to_string(),
                 format!(
                     "time_end {} is not after time_start {}",
                     self.time_end.value, self.time_start.value
@@ -496,6 +545,80 @@ mod tests {
         json.volume.outline_circle = None;
         json.volume.outline_polygon = None;
         assert_eq!(json.to_core("v").unwrap_err().path, "v.volume");
+    }
+
+    #[test]
+    fn every_invalid_member_is_named_by_its_whole_path() {
+        let circle = |edit: &dyn Fn(&mut Volume4DJson)| {
+            let mut json: Volume4DJson = from_json_str(POLYGON_VOLUME).unwrap();
+            json.volume.outline_polygon = None;
+            json.volume.outline_circle = Some(CircleJson {
+                center: LatLngJson { lat: 1.0, lng: 2.0 },
+                radius: RadiusJson {
+                    value: 100.0,
+                    units: "M".into(),
+                },
+            });
+            edit(&mut json);
+            json
+        };
+        let cases: Vec<(Volume4DJson, &str, &str)> = vec![
+            (
+                circle(&|v| v.volume.outline_circle.as_mut().unwrap().center.lat = 91.0),
+                "volumes[2]",
+                "volumes[2].volume.outline_circle.center.lat",
+            ),
+            (
+                circle(&|v| v.volume.outline_circle.as_mut().unwrap().radius.units = "FT".into()),
+                "",
+                "volume.outline_circle.radius.units",
+            ),
+            (
+                circle(&|v| v.volume.outline_circle.as_mut().unwrap().radius.value = -1.0),
+                "v",
+                "v.volume.outline_circle.radius.value",
+            ),
+            (
+                circle(&|v| v.volume.altitude_upper.reference = "AGL".into()),
+                "v",
+                "v.volume.altitude_upper.reference",
+            ),
+            (
+                circle(&|v| v.volume.altitude_upper.value = 1.0),
+                "v",
+                "v.volume.altitude_lower",
+            ),
+            (
+                circle(&|v| v.time_start.format = "unix".into()),
+                "",
+                "time_start.format",
+            ),
+            (
+                circle(&|v| v.time_end.value = "yesterday".into()),
+                "v",
+                "v.time_end.value",
+            ),
+        ];
+        for (json, path, expected) in cases {
+            assert_eq!(json.to_core(path).unwrap_err().path, expected);
+        }
+        let mut json: Volume4DJson = from_json_str(POLYGON_VOLUME).unwrap();
+        let polygon = json.volume.outline_polygon.as_mut().unwrap();
+        polygon.vertices[2].lat = -100.0;
+        assert_eq!(
+            json.to_core("volumes[0]").unwrap_err().path,
+            "volumes[0].volume.outline_polygon.vertices[2].lat"
+        );
+        json.volume
+            .outline_polygon
+            .as_mut()
+            .unwrap()
+            .vertices
+            .truncate(2);
+        assert_eq!(
+            json.to_core("").unwrap_err().path,
+            "volume.outline_polygon.vertices"
+        );
     }
 
     #[test]
