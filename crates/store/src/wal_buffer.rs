@@ -770,19 +770,21 @@ mod tests {
     #[test]
     fn the_database_file_is_written_back_through_its_own_descriptor_and_no_other_file_is() {
         let (_dir, path, connection) = store_through_shim("CREATE TABLE t (x TEXT);");
-        let file_of = |database: &str| unsafe {
+        // The main database's file, or (`SQLITE_FCNTL_JOURNAL_POINTER`) its log.
+        let file_of = |pointer: c_int| unsafe {
             let mut file: *mut ffi::sqlite3_file = ptr::null_mut();
-            let name = std::ffi::CString::new(database).unwrap();
             let code = ffi::sqlite3_file_control(
                 connection.handle(),
-                name.as_ptr(),
-                ffi::SQLITE_FCNTL_FILE_POINTER,
+                c"main".as_ptr(),
+                pointer,
                 (&mut file as *mut *mut ffi::sqlite3_file).cast(),
             );
             assert_eq!(code, ffi::SQLITE_OK);
+            assert!(!file.is_null());
             ours(file)
         };
-        let database = file_of("main");
+        assert_eq!(file_of(ffi::SQLITE_FCNTL_JOURNAL_POINTER).writeback_fd, -1);
+        let database = file_of(ffi::SQLITE_FCNTL_FILE_POINTER);
         // The descriptor read from the default VFS's file is open on the store's file.
         assert!(database.writeback_fd >= 0);
         use std::os::unix::fs::MetadataExt as _;
