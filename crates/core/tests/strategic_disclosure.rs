@@ -4,7 +4,9 @@
 mod geometry_cases;
 
 use deconflict_core::geometry::{Circle, Footprint, LatLng, Volume4D};
-use deconflict_core::strategic::{disclosure_region, volume_conflict, Separation};
+use deconflict_core::strategic::{
+    disclosure_region, disclosure_region_of_conflict, volume_conflict, Separation,
+};
 use geometry_cases::*;
 use rand::RngExt;
 
@@ -39,6 +41,14 @@ fn the_region_exists_exactly_for_conflicts_and_stays_near_both_footprints() {
         let conflict = volume_conflict(&a, &b, &separation);
         let disclosed = disclosure_region(&a, &b, &separation);
         assert_eq!(conflict.is_some(), disclosed.is_some(), "seed {seed}");
+        if conflict.is_some() {
+            // Told the pair conflicts, the region is the same without the test.
+            assert_eq!(
+                disclosure_region_of_conflict(&a, &b, &separation),
+                disclosed,
+                "seed {seed}"
+            );
+        }
         let Some(disclosed) = disclosed else { continue };
         regions += 1;
         assert!(!disclosed.outlines.is_empty(), "seed {seed}: empty region");

@@ -43,9 +43,21 @@ impl LatLng {
     /// The position of a point of the auxiliary sphere, with the longitude kept in
     /// [-180, 180].
     pub(crate) fn from_unit(unit: Vec3) -> LatLng {
-        let (reduced_deg, lng_deg) = unit.to_lat_lng_deg();
+        // tan φ = tan β / (1 − f) with tan β = z / √(x² + y²): the geodetic latitude in one
+        // arc tangent of the point's own coordinates, rather than the reduced latitude's
+        // and then another of its sine and cosine (a disclosed region unprojects every one
+        // of its vertices through here).
+        let lat_deg = unit
+            .z
+            .atan2((1.0 - FLATTENING) * unit.x.hypot(unit.y))
+            .to_degrees();
+        let lng_deg = if unit.x == 0.0 && unit.y == 0.0 {
+            0.0
+        } else {
+            unit.y.atan2(unit.x).to_degrees()
+        };
         LatLng {
-            lat_deg: geodetic_from_reduced_deg(reduced_deg).clamp(-90.0, 90.0),
+            lat_deg: lat_deg.clamp(-90.0, 90.0),
             lng_deg: lng_deg.clamp(-180.0, 180.0),
         }
     }
@@ -60,7 +72,46 @@ fn reduced_from_geodetic_deg(lat_deg: f64) -> f64 {
     ((1.0 - FLATTENING) * sin).atan2(cos).to_degrees()
 }
 
-fn geodetic_from_reduced_deg(reduced_deg: f64) -> f64 {
-    let (sin, cos) = reduced_deg.to_radians().sin_cos();
-    sin.atan2((1.0 - FLATTENING) * cos).to_degrees()
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A position taken to the auxiliary sphere and back is where it was, to a few
+    /// nanodegrees' worth of rounding, from pole to pole and across the antimeridian.
+    #[test]
+    fn a_position_comes_back_from_the_auxiliary_sphere() {
+        for step_lat in 0..=360 {
+            let lat_deg = -90.0 + step_lat as f64 * 0.5;
+            for lng_deg in [
+                -180.0,
+                -179.999_999,
+                -97.3,
+                -0.25,
+                0.0,
+                1e-9,
+                38.1,
+                179.75,
+                180.0,
+            ] {
+                let position = LatLng::new(lat_deg, lng_deg).unwrap();
+                let back = LatLng::from_unit(position.to_unit());
+                assert!(
+                    (back.lat_deg() - lat_deg).abs() < 1e-12,
+                    "{position:?} came back as {back:?}"
+                );
+                // At a pole every longitude is the same point.
+                if lat_deg.abs() < 90.0 {
+                    let lng_off = (back.lng_deg() - lng_deg).abs();
+                    assert!(
+                        lng_off < 1e-12 || (360.0 - lng_off).abs() < 1e-12,
+                        "{position:?} came back as {back:?}"
+                    );
+                }
+            }
+        }
+        // The reduced latitude lies between the geocentric and the geodetic one.
+        let unit = LatLng::new(45.0, 0.0).unwrap().to_unit();
+        let reduced_deg = unit.z.atan2(unit.x).to_degrees();
+        assert!(reduced_deg < 45.0 && reduced_deg > 44.8, "{reduced_deg}");
+    }
 }

@@ -25,16 +25,6 @@ impl Vec3 {
         Vec3::new(cos_lat * cos_lng, cos_lat * sin_lng, sin_lat)
     }
 
-    pub fn to_lat_lng_deg(self) -> (f64, f64) {
-        let lat = self.z.atan2(self.x.hypot(self.y)).to_degrees();
-        let lng = if self.x == 0.0 && self.y == 0.0 {
-            0.0
-        } else {
-            self.y.atan2(self.x).to_degrees()
-        };
-        (lat, lng)
-    }
-
     pub fn dot(self, other: Vec3) -> f64 {
         self.x * other.x + self.y * other.y + self.z * other.z
     }

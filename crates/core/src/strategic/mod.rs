@@ -20,7 +20,7 @@ mod disclosure;
 mod index;
 mod scan;
 
-pub use disclosure::{disclosure_region, DisclosureRegion};
+pub use disclosure::{disclosure_region, disclosure_region_of_conflict, DisclosureRegion};
 pub use index::{StrategicConflict, StrategicIndex, CHANGES_REMEMBERED};
 pub use scan::ExhaustiveScan;
 
