@@ -15,7 +15,7 @@ use serde_json::value::RawValue;
 use serde_json::Value;
 
 use deconflict_core::geometry::{LatLng, Volume4D};
-use deconflict_core::strategic::{disclosure_region, IntentsConflict, Separation};
+use deconflict_core::strategic::{disclosure_region_of_conflict, IntentsConflict, Separation};
 use deconflict_store::{ConflictRecord, IntentRecord, JsonDocument, PartyRecord, Role};
 
 use crate::clock::{rfc3339_ms, rfc3339_s};
@@ -93,7 +93,12 @@ impl ConflictDetails {
             .into_iter()
             .take(CONFLICT_OVERLAPS_MAX)
             .filter_map(|(a, b)| {
-                let region = disclosure_region(a_volumes.get(a)?, b_volumes.get(b)?, separation)?;
+                // The pairs are the conflict's: found conflicting under these minima.
+                let region = disclosure_region_of_conflict(
+                    a_volumes.get(a)?,
+                    b_volumes.get(b)?,
+                    separation,
+                )?;
                 Some(Overlap {
                     altitude_lower_m: region.altitude.lower_m(),
                     altitude_upper_m: region.altitude.upper_m(),
@@ -120,6 +125,33 @@ impl ConflictDetails {
     pub fn to_document(&self) -> JsonDocument {
         // Only strings, numbers and sequences: nothing here can fail to write.
         JsonDocument::of(self).expect("conflict details write as JSON")
+    }
+
+    /// [`ConflictDetails::to_document`], and the overlaps' text it holds. The overlaps
+    /// (most of the details: the regions' GeoJSON, thousands of numbers) are written
+    /// once and copied into the document, so that a new conflict's audit entry and views
+    /// use that text too instead of writing every coordinate again.
+    pub fn to_document_with_overlaps(&self) -> (JsonDocument, Box<RawValue>) {
+        /// The members of [`ConflictDetails`] in the same order, the overlaps as text.
+        #[derive(Serialize)]
+        struct Written<'a> {
+            closest: &'a Closest,
+            overlaps: &'a RawValue,
+            reference_a: &'a str,
+            reference_b: &'a str,
+            volume_pairs: &'a [(usize, usize)],
+        }
+        let overlaps =
+            serde_json::value::to_raw_value(&self.overlaps).expect("overlaps write as JSON");
+        let document = JsonDocument::of(&Written {
+            closest: &self.closest,
+            overlaps: &overlaps,
+            reference_a: &self.reference_a,
+            reference_b: &self.reference_b,
+            volume_pairs: &self.volume_pairs,
+        })
+        .expect("conflict details write as JSON");
+        (document, overlaps)
     }
 
     /// The references `(reference_a, reference_b)` of stored details, read without
@@ -257,6 +289,18 @@ impl<'a> DetailsHead<'a> {
         // Only the pairs and references are read into Rust values; the overlaps are
         // borrowed.
         serde_json::from_str(record.details.text()).ok()
+    }
+
+    /// The head of `details` as just written, `overlaps` their text
+    /// ([`ConflictDetails::to_document_with_overlaps`]): what [`DetailsHead::of`] reads
+    /// back from the document, without reading it.
+    pub fn written(details: &'a ConflictDetails, overlaps: &'a RawValue) -> DetailsHead<'a> {
+        DetailsHead {
+            overlaps: Some(overlaps),
+            volume_pairs: details.volume_pairs.clone(),
+            reference_a: std::borrow::Cow::Borrowed(&details.reference_a),
+            reference_b: std::borrow::Cow::Borrowed(&details.reference_b),
+        }
     }
 }
 
@@ -457,6 +501,55 @@ mod tests {
             ConflictDetails::references_of(&document),
             Some(("ref_a".to_owned(), "ref_b".to_owned()))
         );
+
+        // Written with the overlaps' text apart: the same document, and the overlaps'
+        // text is their canonical form.
+        let (written, overlaps) = details.to_document_with_overlaps();
+        assert_eq!(written.text(), document.text());
+        assert_eq!(
+            overlaps.get(),
+            deconflict_audit::canonical::CanonicalJson::of(
+                &serde_json::to_value(&details.overlaps).unwrap()
+            )
+            .as_str()
+        );
+
+        // The head made from them gives every viewer the view read back from the stored
+        // document gives.
+        let record = ConflictRecord {
+            id: "cf_1".into(),
+            party_a: "coalition".into(),
+            intent_a: "c-1".into(),
+            party_b: "russia".into(),
+            intent_b: "r-1".into(),
+            opened_ms: 1_700_000_000_000,
+            updated_ms: 1_700_000_000_000,
+            resolved_ms: None,
+            acked_a_ms: None,
+            acked_b_ms: None,
+            details: std::sync::Arc::new(written),
+        };
+        let written_head = DetailsHead::written(&details, &overlaps);
+        let stored_head = DetailsHead::of(&record).unwrap();
+        for (viewer, role) in [
+            ("coalition", Role::Party),
+            ("russia", Role::Party),
+            ("wg", Role::Observer),
+        ] {
+            let viewer = PartyRecord {
+                id: viewer.into(),
+                name: viewer.into(),
+                role,
+                token_sha256: String::new(),
+                created_ms: 0,
+            };
+            let view = |head: &DetailsHead| {
+                let view =
+                    conflict_view_from(head, &record, &viewer, DisclosurePolicy::Minimal, None);
+                serde_json::to_string(&view.unwrap()).unwrap()
+            };
+            assert_eq!(view(&written_head), view(&stored_head), "{}", viewer.id);
+        }
     }
 
     fn keys(value: &Value) -> Vec<&str> {

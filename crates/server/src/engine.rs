@@ -1026,7 +1026,7 @@ impl Engine {
 
     fn random_id(&mut self, prefix: &str) -> String {
         let bytes: [u8; 16] = self.rng.random();
-        format!("{prefix}{}", hex::encode(bytes))
+        prefixed_hex(prefix, &bytes)
     }
 
     /// An id for a row the store indexes by id (a conflict, a hotline message or thread):
@@ -1036,8 +1036,7 @@ impl Engine {
     /// is already in the row (`opened_ms`, `sent_ms`); the random part keeps ids unguessable.
     fn time_ordered_id(&mut self, prefix: &str, now_ms: i64) -> String {
         let random: [u8; 10] = self.rng.random();
-        let millis = u64::try_from(now_ms).unwrap_or(0) & 0xffff_ffff_ffff;
-        format!("{prefix}{millis:012x}{}", hex::encode(random))
+        time_ordered_id(prefix, now_ms, random)
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -1323,6 +1322,9 @@ impl Engine {
             };
             details.reference_a = self.random_id("ref_");
             details.reference_b = self.random_id("ref_");
+            // The overlaps are written once: for the stored details, the audit entry and
+            // the views.
+            let (document, overlaps) = details.to_document_with_overlaps();
             let record = ConflictRecord {
                 id: self.time_ordered_id("cf_", now_ms),
                 party_a: key.0.clone(),
@@ -1334,7 +1336,7 @@ impl Engine {
                 resolved_ms: None,
                 acked_a_ms: None,
                 acked_b_ms: None,
-                details: Arc::new(details.to_document()),
+                details: Arc::new(document),
             };
             self.state
                 .open_by_intent
@@ -1349,9 +1351,9 @@ impl Engine {
             self.state.open.insert(record.id.clone(), record.clone());
             pending.batch.push(Mutation::PutConflict(record.clone()));
             metrics::counter!("deconflict_conflicts_opened_total").increment(1);
-            // Written straight to canonical text (the overlaps' members are in key order),
-            // which sealing copies as it is.
-            let opened = CanonicalJson::of_sorted(&details.overlaps)
+            // Their text is canonical (the overlaps' members are in key order), which
+            // sealing copies as it is.
+            let opened = CanonicalJson::of_sorted(&*overlaps)
                 .map_err(|_| ApiError::Internal)
                 .and_then(|overlaps| {
                     let body =
@@ -1367,7 +1369,15 @@ impl Engine {
                 Ok(entry) => self.push_audit(pending, entry),
                 Err(error) => tracing::error!(%error, "conflict audit entry not sealed"),
             }
-            self.notify_conflict(&record, "conflict.opened", now_ms, observers, pending);
+            let head = DetailsHead::written(&details, &overlaps);
+            self.notify_conflict_with(
+                &record,
+                &head,
+                "conflict.opened",
+                now_ms,
+                observers,
+                pending,
+            );
             let text = self.conflict_thread_text(&record.id);
             self.open_thread(
                 json!({"conflict": record.id}),
@@ -1446,11 +1456,24 @@ impl Engine {
         observers: &[Arc<PartyRecord>],
         pending: &mut Pending,
     ) {
-        let policy = self.state.terms.disclosure;
         // Unreadable details give no view (and no event), as for any viewer.
         let Some(details) = DetailsHead::of(record) else {
             return;
         };
+        self.notify_conflict_with(record, &details, kind, now_ms, observers, pending);
+    }
+
+    /// [`Engine::notify_conflict`], with the head of the record's details already read.
+    fn notify_conflict_with(
+        &mut self,
+        record: &ConflictRecord,
+        details: &DetailsHead<'_>,
+        kind: &str,
+        now_ms: i64,
+        observers: &[Arc<PartyRecord>],
+        pending: &mut Pending,
+    ) {
+        let policy = self.state.terms.disclosure;
         for (viewer_id, counterpart) in [
             (&record.party_a, (&record.party_b, &record.intent_b)),
             (&record.party_b, (&record.party_a, &record.intent_a)),
@@ -1458,7 +1481,7 @@ impl Engine {
             let viewer = party_viewer(viewer_id);
             let counterpart_intent = self.counterpart_intent(policy, counterpart.0, counterpart.1);
             let view = conflict_view_from(
-                &details,
+                details,
                 record,
                 &viewer,
                 policy,
@@ -1469,7 +1492,7 @@ impl Engine {
             }
         }
         for observer in observers {
-            let view = conflict_view_from(&details, record, observer, policy, None);
+            let view = conflict_view_from(details, record, observer, policy, None);
             if let Some(data) = view.as_ref().and_then(EventData::of) {
                 self.event(pending, now_ms, &observer.id, kind, data);
             }
@@ -1912,6 +1935,29 @@ impl Engine {
 /// The body of the `party.added` entry of a party added directly in the store (by
 /// `party add`), which the service appends when it first reads the party. Its actor is
 /// none: whoever ran the command is not known to the service.
+/// `prefix` and then `bytes` in lower-case hex, written into one string (ids are made
+/// several times for every write that opens a conflict).
+fn prefixed_hex(prefix: &str, bytes: &[u8]) -> String {
+    let mut id = String::with_capacity(prefix.len() + 2 * bytes.len());
+    id.push_str(prefix);
+    for byte in bytes {
+        for nibble in [byte >> 4, byte & 0x0f] {
+            id.push(char::from_digit(u32::from(nibble), 16).unwrap_or('0'));
+        }
+    }
+    id
+}
+
+/// An id that sorts by time: `prefix`, the time's milliseconds (48 bits) in 12 hex
+/// digits, then `random` in hex.
+fn time_ordered_id(prefix: &str, now_ms: i64, random: [u8; 10]) -> String {
+    let millis = u64::try_from(now_ms).unwrap_or(0) & 0xffff_ffff_ffff;
+    let mut bytes = [0u8; 16];
+    bytes[..6].copy_from_slice(&millis.to_be_bytes()[2..]);
+    bytes[6..].copy_from_slice(&random);
+    prefixed_hex(prefix, &bytes)
+}
+
 fn party_added_in_store(party: &PartyRecord) -> Value {
     json!({
         "party": party.id,
@@ -1985,4 +2031,37 @@ pub fn agreement_json(record: &AgreementRecord) -> Value {
             "answered_at": rfc3339_ms(a.answered_ms),
         })).collect::<Vec<_>>(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Ids are the prefix and the hex of their bytes, the time's first so that they sort
+    /// by time (as they were written with `format!`).
+    #[test]
+    fn ids_are_the_prefix_then_lower_case_hex_with_the_time_first() {
+        let random = [0x00, 0x01, 0x7f, 0x80, 0xab, 0xcd, 0xef, 0xff, 0x10, 0x9a];
+        for now_ms in [
+            0,
+            1,
+            1_445_299_200_123,
+            0xffff_ffff_ffff,
+            0x1_0000_0000_0001,
+            -5,
+        ] {
+            let millis = u64::try_from(now_ms).unwrap_or(0) & 0xffff_ffff_ffff;
+            assert_eq!(
+                time_ordered_id("cf_", now_ms, random),
+                format!("cf_{millis:012x}{}", hex::encode(random))
+            );
+        }
+        assert_eq!(
+            prefixed_hex("ref_", &[0xde, 0xad, 0x00, 0x0f]),
+            "ref_dead000f"
+        );
+        let earlier = time_ordered_id("msg-", 1_445_299_200_999, [0xff; 10]);
+        let later = time_ordered_id("msg-", 1_445_299_201_000, [0x00; 10]);
+        assert!(earlier < later);
+    }
 }
