@@ -251,11 +251,10 @@ impl EventData {
             .map(|text| EventData(text.into()))
     }
 
-    /// JSON text written elsewhere (the audit log's canonical form of the same data),
-    /// checked to be one JSON value.
-    pub fn from_json_text(text: &str) -> serde_json::Result<EventData> {
-        serde_json::from_str::<serde::de::IgnoredAny>(text)?;
-        Ok(EventData(text.into()))
+    /// JSON text already written (the text of the audit log's canonical form of the same
+    /// data): a `RawValue` is one JSON value, so it is not read again to check it.
+    pub fn of_raw(raw: &RawValue) -> EventData {
+        EventData(raw.get().into())
     }
 
     /// Text read back from the store, which only ever holds what [`EventData::new`] wrote.

@@ -166,9 +166,10 @@ impl Engine {
         pending: &mut Pending,
     ) -> Result<(), ApiError> {
         // Written once, in canonical form: the data of every recipient's event and the
-        // body of the audit entry.
-        let data = CanonicalJson::of_sorted(&HotlineMessageJson::from(record))
+        // body of the audit entry, each a copy of that text.
+        let raw = serde_json::value::to_raw_value(&HotlineMessageJson::from(record))
             .map_err(|_| ApiError::Internal)?;
+        let data = CanonicalJson::of_sorted(&*raw).map_err(|_| ApiError::Internal)?;
         let mut recipients: Vec<&str> = Vec::new();
         let ends = record
             .from_party
@@ -181,8 +182,7 @@ impl Engine {
             }
         }
         let recipients: Vec<String> = recipients.into_iter().map(str::to_owned).collect();
-        let event_data =
-            EventData::from_json_text(data.as_str()).map_err(|_| ApiError::Internal)?;
+        let event_data = EventData::of_raw(&raw);
         for party in &recipients {
             self.event(pending, now_ms, party, kind, event_data.clone());
         }
