@@ -1932,19 +1932,18 @@ impl Engine {
     }
 }
 
-/// The body of the `party.added` entry of a party added directly in the store (by
-/// `party add`), which the service appends when it first reads the party. Its actor is
-/// none: whoever ran the command is not known to the service.
 /// `prefix` and then `bytes` in lower-case hex, written into one string (ids are made
 /// several times for every write that opens a conflict).
-fn prefixed_hex(prefix: &str, bytes: &[u8]) -> String {
-    let mut id = String::with_capacity(prefix.len() + 2 * bytes.len());
+fn prefixed_hex(prefix: &str, bytes: &[u8; 16]) -> String {
+    let mut digits = [0u8; 32];
+    // The buffer is exactly twice the bytes, so encoding cannot fail.
+    let digits = match hex::encode_to_slice(bytes, &mut digits) {
+        Ok(()) => std::str::from_utf8(&digits).unwrap_or_default(),
+        Err(_) => "",
+    };
+    let mut id = String::with_capacity(prefix.len() + digits.len());
     id.push_str(prefix);
-    for byte in bytes {
-        for nibble in [byte >> 4, byte & 0x0f] {
-            id.push(char::from_digit(u32::from(nibble), 16).unwrap_or('0'));
-        }
-    }
+    id.push_str(digits);
     id
 }
 
@@ -1958,6 +1957,9 @@ fn time_ordered_id(prefix: &str, now_ms: i64, random: [u8; 10]) -> String {
     prefixed_hex(prefix, &bytes)
 }
 
+/// The body of the `party.added` entry of a party added directly in the store (by
+/// `party add`), which the service appends when it first reads the party. Its actor is
+/// none: whoever ran the command is not known to the service.
 fn party_added_in_store(party: &PartyRecord) -> Value {
     json!({
         "party": party.id,
@@ -2056,9 +2058,11 @@ mod tests {
                 format!("cf_{millis:012x}{}", hex::encode(random))
             );
         }
+        let mut bytes = [0u8; 16];
+        bytes[..4].copy_from_slice(&[0xde, 0xad, 0x00, 0x0f]);
         assert_eq!(
-            prefixed_hex("ref_", &[0xde, 0xad, 0x00, 0x0f]),
-            "ref_dead000f"
+            prefixed_hex("ref_", &bytes),
+            "ref_dead000f000000000000000000000000"
         );
         let earlier = time_ordered_id("msg-", 1_445_299_200_999, [0xff; 10]);
         let later = time_ordered_id("msg-", 1_445_299_201_000, [0x00; 10]);
