@@ -123,8 +123,7 @@ impl ConflictDetails {
 
     /// The details as the document a conflict record stores, written straight to text.
     pub fn to_document(&self) -> JsonDocument {
-        // Only strings, numbers and sequences: nothing here can fail to write.
-        JsonDocument::of(self).expect("conflict details write as JSON")
+        self.to_document_with_overlaps().0
     }
 
     /// [`ConflictDetails::to_document`], and the overlaps' text it holds. The overlaps
@@ -141,6 +140,7 @@ impl ConflictDetails {
             reference_b: &'a str,
             volume_pairs: &'a [(usize, usize)],
         }
+        // Only strings, numbers and sequences: nothing here can fail to write.
         let overlaps =
             serde_json::value::to_raw_value(&self.overlaps).expect("overlaps write as JSON");
         let document = JsonDocument::of(&Written {
