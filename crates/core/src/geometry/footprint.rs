@@ -68,6 +68,9 @@ pub struct Polygon {
     /// The polygon lies within this angle of `centre` (caps under 90° are convex, so the
     /// edges stay within the cap of the vertices).
     cap_angle_rad: f64,
+    /// The unit-vector box of the outline ([`Polygon::outline_bounds`]), worked out once:
+    /// the strategic index asks for it on every query, insertion and removal of a volume.
+    bounds: UnitBounds,
 }
 
 impl Polygon {
@@ -117,13 +120,15 @@ impl Polygon {
         for &unit in &ring {
             cap_angle_rad = cap_angle_rad.max(angle_rad(centre, unit));
         }
-        let polygon = Polygon {
+        let mut polygon = Polygon {
             vertices: vertices.into_boxed_slice(),
             units: ring.into_boxed_slice(),
             centre,
             cap_angle_rad,
+            bounds: UnitBounds::empty(),
         };
         polygon.check_simple(&edge_of_piece)?;
+        polygon.bounds = polygon.outline_bounds();
         Ok(polygon)
     }
 
@@ -304,7 +309,7 @@ impl Polygon {
 
     /// The unit-vector bounding box of the polygon: the range of each coordinate over its
     /// edges, widened to ±1 where the polygon contains that axis' pole.
-    fn unit_bounds(&self) -> UnitBounds {
+    fn outline_bounds(&self) -> UnitBounds {
         let mut bounds = UnitBounds::empty();
         for arc in self.arcs() {
             for axis in 0..3 {
@@ -457,6 +462,9 @@ pub struct Circle {
     centre: LatLng,
     centre_unit: Vec3,
     radius_m: f64,
+    /// The unit-vector box of its cap ([`Circle::cap_bounds`]), worked out once, as a
+    /// polygon's is.
+    bounds: UnitBounds,
 }
 
 impl Circle {
@@ -472,11 +480,14 @@ impl Circle {
                 max_m: CIRCLE_RADIUS_MAX_M,
             });
         }
-        Ok(Circle {
+        let mut circle = Circle {
             centre,
             centre_unit: centre.to_unit(),
             radius_m,
-        })
+            bounds: UnitBounds::empty(),
+        };
+        circle.bounds = circle.cap_bounds();
+        Ok(circle)
     }
 
     pub fn centre(&self) -> LatLng {
@@ -490,6 +501,19 @@ impl Circle {
     /// The angle on the unit sphere within which the circle certainly lies.
     fn cap_angle_rad(&self) -> f64 {
         self.radius_m / SPHERE_RADIUS_LOWER_M
+    }
+
+    /// The unit-vector box of the cap of [`cap_angle_rad`](Self::cap_angle_rad) about the
+    /// centre.
+    fn cap_bounds(&self) -> UnitBounds {
+        let angle = self.cap_angle_rad();
+        let mut bounds = UnitBounds::empty();
+        for axis in 0..3 {
+            let from_axis = self.centre_unit.component(axis).clamp(-1.0, 1.0).acos();
+            bounds.low[axis] = (from_axis + angle).min(std::f64::consts::PI).cos();
+            bounds.high[axis] = (from_axis - angle).max(0.0).cos();
+        }
+        bounds
     }
 }
 
@@ -536,19 +560,11 @@ impl Footprint {
 
     /// A box of unit-vector coordinates containing the footprint on the auxiliary
     /// sphere. It has no trouble at the antimeridian or the poles.
+    /// Worked out when the footprint was made, so this only reads it.
     pub(crate) fn unit_bounds(&self) -> UnitBounds {
         match self {
-            Footprint::Polygon(polygon) => polygon.unit_bounds(),
-            Footprint::Circle(circle) => {
-                let angle = circle.cap_angle_rad();
-                let mut bounds = UnitBounds::empty();
-                for axis in 0..3 {
-                    let from_axis = circle.centre_unit.component(axis).clamp(-1.0, 1.0).acos();
-                    bounds.low[axis] = (from_axis + angle).min(std::f64::consts::PI).cos();
-                    bounds.high[axis] = (from_axis - angle).max(0.0).cos();
-                }
-                bounds
-            }
+            Footprint::Polygon(polygon) => polygon.bounds,
+            Footprint::Circle(circle) => circle.bounds,
         }
     }
 }
