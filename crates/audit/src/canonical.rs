@@ -19,6 +19,7 @@
 //! cannot be altered in a way that parses to the same value (re-escaped strings, upper-case
 //! hex, reordered keys, duplicate keys) without being noticed.
 
+use serde_json::value::RawValue;
 use serde_json::Value;
 
 /// A JSON value already written in canonical form, to be embedded in an entry's body as
@@ -49,6 +50,22 @@ impl CanonicalJson {
             std::any::type_name::<T>()
         );
         Ok(CanonicalJson(text))
+    }
+
+    /// [`CanonicalJson::of_sorted`], with the text also as a [`RawValue`] for whoever
+    /// keeps it as a JSON document: written once, and not read again to check that it is
+    /// JSON (serde_json wrote it).
+    pub fn of_sorted_raw<T: serde::Serialize + ?Sized>(
+        data: &T,
+    ) -> serde_json::Result<(CanonicalJson, Box<RawValue>)> {
+        let raw = serde_json::value::to_raw_value(data)?;
+        debug_assert_eq!(
+            raw.get(),
+            to_canonical_string(&serde_json::to_value(data)?),
+            "the serialization of {} is not canonical",
+            std::any::type_name::<T>()
+        );
+        Ok((CanonicalJson(raw.get().to_owned()), raw))
     }
 
     /// The canonical text.
@@ -178,6 +195,30 @@ mod tests {
 
     fn canonical(value: Value) -> String {
         to_canonical_string(&value)
+    }
+
+    /// A type written with its fields in key order, as the contract's volumes are.
+    #[derive(serde::Serialize)]
+    struct Sorted {
+        altitude: f64,
+        name: &'static str,
+        vertices: Vec<[f64; 2]>,
+    }
+
+    #[test]
+    fn sorted_data_is_written_once_as_the_same_canonical_text_and_raw_value() {
+        let data = Sorted {
+            altitude: 1230.5,
+            name: "a \"quoted\" name",
+            vertices: vec![[45.923513840749, 10.8566896], [-0.0, 1e-7]],
+        };
+        let (canonical, raw) = CanonicalJson::of_sorted_raw(&data).unwrap();
+        assert_eq!(canonical, CanonicalJson::of_sorted(&data).unwrap());
+        assert_eq!(raw.get(), canonical.as_str());
+        assert_eq!(
+            canonical.as_str(),
+            to_canonical_string(&serde_json::to_value(&data).unwrap())
+        );
     }
 
     #[test]

@@ -480,10 +480,9 @@ pub fn intent_write(bytes: &[u8]) -> Result<IntentWrite, ApiError> {
     // seals the audit entry) and the store's one writer: the canonical text is both the
     // audit entry's member and the document's text. The contract's types declare their
     // fields in canonical order, so serde_json writes it straight from them.
-    let volumes_canonical =
-        CanonicalJson::of_sorted(&body.volumes).map_err(|_| ApiError::Internal)?;
-    let volumes_json = JsonDocument::from_text(volumes_canonical.as_str().to_owned())
-        .map_err(|_| ApiError::Internal)?;
+    let (volumes_canonical, volumes_raw) =
+        CanonicalJson::of_sorted_raw(&body.volumes).map_err(|_| ApiError::Internal)?;
+    let volumes_json = JsonDocument::from_raw(volumes_raw);
     Ok(IntentWrite {
         volumes_json,
         volumes_canonical,

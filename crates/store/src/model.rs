@@ -183,6 +183,14 @@ impl JsonDocument {
         })
     }
 
+    /// A document of JSON text serde_json has already written or checked: taken as it is.
+    pub fn from_raw(raw: Box<RawValue>) -> JsonDocument {
+        JsonDocument {
+            raw,
+            value: OnceLock::new(),
+        }
+    }
+
     /// The document as a `Value`, parsed from its text the first time it is asked for.
     pub fn value(&self) -> &Value {
         // The text is valid JSON (checked when the document was made), so parsing it fails
