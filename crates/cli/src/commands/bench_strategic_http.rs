@@ -344,12 +344,13 @@ pub fn run(args: &Args, url: &str) -> anyhow::Result<ExitCode> {
         println!("{report}");
     } else {
         println!(
-            "{} intents preloaded over HTTP at {:.0} writes/s; {} checked writes from {} clients: {:.0} writes/s, p50 {:.3} ms, p99 {:.3} ms, max {:.3} ms, {} errors; server CPU per write {}",
+            "{} intents preloaded over HTTP at {:.0} writes/s; {} checked writes from {} clients: {:.0} writes/s finding {:.2} conflicts each on average, p50 {:.3} ms, p99 {:.3} ms, max {:.3} ms, {} errors; server CPU per write {}",
             args.intents,
             report["load_writes_per_s"].as_f64().unwrap_or(0.0),
             latencies.len(),
             args.clients,
             report["writes_per_s"].as_f64().unwrap_or(0.0),
+            report["conflicts_per_write"].as_f64().unwrap_or(0.0),
             report["check_p50_ms"].as_f64().unwrap_or(0.0),
             report["check_p99_ms"].as_f64().unwrap_or(0.0),
             report["check_max_ms"].as_f64().unwrap_or(0.0),
