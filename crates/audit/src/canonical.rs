@@ -43,12 +43,7 @@ impl CanonicalJson {
     /// check the text against [`CanonicalJson::of`] the `Value`.
     pub fn of_sorted<T: serde::Serialize + ?Sized>(data: &T) -> serde_json::Result<CanonicalJson> {
         let text = serde_json::to_string(data)?;
-        debug_assert_eq!(
-            text,
-            to_canonical_string(&serde_json::to_value(data)?),
-            "the serialization of {} is not canonical",
-            std::any::type_name::<T>()
-        );
+        debug_assert_canonical(&text, data);
         Ok(CanonicalJson(text))
     }
 
@@ -59,12 +54,7 @@ impl CanonicalJson {
         data: &T,
     ) -> serde_json::Result<(CanonicalJson, Box<RawValue>)> {
         let raw = serde_json::value::to_raw_value(data)?;
-        debug_assert_eq!(
-            raw.get(),
-            to_canonical_string(&serde_json::to_value(data)?),
-            "the serialization of {} is not canonical",
-            std::any::type_name::<T>()
-        );
+        debug_assert_canonical(raw.get(), data);
         Ok((CanonicalJson(raw.get().to_owned()), raw))
     }
 
@@ -77,6 +67,20 @@ impl CanonicalJson {
     /// from).
     pub fn to_value(&self) -> Value {
         serde_json::from_str(&self.0).expect("canonical JSON parses")
+    }
+}
+
+/// In debug builds (the tests), that `text`, which serde_json wrote from `data`, is the
+/// canonical form of `data`'s value: the check behind [`CanonicalJson::of_sorted`].
+fn debug_assert_canonical<T: serde::Serialize + ?Sized>(text: &str, data: &T) {
+    if cfg!(debug_assertions) {
+        let value = serde_json::to_value(data).expect("data serde_json wrote is a value");
+        assert_eq!(
+            text,
+            to_canonical_string(&value),
+            "the serialization of {} is not canonical",
+            std::any::type_name::<T>()
+        );
     }
 }
 

@@ -462,8 +462,8 @@ pub struct Circle {
     centre: LatLng,
     centre_unit: Vec3,
     radius_m: f64,
-    /// The unit-vector box of its cap ([`Circle::cap_bounds`]), worked out once, as a
-    /// polygon's is.
+    /// The unit-vector box of its cap ([`cap_bounds`]), worked out once, as a polygon's
+    /// is.
     bounds: UnitBounds,
 }
 
@@ -480,14 +480,13 @@ impl Circle {
                 max_m: CIRCLE_RADIUS_MAX_M,
             });
         }
-        let mut circle = Circle {
+        let centre_unit = centre.to_unit();
+        Ok(Circle {
             centre,
-            centre_unit: centre.to_unit(),
+            centre_unit,
             radius_m,
-            bounds: UnitBounds::empty(),
-        };
-        circle.bounds = circle.cap_bounds();
-        Ok(circle)
+            bounds: cap_bounds(centre_unit, cap_angle_rad(radius_m)),
+        })
     }
 
     pub fn centre(&self) -> LatLng {
@@ -500,21 +499,24 @@ impl Circle {
 
     /// The angle on the unit sphere within which the circle certainly lies.
     fn cap_angle_rad(&self) -> f64 {
-        self.radius_m / SPHERE_RADIUS_LOWER_M
+        cap_angle_rad(self.radius_m)
     }
+}
 
-    /// The unit-vector box of the cap of [`cap_angle_rad`](Self::cap_angle_rad) about the
-    /// centre.
-    fn cap_bounds(&self) -> UnitBounds {
-        let angle = self.cap_angle_rad();
-        let mut bounds = UnitBounds::empty();
-        for axis in 0..3 {
-            let from_axis = self.centre_unit.component(axis).clamp(-1.0, 1.0).acos();
-            bounds.low[axis] = (from_axis + angle).min(std::f64::consts::PI).cos();
-            bounds.high[axis] = (from_axis - angle).max(0.0).cos();
-        }
-        bounds
+/// The angle on the unit sphere within which a circle of `radius_m` certainly lies.
+fn cap_angle_rad(radius_m: f64) -> f64 {
+    radius_m / SPHERE_RADIUS_LOWER_M
+}
+
+/// The unit-vector box of the cap of `angle` radians about `centre`.
+fn cap_bounds(centre: Vec3, angle: f64) -> UnitBounds {
+    let mut bounds = UnitBounds::empty();
+    for axis in 0..3 {
+        let from_axis = centre.component(axis).clamp(-1.0, 1.0).acos();
+        bounds.low[axis] = (from_axis + angle).min(std::f64::consts::PI).cos();
+        bounds.high[axis] = (from_axis - angle).max(0.0).cos();
     }
+    bounds
 }
 
 /// The horizontal extent of a volume.
