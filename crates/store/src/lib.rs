@@ -147,8 +147,10 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Vec<EventRecord>, StoreError>;
     /// The highest event sequence number ever stored (0 when none).
     async fn last_event_seq(&self) -> Result<i64, StoreError>;
-    /// Deletes events older than `before_ms`, at most
-    /// [`ROWS_PRUNED_PER_STATEMENT`] per statement; returns how many went.
+    /// Deletes events older than `before_ms` from the oldest in sequence order, up to the
+    /// first one that is not (so an event stamped out of time order keeps those after it
+    /// a little longer), at most [`ROWS_PRUNED_PER_STATEMENT`] per statement; returns how
+    /// many went.
     async fn prune_events(&self, before_ms: UnixMillis) -> Result<u64, StoreError>;
 
     /// Audit records with a sequence number above `after_seq`, ascending.

@@ -410,6 +410,41 @@ async fn events_are_read_per_party_after_a_sequence_number_and_pruned_by_age(sto
     assert_eq!(store.last_event_seq().await.unwrap(), 10);
 }
 
+/// Events are pruned from the oldest in sequence order, up to the first one within
+/// retention: one stamped later than those after it (a clock set back) keeps them a little
+/// longer, and no event within retention is ever pruned.
+async fn pruning_events_stops_at_the_first_one_within_retention(store: &dyn Store) {
+    let times = [100, 200, 900, 300, 400, 1_200];
+    let mutations = times
+        .iter()
+        .zip(1..)
+        .map(|(&time_ms, seq)| {
+            Mutation::AppendEvent(EventRecord {
+                seq,
+                party_id: "coalition".into(),
+                kind: "conflict.opened".into(),
+                data: json!({"n": seq}).into(),
+                time_ms,
+            })
+        })
+        .collect();
+    store.apply(batch(mutations)).await.unwrap();
+    let left = || async {
+        store
+            .events_after("coalition", 0, 100)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| e.seq)
+            .collect::<Vec<i64>>()
+    };
+    assert_eq!(store.prune_events(500).await.unwrap(), 2);
+    assert_eq!(left().await, [3, 4, 5, 6]);
+    assert_eq!(store.prune_events(1_000).await.unwrap(), 3);
+    assert_eq!(left().await, [6]);
+    assert_eq!(store.prune_events(1_000).await.unwrap(), 0);
+}
+
 /// More expired events than one pruning statement deletes: every one goes, in several
 /// statements, and none of the events still within retention.
 async fn pruning_more_events_than_one_statement_deletes_takes_them_all(store: &dyn Store) {
@@ -914,6 +949,7 @@ backend_suite!(
     conflicts_are_listed_for_either_side_and_observers,
     pages_of_conflicts_walk_every_conflict_once_newest_first,
     events_are_read_per_party_after_a_sequence_number_and_pruned_by_age,
+    pruning_events_stops_at_the_first_one_within_retention,
     pruning_more_events_than_one_statement_deletes_takes_them_all,
     audit_records_come_back_in_sequence,
     agreements_keep_every_version_with_its_answers,
