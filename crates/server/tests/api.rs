@@ -1470,3 +1470,245 @@ async fn the_openapi_document_matches_what_each_operation_does() {
         );
     }
 }
+
+/// One step of a path into a JSON document.
+#[derive(Clone)]
+enum Step {
+    Member(String),
+    Element(usize),
+}
+
+/// Every path into `value`, the document itself first.
+fn json_paths(value: &Value, at: Vec<Step>, out: &mut Vec<Vec<Step>>) {
+    out.push(at.clone());
+    match value {
+        Value::Object(members) => {
+            for (name, member) in members {
+                let mut next = at.clone();
+                next.push(Step::Member(name.clone()));
+                json_paths(member, next, out);
+            }
+        }
+        Value::Array(elements) => {
+            for (index, element) in elements.iter().enumerate() {
+                let mut next = at.clone();
+                next.push(Step::Element(index));
+                json_paths(element, next, out);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn json_at<'v>(value: &'v mut Value, path: &[Step]) -> Option<&'v mut Value> {
+    path.iter().try_fold(value, |value, step| match step {
+        Step::Member(name) => value.get_mut(name.as_str()),
+        Step::Element(index) => value.get_mut(*index),
+    })
+}
+
+/// Values of every JSON kind at the edges of what the contract's fields take.
+fn odd_json_value(rng: &mut impl rand::Rng) -> Value {
+    let values = [
+        Value::Null,
+        json!(true),
+        json!(0),
+        json!(-1),
+        json!(9_007_199_254_740_993_u64),
+        json!(u64::MAX),
+        json!(i64::MIN),
+        json!(1e308),
+        json!(-1e308),
+        json!(5e-324),
+        json!(0.5),
+        json!(91.0),
+        json!(-181.0),
+        json!(""),
+        json!("é".repeat(300)),
+        json!("a\u{0}b"),
+        json!("2015-13-45T99:99:99Z"),
+        json!("2015-10-20T10:00:00+02:00"),
+        json!("2015-10-20"),
+        json!("NaN"),
+        json!([]),
+        json!({}),
+        json!([1]),
+        json!({"a": 1}),
+    ];
+    values[rng.random_range(0..values.len())].clone()
+}
+
+/// `value` changed in one to three places: a member or element replaced by an odd value,
+/// removed, an unknown member added, or an element repeated many times.
+fn mutated(mut value: Value, rng: &mut impl rand::Rng) -> Value {
+    for _ in 0..rng.random_range(1..=3) {
+        let mut paths = Vec::new();
+        json_paths(&value, Vec::new(), &mut paths);
+        let path = paths[rng.random_range(0..paths.len())].clone();
+        let Some((last, parent_path)) = path.split_last() else {
+            value = odd_json_value(rng);
+            continue;
+        };
+        let Some(parent) = json_at(&mut value, parent_path) else {
+            continue;
+        };
+        match (rng.random_range(0..4), parent, last) {
+            (0, Value::Object(members), Step::Member(name)) => {
+                members.remove(name);
+            }
+            (0, Value::Array(elements), Step::Element(index)) => {
+                elements.remove(*index);
+            }
+            (1, Value::Object(members), _) => {
+                members.insert("unexpected".into(), odd_json_value(rng));
+            }
+            (2, Value::Array(elements), Step::Element(index)) => {
+                let copies = [1, 3, 100, 2_000][rng.random_range(0..4)];
+                let element = elements[*index].clone();
+                elements.extend(std::iter::repeat_n(element, copies));
+            }
+            (_, parent, last) => {
+                let place = match last {
+                    Step::Member(name) => parent.get_mut(name.as_str()),
+                    Step::Element(index) => parent.get_mut(*index),
+                };
+                if let Some(place) = place {
+                    *place = odd_json_value(rng);
+                }
+            }
+        }
+    }
+    value
+}
+
+/// Seeded random damage to the body of every write endpoint (odd values of every kind,
+/// members missing or unknown, arrays repeated past their limits, text cut short or not
+/// UTF-8): each answer is a success or a 4xx problem naming what is wrong, never a 5xx,
+/// and what was stored before is still there, its conflict still open for both sides. A
+/// failure names its seed and case, from which it replays.
+#[tokio::test]
+async fn randomly_damaged_write_bodies_are_answered_4xx_problems_and_lose_nothing() {
+    use rand::{Rng, SeedableRng};
+    let seed: u64 = std::env::var("DECONFLICT_TEST_SEED")
+        .ok()
+        .and_then(|seed| seed.parse().ok())
+        .unwrap_or(20_261_206);
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let app = test_app_with(common::limited(1_000_000, 1_000_000)).await;
+    let kept = app
+        .put_intent("coalition", "kept", intent(35.2, 38.3))
+        .await;
+    assert_eq!(kept.status, StatusCode::CREATED, "{}", kept.text);
+    let theirs = app.put_intent("russia", "r-1", intent(35.25, 38.3)).await;
+    let conflict = theirs.json()["conflicts"][0]["id"]
+        .as_str()
+        .expect("the two intents conflict")
+        .to_owned();
+    let message = app.get("/v1/hotline/messages", "coalition").await.json()[0]["id"]
+        .as_str()
+        .expect("the conflict opened a hotline thread")
+        .to_owned();
+    app.put_intent("coalition", "updated", intent(10.0, 10.0))
+        .await;
+    let track = json!([{"time": "2015-10-20T10:00:00Z", "id": "F16-1", "lat": 35.0,
+        "lon": 38.5, "alt_m": 8000.0, "vn_mps": 0.0, "ve_mps": 250.0, "vu_mps": 0.0}]);
+    let writes: Vec<(Method, String, Value)> = vec![
+        (Method::PUT, "/v1/intents/new".into(), intent(35.2, 38.3)),
+        (
+            Method::PUT,
+            "/v1/intents/updated".into(),
+            json!({"volumes": intent(11.0, 11.0)["volumes"], "version": 1, "state": "activated"}),
+        ),
+        (
+            Method::POST,
+            "/v1/hotline/messages".into(),
+            json!({"to": "russia", "text": "Please confirm.", "about": {"conflict": conflict},
+                "answer_within_s": 300}),
+        ),
+        (Method::POST, "/v1/tracks".into(), track),
+        (
+            Method::POST,
+            "/v1/agreement/proposals".into(),
+            terms_with(9260.0, "minimal"),
+        ),
+        (
+            Method::POST,
+            format!("/v1/conflicts/{conflict}/ack"),
+            json!({}),
+        ),
+        (
+            Method::POST,
+            format!("/v1/hotline/messages/{message}/ack"),
+            json!({}),
+        ),
+    ];
+    let mut statuses = std::collections::BTreeMap::<u16, usize>::new();
+    for case in 0..400 {
+        let (method, uri, body) = &writes[rng.random_range(0..writes.len())];
+        let mut text = mutated(body.clone(), &mut rng).to_string().into_bytes();
+        if rng.random_bool(0.1) {
+            text.truncate(rng.random_range(0..=text.len()));
+        }
+        if rng.random_bool(0.03) {
+            text.splice(0..0, [0xff, 0xfe]);
+        }
+        // A new intent each time, so that undamaged creations succeed.
+        let uri = match uri.as_str() {
+            "/v1/intents/new" => format!("/v1/intents/new-{case}"),
+            _ => uri.clone(),
+        };
+        let request = Request::builder()
+            .method(method.clone())
+            .uri(uri.as_str())
+            .header("authorization", format!("Bearer {}", token("coalition")))
+            .header("content-type", "application/json")
+            .body(Body::from(text.clone()))
+            .unwrap();
+        let answer = app.raw(request).await;
+        *statuses.entry(answer.status.as_u16()).or_default() += 1;
+        let replay = || {
+            format!(
+                "seed {seed}, case {case}: {method} {uri} with {}",
+                String::from_utf8_lossy(&text[..text.len().min(300)])
+            )
+        };
+        assert!(
+            !answer.status.is_server_error(),
+            "{}: {} {}",
+            replay(),
+            answer.status,
+            answer.text
+        );
+        if answer.status.is_client_error() {
+            assert_eq!(
+                answer.content_type(),
+                "application/problem+json",
+                "{}: {}",
+                replay(),
+                answer.text
+            );
+            let problem = answer.json();
+            assert!(
+                problem["detail"].as_str().is_some_and(|d| !d.is_empty()),
+                "{}: {problem}",
+                replay()
+            );
+        }
+    }
+    // The damage is varied enough to reach past parsing, and some bodies stay valid.
+    for status in [200, 201, 400, 409, 422] {
+        assert!(statuses.contains_key(&status), "seed {seed}: {statuses:?}");
+    }
+    let kept = app.get("/v1/intents/kept", "coalition").await;
+    assert_eq!(kept.status, StatusCode::OK, "{}", kept.text);
+    assert_eq!(kept.json()["version"], 1);
+    for party in ["coalition", "russia"] {
+        let conflicts = app.get("/v1/conflicts", party).await.json();
+        assert!(
+            conflicts["conflicts"]
+                .as_array()
+                .is_some_and(|all| all.iter().any(|c| c["id"] == json!(conflict))),
+            "{party}: {conflicts}"
+        );
+    }
+}
