@@ -410,6 +410,17 @@ async fn events_are_read_per_party_after_a_sequence_number_and_pruned_by_age(sto
     assert_eq!(store.last_event_seq().await.unwrap(), 10);
 }
 
+/// An event for the party `coalition`, numbered `seq`, stamped `time_ms`.
+fn coalition_event(seq: i64, time_ms: i64) -> Mutation {
+    Mutation::AppendEvent(EventRecord {
+        seq,
+        party_id: "coalition".into(),
+        kind: "conflict.opened".into(),
+        data: json!({"n": seq}).into(),
+        time_ms,
+    })
+}
+
 /// Events are pruned from the oldest in sequence order, up to the first one within
 /// retention: one stamped later than those after it (a clock set back) keeps them a little
 /// longer, and no event within retention is ever pruned.
@@ -418,15 +429,7 @@ async fn pruning_events_stops_at_the_first_one_within_retention(store: &dyn Stor
     let mutations = times
         .iter()
         .zip(1..)
-        .map(|(&time_ms, seq)| {
-            Mutation::AppendEvent(EventRecord {
-                seq,
-                party_id: "coalition".into(),
-                kind: "conflict.opened".into(),
-                data: json!({"n": seq}).into(),
-                time_ms,
-            })
-        })
+        .map(|(&time_ms, seq)| coalition_event(seq, time_ms))
         .collect();
     store.apply(batch(mutations)).await.unwrap();
     let left = || async {
@@ -451,15 +454,7 @@ async fn pruning_more_events_than_one_statement_deletes_takes_them_all(store: &d
     let expired = 2 * deconflict_store::ROWS_PRUNED_PER_STATEMENT + 3;
     let kept = 7;
     let mutations = (1..=expired + kept)
-        .map(|seq| {
-            Mutation::AppendEvent(EventRecord {
-                seq,
-                party_id: "coalition".into(),
-                kind: "conflict.opened".into(),
-                data: json!({"n": seq}).into(),
-                time_ms: if seq <= expired { 1_000 } else { 9_000 },
-            })
-        })
+        .map(|seq| coalition_event(seq, if seq <= expired { 1_000 } else { 9_000 }))
         .collect();
     store.apply(batch(mutations)).await.unwrap();
     assert_eq!(store.prune_events(5_000).await.unwrap(), expired as u64);
