@@ -249,12 +249,13 @@ pub async fn open_postgres_in_schema(url: &str, schema: &str) -> Result<Postgres
 }
 
 /// One statement of [`Store::prune_events`], as both backends run it: of the oldest events
-/// in sequence order (at most `$2`), those before the first one not older than `$1`. Events
-/// are numbered in the order of their times (the engine stamps each batch with its clock), so
-/// no index of their times is needed to find the expired ones (every event stored had to
-/// add an entry to one; see `0009_events_pruned_by_sequence`); an event whose time were out of order
-/// only keeps those after it a little longer, and never is one within retention pruned.
-/// `$1` comes first in the text: SQLite numbers `$N` parameters in the order they appear.
+/// in sequence order (at most `$2`), those before the first one not older than `$1`.
+/// Events are numbered in the order of their times (the engine stamps each batch with its
+/// clock), so no index of their times is needed to find the expired ones (every event
+/// stored had to add an entry to one; see `0009_events_pruned_by_sequence`). An event
+/// stamped out of order only keeps those after it a little longer; no event within
+/// retention is ever pruned. `$1` comes first in the text: SQLite numbers `$N` parameters
+/// in the order they appear.
 const PRUNE_EVENTS_STEP: &str = "WITH cutoff (before_ms) AS (SELECT CAST($1 AS BIGINT)), \
      oldest AS (SELECT seq, time_ms FROM events ORDER BY seq LIMIT $2) \
      DELETE FROM events WHERE seq IN (SELECT seq FROM oldest WHERE seq < COALESCE(\
