@@ -1568,11 +1568,7 @@ fn mutated(mut value: Value, rng: &mut impl rand::Rng) -> Value {
                 elements.extend(std::iter::repeat_n(element, copies));
             }
             (_, parent, last) => {
-                let place = match last {
-                    Step::Member(name) => parent.get_mut(name.as_str()),
-                    Step::Element(index) => parent.get_mut(*index),
-                };
-                if let Some(place) = place {
+                if let Some(place) = json_at(parent, std::slice::from_ref(last)) {
                     *place = odd_json_value(rng);
                 }
             }
@@ -1608,8 +1604,10 @@ async fn randomly_damaged_write_bodies_are_answered_4xx_problems_and_lose_nothin
         .as_str()
         .expect("the conflict opened a hotline thread")
         .to_owned();
-    app.put_intent("coalition", "updated", intent(10.0, 10.0))
+    let updated = app
+        .put_intent("coalition", "updated", intent(10.0, 10.0))
         .await;
+    assert_eq!(updated.status, StatusCode::CREATED, "{}", updated.text);
     let track = json!([{"time": "2015-10-20T10:00:00Z", "id": "F16-1", "lat": 35.0,
         "lon": 38.5, "alt_m": 8000.0, "vn_mps": 0.0, "ve_mps": 250.0, "vu_mps": 0.0}]);
     let writes: Vec<(Method, String, Value)> = vec![
