@@ -356,7 +356,26 @@ fn bench_strategic_over_http_times_checked_writes_against_a_running_server() {
         // Read from the server's process metrics (in clock ticks: may round to 0 here).
         let cpu = report["server_cpu_ms_per_write"].as_f64();
         assert!(cpu.is_some_and(|ms| ms >= 0.0), "{report}");
+        assert!(
+            report["server_cores"]
+                .as_f64()
+                .is_some_and(|cores| cores >= 0.0),
+            "{report}"
+        );
     }
+    // What bounded the run, from the engine's and the commit stage's metrics: shares of the
+    // run each was busy (timed by the server, so a little over 1 at most), and the writes
+    // each commit took.
+    for share in ["decide_busy_share", "commit_busy_share"] {
+        assert!(
+            report[share]
+                .as_f64()
+                .is_some_and(|share| (0.0..=1.5).contains(&share)),
+            "{share} in {report}"
+        );
+    }
+    let per_commit = report["writes_per_commit"].as_f64().unwrap();
+    assert!((1.0..=80.0).contains(&per_commit), "{report}");
     // The writes really reached the server: one of the benchmark's parties holds intents.
     let (_, parties) = call("GET", &server.url("/v1/parties"), Some(&admin), None);
     assert_eq!(

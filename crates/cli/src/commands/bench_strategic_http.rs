@@ -10,6 +10,7 @@
 //! quoting its version), half new intents.
 
 use std::cell::RefCell;
+use std::collections::HashMap;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
@@ -46,18 +47,79 @@ fn body(volumes: &[Volume4D], version: Option<i64>) -> Bytes {
     Bytes::from(body.to_string())
 }
 
-/// The server's `process_cpu_seconds_total` from its `/metrics`, or `None` when it cannot
-/// be read (another server, or a platform without process metrics).
-fn server_cpu_seconds(base: &str) -> Option<f64> {
+/// The unlabelled samples of the server's `/metrics` (name to value), or `None` when they
+/// cannot be read (another server, say).
+fn server_metrics(base: &str) -> Option<HashMap<String, f64>> {
     let text = ureq::get(&format!("{base}/metrics"))
         .timeout(Duration::from_secs(10))
         .call()
         .ok()?
         .into_string()
         .ok()?;
-    text.lines()
-        .find_map(|line| line.strip_prefix("process_cpu_seconds_total "))
-        .and_then(|value| value.trim().parse().ok())
+    Some(
+        text.lines()
+            .filter(|line| !line.starts_with('#') && !line.contains('{'))
+            .filter_map(|line| {
+                let (name, value) = line.split_once(' ')?;
+                Some((name.to_owned(), value.trim().parse().ok()?))
+            })
+            .collect(),
+    )
+}
+
+/// What the server's metrics say of the timed writes: how much its CPU and its pipeline's
+/// two serial stages (the engine deciding, the commit stage writing) were busy while they
+/// ran, so that a run shows what bounded it. Each figure is null when the server does not
+/// publish what it needs.
+struct ServerFigures {
+    /// `process_cpu_seconds_total`, in ms per timed write.
+    cpu_ms_per_write: Option<f64>,
+    /// The server's CPU seconds per second of the run: the cores it kept busy.
+    cores: Option<f64>,
+    /// The share of the run the engine spent deciding (`deconflict_decide_seconds`).
+    decide_busy: Option<f64>,
+    /// The share of the run the commit stage spent signing, committing and answering
+    /// (`deconflict_commit_sign_seconds`, `deconflict_commit_seconds`,
+    /// `deconflict_commit_answer_seconds`). Near 1, the commit stage bounds the
+    /// rate: more clients then make larger commits, not more of them.
+    commit_busy: Option<f64>,
+    /// Writes the engine took per commit (`deconflict_write_queue_seconds_count` over
+    /// `deconflict_commit_seconds_count`).
+    writes_per_commit: Option<f64>,
+}
+
+impl ServerFigures {
+    fn between(
+        before: Option<&HashMap<String, f64>>,
+        after: Option<&HashMap<String, f64>>,
+        writes: usize,
+        timed_s: f64,
+    ) -> ServerFigures {
+        // A metric not yet recorded before the run is absent from `before`: zero then.
+        let grew = |name: &str| -> Option<f64> {
+            let after = after?.get(name)?;
+            Some(after - before?.get(name).copied().unwrap_or(0.0))
+        };
+        let busy = |names: &[&str]| -> Option<f64> {
+            let seconds: Option<Vec<f64>> = names.iter().map(|name| grew(name)).collect();
+            Some(seconds?.iter().sum::<f64>() / timed_s)
+        };
+        let cpu_s = grew("process_cpu_seconds_total");
+        let commits = grew("deconflict_commit_seconds_count").filter(|&n| n > 0.0);
+        ServerFigures {
+            cpu_ms_per_write: cpu_s.map(|s| s * 1e3 / writes as f64),
+            cores: cpu_s.map(|s| s / timed_s),
+            decide_busy: busy(&["deconflict_decide_seconds_sum"]),
+            commit_busy: busy(&[
+                "deconflict_commit_sign_seconds_sum",
+                "deconflict_commit_seconds_sum",
+                "deconflict_commit_answer_seconds_sum",
+            ]),
+            writes_per_commit: grew("deconflict_write_queue_seconds_count")
+                .zip(commits)
+                .map(|(writes, commits)| writes / commits),
+        }
+    }
 }
 
 /// One acknowledged write: how long its answer took and how many conflicts it reported.
@@ -289,10 +351,10 @@ pub fn run(args: &Args, url: &str) -> anyhow::Result<ExitCode> {
         .collect();
     let progress = progress_bar(args.writes as u64, args.json);
     progress.set_message("timing checked writes over HTTP");
-    let cpu_before = server_cpu_seconds(base);
+    let metrics_before = server_metrics(base);
     let (answered, errors, timed_s) =
         send_all(base, &tokens, &run, writes, args.clients, &progress)?;
-    let cpu_after = server_cpu_seconds(base);
+    let metrics_after = server_metrics(base);
     progress.finish_and_clear();
     let round = |value: f64, places: i32| (value * 10f64.powi(places)).round() / 10f64.powi(places);
     anyhow::ensure!(
@@ -313,6 +375,12 @@ pub fn run(args: &Args, url: &str) -> anyhow::Result<ExitCode> {
         latencies
     };
     let latencies = sorted_latencies(&|_| true);
+    let server = ServerFigures::between(
+        metrics_before.as_ref(),
+        metrics_after.as_ref(),
+        latencies.len(),
+        timed_s,
+    );
     let p99_where = |keep: &dyn Fn(&Answered) -> bool| {
         let latencies = sorted_latencies(keep);
         (!latencies.is_empty()).then(|| round(percentile_ms(&latencies, 0.99), 3))
@@ -335,16 +403,25 @@ pub fn run(args: &Args, url: &str) -> anyhow::Result<ExitCode> {
         // Server CPU (user and system, all threads) spent per timed write: what the
         // service costs, less disturbed by a shared machine than writes/s is. Null when
         // the server does not publish process_cpu_seconds_total.
-        "server_cpu_ms_per_write": cpu_before.zip(cpu_after).map(|(before, after)| {
-            round((after - before) * 1e3 / latencies.len() as f64, 3)
-        }),
+        "server_cpu_ms_per_write": server.cpu_ms_per_write.map(|ms| round(ms, 3)),
+        // What bounded the run (see `ServerFigures`): the cores the server kept busy, and
+        // the shares of the run its engine and its commit stage were busy.
+        "server_cores": server.cores.map(|cores| round(cores, 2)),
+        "decide_busy_share": server.decide_busy.map(|share| round(share, 2)),
+        "commit_busy_share": server.commit_busy.map(|share| round(share, 2)),
+        "writes_per_commit": server.writes_per_commit.map(|writes| round(writes, 1)),
         "url": base,
     });
     if args.json {
         println!("{report}");
     } else {
+        let share = |name: &str| {
+            report[name].as_f64().map_or("unknown".to_owned(), |share| {
+                format!("{:.0}%", share * 100.0)
+            })
+        };
         println!(
-            "{} intents preloaded over HTTP at {:.0} writes/s; {} checked writes from {} clients: {:.0} writes/s finding {:.2} conflicts each on average, p50 {:.3} ms, p99 {:.3} ms, max {:.3} ms, {} errors; server CPU per write {}",
+            "{} intents preloaded over HTTP at {:.0} writes/s; {} checked writes from {} clients: {:.0} writes/s finding {:.2} conflicts each on average, p50 {:.3} ms, p99 {:.3} ms, max {:.3} ms, {} errors; server CPU per write {}, {} cores busy, engine busy {}, commit stage busy {} ({} writes a commit)",
             args.intents,
             report["load_writes_per_s"].as_f64().unwrap_or(0.0),
             latencies.len(),
@@ -358,6 +435,14 @@ pub fn run(args: &Args, url: &str) -> anyhow::Result<ExitCode> {
             report["server_cpu_ms_per_write"]
                 .as_f64()
                 .map_or("unknown".to_owned(), |ms| format!("{ms:.3} ms")),
+            report["server_cores"]
+                .as_f64()
+                .map_or("unknown".to_owned(), |cores| format!("{cores:.2}")),
+            share("decide_busy_share"),
+            share("commit_busy_share"),
+            report["writes_per_commit"]
+                .as_f64()
+                .map_or("unknown".to_owned(), |writes| format!("{writes:.1}")),
         );
     }
     for error in errors.iter().take(ERRORS_SHOWN_MAX) {
